@@ -1,0 +1,199 @@
+"""The ``edgeseq`` command: train, export, run, info.
+
+Each command parses its options and hands over to one stage, imported inside the command,
+so ``edgeseq run`` starts without TensorFlow. A known failure (an EdgeseqError) becomes one
+line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import edgeseq
+from edgeseq.errors import EdgeseqError
+
+app = typer.Typer(
+    help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+train_app = typer.Typer(help="Train a model in TensorFlow (needs: pip install 'edgeseq[train]').",
+                        no_args_is_help=True)
+run_app = typer.Typer(help="Run an exported model with onnxruntime (no TensorFlow needed).",
+                      no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(run_app, name="run")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    print(f"edgeseq: error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def reports_errors(command):
+    """Known failures -> one stderr line, exit 2; a missing training extra -> install hint."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EdgeseqError as e:
+            raise fail(str(e)) from None
+        except ModuleNotFoundError as e:
+            if e.name and e.name.split(".")[0] in ("tensorflow", "tf2onnx", "onnx", "keras", "matplotlib"):
+                extra = "plot" if e.name.startswith("matplotlib") else "train"
+                raise fail(f"this command needs {e.name}: pip install 'edgeseq[{extra}]'") from None
+            raise
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper
+
+
+def version_callback(value: bool):
+    if value:
+        print(f"edgeseq {edgeseq.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None):
+    """edgeseq: sequence models for CPU edge devices."""
+
+
+# ---------------------------------------------------------------- train
+
+@train_app.command("char")
+@reports_errors
+def train_char(
+    sample: Annotated[Optional[str], typer.Option(help="A built-in text from the lab: hihello, fighting or ship.")] = None,
+    text: Annotated[Optional[Path], typer.Option(help="Train on this UTF-8 text file instead of a sample.")] = None,
+    window: Annotated[Optional[int], typer.Option(help="Characters per training window (default: the sample's; 10 for --text).")] = None,
+    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
+    hidden: Annotated[Optional[int], typer.Option(help="Units per layer (default 64; with --head none, the vocabulary size).")] = None,
+    head: Annotated[str, typer.Option(help="dense: a softmax layer over the RNN outputs; none: the RNN outputs are the logits.")] = "dense",
+    input: Annotated[str, typer.Option("--input", help="How ids enter the model: onehot (the lab) or embedding.")] = "onehot",
+    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 100,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (the lab's 0.1).")] = 0.1,
+    batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch (default: all of them, as the lab).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = 0,
+    strategy: Annotated[str, typer.Option(help="default, or mirrored (tf.distribute over all GPUs, or logical CPUs).")] = "default",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/NAME).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
+):
+    """Train a next-character model; writes a run folder for 'edgeseq export'."""
+    from edgeseq.data import text as textdata
+
+    if (sample is None) == (text is None):
+        raise EdgeseqError("give exactly one of --sample NAME or --text FILE")
+    if sample is not None:
+        corpus, sample_window = textdata.sample_text(sample)
+        window, name = window or sample_window, sample
+    else:
+        corpus, window, name = textdata.read_text(text), window or 10, text.stem
+    out = out or Path("runs") / name
+    from edgeseq.atomic import refuse_overwrite
+
+    refuse_overwrite(out, force)  # before TensorFlow takes 3 s to import
+    from edgeseq.training.char_training import TrainSettings, train_char as train
+
+    vocab_size = len(textdata.Vocabulary.from_text(corpus))
+    model = dict(cell=cell, layers=layers, head=head, input=input,
+                 hidden=hidden or (vocab_size if head == "none" else 64))
+    train(corpus, window, model, TrainSettings(epochs, lr, batch_size, seed, strategy),
+          out=out, force=force, source=str(text or f"sample:{sample}"))
+
+
+# ---------------------------------------------------------------- export
+
+@app.command("export")
+@reports_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="A run folder written by 'edgeseq train'.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write (and NAME.fixed.onnx beside it); default RUN/model.onnx.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
+):
+    """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
+    config_file = run / "config.json"
+    if not config_file.is_file():
+        raise EdgeseqError(f"{run}: not a run folder (no config.json); train one with 'edgeseq train'")
+    task = json.loads(config_file.read_text()).get("task")
+    out = out or run / "model.onnx"
+    if task == "char":
+        from edgeseq.export.char_export import export_char as export_task
+    else:
+        raise EdgeseqError(f"{run}: unknown task {task!r} in config.json")
+    export_task(run, out, force=force)
+
+
+# ---------------------------------------------------------------- run
+
+@run_app.command("char")
+@reports_errors
+def run_char(
+    prompt: Annotated[str, typer.Option(help="Text to start from; every character must be in the model's vocabulary.")],
+    length: Annotated[int, typer.Option(help="How many characters to generate.")] = 100,
+    model: Annotated[Optional[Path], typer.Option(help="An exported char model (default: the shipped ship model).")] = None,
+    context: Annotated[Optional[str], typer.Option(help="window: re-read the last W characters from a zero state (how window-trained models were trained); stateful: carry the state, O(1) per character. Default: what the model was trained for.")] = None,
+    temperature: Annotated[float, typer.Option(help="0 is greedy; higher is more random.")] = 0.0,
+    top_k: Annotated[int, typer.Option(help="Sample only among the k most likely characters (0: all).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for sampling: the same seed gives the same text.")] = None,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads (1 is fastest for one small stream).")] = 1,
+):
+    """Generate text, printing each character as it is produced (stdout; diagnostics on stderr)."""
+    from edgeseq.runtime.char_runner import CharGenerator
+
+    generator = CharGenerator(model, context=context, temperature=temperature, top_k=top_k,
+                              seed=seed, threads=threads)
+    meta = generator.model.meta
+    print(f"model {generator.model.path.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
+          f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else ""),
+          file=sys.stderr)
+    started = time.perf_counter()
+    first = None
+    count = 0
+    for char in generator.stream(prompt, length):
+        sys.stdout.write(char)
+        sys.stdout.flush()
+        count += 1
+        first = first or time.perf_counter() - started
+    sys.stdout.write("\n")
+    elapsed = time.perf_counter() - started
+    print(f"{count} chars in {elapsed * 1e3:.1f} ms ({count / elapsed:,.0f} chars/s; first after "
+          f"{first * 1e3:.2f} ms)", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- info
+
+@app.command("info")
+@reports_errors
+def info(
+    file: Annotated[Path, typer.Argument(help="An ONNX file written by 'edgeseq export'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+):
+    """Print an exported model's description (its ONNX metadata)."""
+    from edgeseq.runtime.model_file import open_model
+
+    model = open_model(file)
+    if as_json:
+        print(json.dumps(model.meta, indent=2, ensure_ascii=False))
+        return
+    for key, value in model.meta.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for k, v in value.items():
+                print(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}")
+        else:
+            print(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    app()

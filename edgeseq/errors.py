@@ -1,0 +1,21 @@
+"""The failures a user can meet and act on.
+
+Everything raised as an EdgeseqError is a known, explainable failure: the CLI turns it
+into one line on stderr and exit code 2 instead of a traceback. Anything else is a bug.
+"""
+
+
+class EdgeseqError(Exception):
+    """A known failure with a message written for the user (one line, actionable)."""
+
+
+class InputError(EdgeseqError):
+    """Bad user input: a file, a column, a prompt character, an option value."""
+
+
+class ModelFileError(EdgeseqError):
+    """A file that is not ONNX, or not an edgeseq model, or not the kind asked for."""
+
+
+class ExportCheckError(EdgeseqError):
+    """The exported graph failed a check against TensorFlow (parity, op types)."""

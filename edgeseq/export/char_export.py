@@ -1,0 +1,132 @@
+"""Exporting a trained char model: a dynamic graph and a fixed-window graph, both verified.
+
+The dynamic graph (ids [batch, time], state in/out) serves prompt prefill and streaming
+alike. The fixed graph pins time to the training window for runtimes that want static
+shapes. Before either file is written, ONNX is compared with TensorFlow on random ids and
+states (batch 1 and 3, several lengths), and streaming step by step is compared with one
+whole-sequence call.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeseq.atomic import refuse_overwrite, write_bytes
+from edgeseq.errors import ExportCheckError
+from edgeseq.export.onnx_graph import attach_metadata, convert, op_counts, recurrent_summary
+from edgeseq.export.verify import Checklist, session
+from edgeseq.training.char_model import CharModelConfig, step_function
+from edgeseq.training.run_folder import load_run
+
+TOLERANCE = 1e-4
+
+
+@dataclass
+class ExportResult:
+    paths: list[Path]
+    checklist: Checklist
+    ops: dict[str, str]
+
+
+def fixed_path(out: Path) -> Path:
+    """ship.onnx -> ship.fixed.onnx"""
+    return out.with_name(out.stem + ".fixed" + out.suffix)
+
+
+def describe(config: dict, metrics: dict, graph: str, model_config: CharModelConfig,
+             ops: str, checklist: Checklist) -> dict:
+    s, h = model_config.state_count, model_config.hidden
+    time = "time" if graph == "dynamic" else str(config["window"])
+    return {
+        "task": "char",
+        "graph": graph,
+        "vocabulary": config["vocabulary"],
+        **{k: model_config.to_dict()[k] for k in ("cell", "layers", "hidden", "head", "input")},
+        "window": config["window"],
+        "context": config.get("context", "window"),
+        "state": {"shape": ["batch", s, h], "layout": model_config.state_names()},
+        "inputs": {
+            "ids": f"int32 [batch, {time}]: character ids, positions in the vocabulary",
+            "state": f"float32 [batch, {s}, {h}]: recurrent state ({', '.join(model_config.state_names())}); zeros to start",
+        },
+        "outputs": {
+            "logits": f"float32 [batch, {time}, {model_config.vocab_size}]: next-character logits",
+            "new_state": f"float32 [batch, {s}, {h}]: the state after the last step",
+        },
+        "recurrent_ops": ops,
+        "metrics": metrics,
+        "parity_max_abs_diff": checklist.max_diff(),
+        "training": config.get("training", {}),
+    }
+
+
+def check_char_parity(checklist: Checklist, tf_step, onnx_bytes: bytes, cfg: CharModelConfig,
+                      times: list[int], label: str, seed: int = 0) -> None:
+    """Random ids and states through TF and ONNX; and streaming vs whole sequence."""
+    rng = np.random.default_rng(seed)
+    sess = session(onnx_bytes)
+    for batch in (1, 3):
+        for time in times:
+            ids = rng.integers(0, cfg.vocab_size, (batch, time), dtype=np.int32)
+            state = (rng.standard_normal((batch, cfg.state_count, cfg.hidden)) * 0.5).astype(np.float32)
+            want = tf_step(ids, state)
+            logits, new_state = sess.run(["logits", "new_state"], {"ids": ids, "state": state})
+            checklist.add(f"{label} logits    batch {batch} time {time}", logits, want["logits"], TOLERANCE)
+            checklist.add(f"{label} new_state batch {batch} time {time}", new_state, want["new_state"], TOLERANCE)
+    if times[0] != 1 and len(times) == 1:
+        return  # a fixed graph cannot take single steps
+    time = max(times)
+    ids = rng.integers(0, cfg.vocab_size, (3, time), dtype=np.int32)
+    state = np.zeros((3, cfg.state_count, cfg.hidden), np.float32)
+    whole = sess.run(["logits"], {"ids": ids, "state": state})[0]
+    streamed = []
+    for t in range(time):
+        step_logits, state = sess.run(["logits", "new_state"], {"ids": ids[:, t:t + 1], "state": state})
+        streamed.append(step_logits)
+    checklist.add(f"{label} streaming vs whole, batch 3 time {time}",
+                  np.concatenate(streamed, axis=1), whole, TOLERANCE)
+
+
+def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
+                log=sys.stderr) -> ExportResult:
+    out = Path(out)
+    fixed_out = fixed_path(out)
+    for path in (out, fixed_out):
+        refuse_overwrite(path, force)
+    model, config, metrics = load_run(run_dir)
+    cfg = CharModelConfig(**config["model"])
+    window = int(config["window"])
+    checklist = Checklist()
+    graphs, ops = {}, {}
+    for graph, time in (("dynamic", None), ("fixed", window)):
+        print(f"converting the {graph} graph with tf2onnx ...", file=log)
+        tf_step, signature = step_function(model, cfg, time)
+        onnx_model = convert(tf_step, signature)
+        ops[graph] = recurrent_summary(onnx_model)
+        counts = op_counts(onnx_model)
+        if cfg.cell == "lstm":
+            checklist.require(f"{graph} graph: {cfg.layers} fused LSTM and no Loop (got {ops[graph]})",
+                              counts["LSTM"] == cfg.layers and not counts["Loop"])
+        elif counts["Loop"]:
+            checklist.notes.append(f"{graph} graph: {cfg.cell.upper()} came out as {ops[graph]} "
+                                   "(correct, but slower than a fused op)")
+        times = [1, window, window + 7] if time is None else [window]
+        check_char_parity(checklist, tf_step, onnx_model.SerializeToString(), cfg, times, graph)
+        graphs[graph] = onnx_model
+    print(checklist.report(), file=log)
+    if not force:
+        checklist.raise_if_failed(f"export of {run_dir}")
+    elif checklist.failures:
+        print(f"warning: {len(checklist.failures)} check(s) failed; writing anyway (--force)", file=log)
+    paths = []
+    for graph, path in (("dynamic", out), ("fixed", fixed_out)):
+        attach_metadata(graphs[graph], describe(config, metrics, graph, cfg, ops[graph], checklist))
+        paths.append(write_bytes(path, graphs[graph].SerializeToString(), force))
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {ops[graph]})", file=log)
+    return ExportResult(paths, checklist, ops)
+
+
+__all__ = ["export_char", "fixed_path", "ExportResult", "ExportCheckError"]

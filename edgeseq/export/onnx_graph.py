@@ -1,0 +1,61 @@
+"""Converting a tf.function to ONNX and inspecting what came out.
+
+tf2onnx decides by itself whether a recurrent layer becomes a fused ONNX op (LSTM, GRU,
+RNN) or a generic ``Loop`` that runs the cell step by step. Both are correct; the Loop is
+several times slower and cannot be quantized, so every export reports its op types and
+the char/series exporters refuse a Loop where a fused op is expected.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import onnx
+import tf2onnx
+
+import edgeseq
+from edgeseq.errors import ExportCheckError
+
+OPSET = 17
+METADATA_KEY = "edgeseq"
+RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+
+
+def convert(function, signature) -> onnx.ModelProto:
+    model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
+    return model
+
+
+def op_counts(model: onnx.ModelProto) -> Counter:
+    return Counter(node.op_type for node in model.graph.node)
+
+
+def recurrent_summary(model: onnx.ModelProto) -> str:
+    """'2 fused LSTM' or '2 Loop (not fused)': what the runner will execute."""
+    ops = op_counts(model)
+    parts = [f"{ops[op]} fused {op}" for op in RECURRENT_OPS if ops[op]]
+    if ops["Loop"]:
+        parts.append(f"{ops['Loop']} Loop (not fused)")
+    return ", ".join(parts) or "no recurrent op"
+
+
+def require_fused(model: onnx.ModelProto, op: str, expected: int, label: str) -> None:
+    ops = op_counts(model)
+    if ops["Loop"] or ops[op] != expected:
+        raise ExportCheckError(
+            f"{label}: expected {expected} fused {op} op(s) and no Loop, got "
+            f"{recurrent_summary(model)}"
+        )
+
+
+def attach_metadata(model: onnx.ModelProto, description: dict) -> onnx.ModelProto:
+    """Store the model's own description (JSON) in metadata_props, where any reader finds it."""
+    doc = {"format": "edgeseq", "format_version": edgeseq.FORMAT_VERSION,
+           "edgeseq_version": edgeseq.__version__, **description}
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(doc, ensure_ascii=False)
+    model.producer_name = "edgeseq"
+    model.producer_version = edgeseq.__version__
+    onnx.checker.check_model(model)
+    return model

@@ -1,0 +1,79 @@
+"""Export = convert + verify: compare every output of ONNX against TensorFlow.
+
+Each case runs both on the same inputs and records the largest absolute difference per
+output; the result is a checklist printed line by line. All failures are collected before
+anything is refused, so the user sees the whole picture at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnxruntime as ort
+
+from edgeseq.errors import ExportCheckError
+
+
+@dataclass
+class Check:
+    """One line of the checklist: a parity maximum against its tolerance, or a condition."""
+
+    label: str
+    max_diff: float
+    tolerance: float
+    condition: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        if self.condition is not None:
+            return self.condition
+        return bool(self.max_diff <= self.tolerance)
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        if self.condition is not None:
+            return f"  {mark} {self.label}"
+        return f"  {mark} {self.label:<48} max|Δ| {self.max_diff:.2e}  (≤ {self.tolerance:.0e})"
+
+
+@dataclass
+class Checklist:
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, label: str, a, b, tolerance: float) -> None:
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        if a.shape != b.shape:
+            self.checks.append(Check(f"{label} shape {a.shape} vs {b.shape}", float("inf"), tolerance))
+            return
+        diff = float(np.abs(a - b).max()) if a.size else 0.0
+        self.checks.append(Check(label, diff, tolerance))
+
+    def require(self, label: str, condition: bool) -> None:
+        self.checks.append(Check(label, 0.0, 0.0, bool(condition)))
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def max_diff(self, prefix: str = "") -> float:
+        return max((c.max_diff for c in self.checks
+                    if c.condition is None and c.label.startswith(prefix)), default=0.0)
+
+    def report(self) -> str:
+        return "\n".join([*(c.line() for c in self.checks), *(f"  note {n}" for n in self.notes)])
+
+    def raise_if_failed(self, what: str) -> None:
+        if self.failures:
+            names = "; ".join(c.label.strip() for c in self.failures[:3])
+            more = f" (+{len(self.failures) - 3} more)" if len(self.failures) > 3 else ""
+            raise ExportCheckError(
+                f"{what}: {len(self.failures)} check(s) failed: {names}{more}; "
+                "pass --force to write it anyway"
+            )
+
+
+def session(model_bytes: bytes) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,87 @@
+"""Opening an edgeseq ONNX file: the session, its description, and the shipped defaults.
+
+The description lives in the file's metadata_props (key ``edgeseq``), which onnxruntime
+exposes without the onnx package, so the runner reads models with onnxruntime alone.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import onnxruntime as ort
+
+import edgeseq
+from edgeseq.errors import ModelFileError
+
+METADATA_KEY = "edgeseq"
+DEFAULT_MODELS = {"char": "ship.onnx", "stock": "stock.onnx"}
+
+
+@dataclass
+class ModelFile:
+    path: Path
+    session: ort.InferenceSession
+    meta: dict
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+
+def exported_dir() -> Path:
+    """Where the shipped models are: inside an installed package, or the checkout's exported/."""
+    try:
+        packaged = resources.files("edgeseq.exported")
+        if packaged.is_dir():
+            return Path(str(packaged))
+    except ModuleNotFoundError:
+        pass
+    return Path(edgeseq.__file__).resolve().parent.parent / "exported"
+
+
+def default_model_path(task: str) -> Path:
+    path = exported_dir() / DEFAULT_MODELS[task]
+    if not path.exists():
+        raise ModelFileError(f"the shipped default {task} model is missing ({path}); pass --model FILE")
+    return path
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return options
+
+
+def open_model(path: str | Path | None, task: str | None = None, threads: int = 1) -> ModelFile:
+    """Load a model file and its description; ``task`` makes sure it is the right kind."""
+    path = default_model_path(task) if path is None else Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    if threads < 1:
+        raise ModelFileError(f"--threads must be at least 1, got {threads}")
+    try:
+        session = ort.InferenceSession(str(path), session_options(threads),
+                                       providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises several types for a broken file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelFileError(f"{path}: not a loadable ONNX model ({first[:160]})") from None
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if raw is None:
+        raise ModelFileError(f"{path}: an ONNX model without edgeseq metadata; export it with 'edgeseq export'")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{path}: its edgeseq metadata is not valid JSON") from None
+    if meta.get("format_version", 0) > edgeseq.FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: made by a newer edgeseq (format {meta.get('format_version')}); upgrade edgeseq"
+        )
+    if task is not None and meta.get("task") != task:
+        raise ModelFileError(f"{path}: a {meta.get('task')!r} model, but this command needs a {task!r} model")
+    return ModelFile(path, session, meta)

@@ -1,0 +1,51 @@
+"""Choosing the next character from logits: greedy, temperature, top-k.
+
+Each draw uses exactly one uniform number from a seeded numpy generator, and the choice
+is an inverse-CDF lookup, so the same seed gives the same text on any path that consumes
+the same uniforms in the same order (the per-step loop here, or a graph that is handed
+the uniforms as an input).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edgeseq.errors import InputError
+
+
+class Sampler:
+    def __init__(self, temperature: float = 0.0, top_k: int = 0, seed: int | None = None):
+        if not temperature >= 0:
+            raise InputError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+        if top_k < 0:
+            raise InputError(f"--top-k must be 0 (off) or positive, got {top_k}")
+        self.temperature = float(temperature)
+        self.top_k = int(top_k)
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    def uniforms(self, n: int) -> np.ndarray:
+        """The next n uniforms in [0, 1), as float32 (what a sampling graph is given)."""
+        return self.rng.random(n).astype(np.float32)
+
+    def choose(self, logits: np.ndarray, u: float | None = None) -> int:
+        """One id from a row of logits [vocab]."""
+        if self.greedy:
+            return int(np.argmax(logits))
+        if u is None:
+            u = self.uniforms(1)[0]
+        return pick(logits, self.temperature, self.top_k, u)
+
+
+def pick(logits: np.ndarray, temperature: float, top_k: int, u: float) -> int:
+    """Inverse-CDF draw: scale by 1/T, keep the k largest, softmax, first bin past u."""
+    z = logits.astype(np.float32) / np.float32(temperature)
+    if 0 < top_k < z.shape[-1]:
+        kth = np.partition(z, -top_k)[-top_k]
+        z = np.where(z >= kth, z, np.float32(-np.inf))
+    weights = np.exp(z - z.max())
+    cumulative = np.cumsum(weights)
+    index = int(np.searchsorted(cumulative, np.float32(u) * cumulative[-1], side="right"))
+    return min(index, z.shape[-1] - 1)

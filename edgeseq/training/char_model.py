@@ -1,0 +1,103 @@
+"""The character model: ids -> (one-hot | embedding) -> N recurrent layers -> logits.
+
+One set of layers, two ways to call them. ``training_model`` starts every sequence from a
+zero state, as the lab does. ``step_function`` takes the state in and gives it back, which
+is the graph the runner needs to consume a prompt in one call and then stream.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import tensorflow as tf
+
+from edgeseq.errors import InputError
+from edgeseq.training.layers import CELLS, OneHot, recurrent_layer, states_per_layer
+
+HEADS = ("dense", "none")
+INPUTS = ("onehot", "embedding")
+
+
+@dataclass(frozen=True)
+class CharModelConfig:
+    vocab_size: int
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 64
+    head: str = "dense"
+    input: str = "onehot"
+    embedding_dim: int = 32
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise InputError(f"unknown --cell {self.cell!r}; choose one of: {', '.join(CELLS)}")
+        if self.head not in HEADS:
+            raise InputError(f"unknown --head {self.head!r}; choose one of: {', '.join(HEADS)}")
+        if self.input not in INPUTS:
+            raise InputError(f"unknown --input {self.input!r}; choose one of: {', '.join(INPUTS)}")
+        if self.layers < 1:
+            raise InputError(f"--layers must be at least 1, got {self.layers}")
+        if self.hidden < 1:
+            raise InputError(f"--hidden must be at least 1, got {self.hidden}")
+        if self.head == "none" and self.hidden != self.vocab_size:
+            raise InputError(
+                f"--head none makes the recurrent outputs the logits, so --hidden must equal "
+                f"the vocabulary size ({self.vocab_size}), got {self.hidden}"
+            )
+
+    @property
+    def state_count(self) -> int:
+        """Rows of the packed state tensor [batch, state_count, hidden]."""
+        return self.layers * states_per_layer(self.cell)
+
+    def state_names(self) -> list[str]:
+        parts = ("h", "c") if self.cell == "lstm" else ("h",)
+        return [f"{p}{i}" for i in range(self.layers) for p in parts]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_training_model(config: CharModelConfig) -> keras.Model:
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    if config.input == "onehot":
+        x = OneHot(config.vocab_size, name="onehot")(ids)
+    else:
+        x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")(ids)
+    for i in range(config.layers):
+        x = recurrent_layer(config.cell, config.hidden, name=f"rnn_{i}")(x)[0]
+    if config.head == "dense":
+        x = keras.layers.Dense(config.vocab_size, name="head")(x)
+    return keras.Model(ids, x, name=f"char_{config.cell}")
+
+
+def step_function(model: keras.Model, config: CharModelConfig, time: int | None = None):
+    """A tf.function (ids [batch, time], state [batch, S, H]) -> (logits, new_state).
+
+    ``time=None`` gives the dynamic graph; an int fixes the time axis (the batch axis stays
+    dynamic: tf2onnx 1.17 fuses LSTM only when the batch is not a static 1).
+    """
+    per_layer = states_per_layer(config.cell)
+    embed = model.get_layer("onehot" if config.input == "onehot" else "embedding")
+    rnns = [model.get_layer(f"rnn_{i}") for i in range(config.layers)]
+    head = model.get_layer("head") if config.head == "dense" else None
+    signature = [
+        tf.TensorSpec((None, time), tf.int32, name="ids"),
+        tf.TensorSpec((None, config.state_count, config.hidden), tf.float32, name="state"),
+    ]
+
+    @tf.function(input_signature=signature)
+    def step(ids, state):
+        x = embed(ids)
+        new_state = []
+        for i, rnn in enumerate(rnns):
+            initial = [state[:, i * per_layer + k, :] for k in range(per_layer)]
+            x, *final = rnn(x, initial_state=initial)
+            new_state.extend(final)
+        logits = head(x) if head is not None else x
+        return {
+            "logits": tf.identity(logits, name="logits"),
+            "new_state": tf.stack(new_state, axis=1, name="new_state"),
+        }
+
+    return step, signature

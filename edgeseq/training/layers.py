@@ -1,0 +1,46 @@
+"""Keras 3 building blocks shared by the char and series models.
+
+The recurrent layers keep the settings under which Keras runs them on cuDNN when a GPU is
+present (tanh / sigmoid activations, no recurrent dropout, no unrolling, GRU with
+``reset_after=True``) and always return their sequence and state, so the very same layer
+objects serve training (zero initial state) and the exported step graph (state in, state
+out).
+"""
+from __future__ import annotations
+
+import keras
+
+from edgeseq.errors import InputError
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+def states_per_layer(cell: str) -> int:
+    """LSTM carries (h, c); GRU and SimpleRNN carry h alone."""
+    return 2 if cell == "lstm" else 1
+
+
+def recurrent_layer(cell: str, units: int, name: str) -> keras.layers.Layer:
+    common = dict(return_sequences=True, return_state=True, name=name)
+    if cell == "lstm":
+        return keras.layers.LSTM(units, **common)
+    if cell == "gru":
+        return keras.layers.GRU(units, reset_after=True, **common)
+    if cell == "rnn":
+        return keras.layers.SimpleRNN(units, **common)
+    raise InputError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
+
+
+@keras.saving.register_keras_serializable(package="edgeseq")
+class OneHot(keras.layers.Layer):
+    """ids [batch, time] -> one-hot float [batch, time, depth], as the lab feeds its cells."""
+
+    def __init__(self, depth: int, **kwargs):
+        super().__init__(**kwargs)
+        self.depth = depth
+
+    def call(self, ids):
+        return keras.ops.one_hot(ids, self.depth)
+
+    def get_config(self):
+        return {**super().get_config(), "depth": self.depth}

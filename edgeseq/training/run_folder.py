@@ -1,0 +1,44 @@
+"""The run folder: everything a training run produced, enough to export it later.
+
+    RUN/model.keras     the trained Keras model
+    RUN/config.json     task, model settings, vocabulary or scaler, training settings
+    RUN/history.json    per-epoch loss and metrics
+    RUN/metrics.json    final figures (what the export copies into the ONNX metadata)
+
+The folder is written whole or not at all (see ``edgeseq.atomic.new_folder``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+
+from edgeseq.atomic import new_folder
+from edgeseq.errors import InputError
+
+
+def save_run(dest: str | Path, model: keras.Model, config: dict, history: dict,
+             metrics: dict, force: bool = False) -> Path:
+    with new_folder(dest, force) as tmp:
+        model.save(tmp / "model.keras")
+        for name, doc in (("config", config), ("history", history), ("metrics", metrics)):
+            (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return Path(dest)
+
+
+def load_run(path: str | Path) -> tuple[keras.Model, dict, dict]:
+    """(model, config, metrics) of a run folder, with a clear error when it is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{path}: not a run folder (train one with 'edgeseq train')")
+    missing = [n for n in ("model.keras", "config.json") if not (path / n).exists()]
+    if missing:
+        raise InputError(f"{path}: not a run folder, {', '.join(missing)} missing")
+    import edgeseq.training.layers  # noqa: F401  (registers the custom layers)
+
+    config = json.loads((path / "config.json").read_text())
+    metrics_file = path / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    model = keras.models.load_model(path / "model.keras")
+    return model, config, metrics
