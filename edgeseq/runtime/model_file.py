@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import onnxruntime as ort
@@ -16,7 +15,7 @@ import edgeseq
 from edgeseq.errors import ModelFileError
 
 METADATA_KEY = "edgeseq"
-DEFAULT_MODELS = {"char": "ship.onnx", "stock": "stock.onnx"}
+DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
 
 
 @dataclass
@@ -32,13 +31,9 @@ class ModelFile:
 
 def exported_dir() -> Path:
     """Where the shipped models are: inside an installed package, or the checkout's exported/."""
-    try:
-        packaged = resources.files("edgeseq.exported")
-        if packaged.is_dir():
-            return Path(str(packaged))
-    except ModuleNotFoundError:
-        pass
-    return Path(edgeseq.__file__).resolve().parent.parent / "exported"
+    package = Path(edgeseq.__file__).resolve().parent
+    installed = package / "exported"
+    return installed if installed.is_dir() else package.parent / "exported"
 
 
 def default_model_path(task: str) -> Path:

@@ -47,6 +47,24 @@ def char_windows(text: str, vocab: Vocabulary, window: int | None) -> CharWindow
     return sliding_windows(ids, len(ids) - 1 if window is None else window)
 
 
+def spread_over_replicas(data: CharWindows, batch_size: int | None, replicas: int):
+    """(data, batch) such that every replica gets at least one window per batch.
+
+    With the whole data set as one batch, a data set smaller than the replica count (hihello
+    is one sequence) is repeated ``replicas`` times: the mean loss and its gradient are
+    unchanged, and no replica receives an empty batch, which tf.distribute rejects.
+    """
+    from edgeseq.errors import InputError
+
+    if batch_size is None:
+        if replicas > 1 and len(data.x) % replicas:
+            data = CharWindows(np.tile(data.x, (replicas, 1)), np.tile(data.y, (replicas, 1)))
+        return data, len(data.x)
+    if batch_size < replicas:
+        raise InputError(f"--batch-size {batch_size} is smaller than the {replicas} replicas of the strategy")
+    return data, batch_size
+
+
 def evaluate_windows(model: keras.Model, data: CharWindows) -> dict:
     """Loss, accuracy over all positions, and accuracy at each window's last position."""
     logits = model.predict(data.x, verbose=0, batch_size=4096)
@@ -69,9 +87,10 @@ def train_char(text: str, window: int | None, model_config: dict, settings: Trai
     config = CharModelConfig(vocab_size=len(vocab), **model_config)
     seed_everything(settings.seed)
     strategy = distribution_strategy(settings.strategy)
-    batch = settings.batch_size or len(data.x)
+    windows = len(data.x)
+    data, batch = spread_over_replicas(data, settings.batch_size, strategy.num_replicas_in_sync)
     print(f"training {config.layers}x{config.cell.upper()}({config.hidden}) head={config.head} "
-          f"input={config.input} on {len(data.x)} windows of {data.window}, vocabulary "
+          f"input={config.input} on {windows} windows of {data.window}, vocabulary "
           f"{len(vocab)}, batch {batch}, {describe_devices()}, "
           f"{strategy.num_replicas_in_sync} replica(s)", file=log)
     with strategy.scope():
@@ -94,7 +113,7 @@ def train_char(text: str, window: int | None, model_config: dict, settings: Trai
         "window": data.window,
         "context": "window",
         "training": {**settings.__dict__, "batch_size": batch, "source": source,
-                     "windows": int(len(data.x)), "tensorflow": tf.__version__},
+                     "windows": windows, "tensorflow": tf.__version__},
     }
     history_doc = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     if out is not None:

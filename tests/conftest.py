@@ -1,0 +1,45 @@
+"""Shared fixtures: trained runs are expensive, so each is trained once per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+EXPORTED = REPO / "exported"
+
+
+def cli(*args: str):
+    """Run the edgeseq CLI in-process; returns the click Result (stdout, stderr, exit_code)."""
+    from typer.testing import CliRunner
+
+    from edgeseq.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture(scope="session")
+def ship_run(tmp_path_factory):
+    """The lab's ship setup: 2-layer LSTM + dense head, windows of 10, full batch, 500 epochs."""
+    from edgeseq.data.text import sample_text
+    from edgeseq.training.char_training import TrainSettings, train_char
+
+    text, window = sample_text("ship")
+    out = tmp_path_factory.mktemp("runs") / "ship"
+    model, config, metrics = train_char(
+        text, window, dict(cell="lstm", layers=2, hidden=64, head="dense"),
+        TrainSettings(epochs=500, lr=0.1, seed=0), out=out)
+    return out, model, config, metrics
+
+
+@pytest.fixture(scope="session")
+def ship_export(ship_run, tmp_path_factory):
+    from edgeseq.export.char_export import export_char
+
+    run_dir = ship_run[0]
+    out = tmp_path_factory.mktemp("exported") / "ship.onnx"
+    result = export_char(run_dir, out)
+    return out, result

@@ -1,0 +1,112 @@
+"""Export = convert + verify: TF and ONNX agree for every cell, depth and head."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import onnx
+import pytest
+
+from edgeseq.errors import ExportCheckError, InputError
+from edgeseq.export.char_export import export_char, fixed_path
+from edgeseq.runtime import CharGenerator
+from edgeseq.runtime.model_file import open_model
+
+TOLERANCE = 1e-4
+COMBOS = [(cell, layers, head) for cell in ("rnn", "lstm", "gru") for layers in (1, 2) for head in ("dense", "none")]
+
+
+@pytest.fixture(scope="module", params=COMBOS, ids=lambda c: "-".join(map(str, c)))
+def exported(request, tmp_path_factory):
+    from edgeseq.data.text import sample_text
+    from edgeseq.training.char_training import TrainSettings, train_char
+
+    cell, layers, head = request.param
+    text, window = sample_text("ship")
+    run_dir = tmp_path_factory.mktemp("run") / "model"
+    model, _, _ = train_char(text, window, dict(cell=cell, layers=layers, head=head,
+                                                hidden=25 if head == "none" else 16),
+                             TrainSettings(epochs=3, seed=1), out=run_dir, log=io.StringIO())
+    out = run_dir.parent / "model.onnx"
+    result = export_char(run_dir, out, log=io.StringIO())
+    return request.param, model, out, result
+
+
+def test_tf_and_onnx_agree_on_both_graphs(exported):
+    (cell, layers, head), model, out, result = exported
+    assert not result.checklist.failures
+    assert result.checklist.max_diff() <= TOLERANCE
+    rng = np.random.default_rng(5)
+    for batch in (1, 3):
+        ids = rng.integers(0, 25, (batch, 10), dtype=np.int32)
+        want = model(ids).numpy()  # the training model: zero initial state
+        for path in (out, fixed_path(out)):
+            m = open_model(path, "char")
+            state = np.zeros((batch, *m.meta["state"]["shape"][1:]), np.float32)
+            got = m.session.run(["logits"], {"ids": ids, "state": state})[0]
+            assert np.abs(got - want).max() <= TOLERANCE
+
+
+def test_streaming_one_character_at_a_time_equals_one_call(exported):
+    _, _, out, _ = exported
+    generator = CharGenerator(out, context="stateful")
+    ids = np.random.default_rng(2).integers(0, 25, (3, 17), dtype=np.int32)
+    whole, _ = generator.logits(ids)
+    state, steps = generator.zero_state(3), []
+    for t in range(ids.shape[1]):
+        step, state = generator.logits(ids[:, t:t + 1], state)
+        steps.append(step)
+    assert np.abs(np.concatenate(steps, axis=1) - whole).max() <= TOLERANCE
+
+
+def test_graphs_carry_metadata_and_pass_the_checker(exported):
+    (cell, layers, head), _, out, result = exported
+    for path, graph in ((out, "dynamic"), (fixed_path(out), "fixed")):
+        onnx.checker.check_model(str(path))
+        meta = open_model(path).meta
+        assert (meta["task"], meta["graph"], meta["cell"], meta["layers"], meta["head"]) == ("char", graph, cell, layers, head)
+        assert meta["format"] == "edgeseq" and meta["window"] == 10
+        assert meta["vocabulary"] == " ',.abcdefghiklmnoprstuwy"
+        ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+        if cell == "lstm":
+            assert "LSTM" in ops and "Loop" not in ops
+            assert meta["recurrent_ops"] == f"{layers} fused LSTM"
+    fixed_ids = onnx.load(str(fixed_path(out))).graph.input[0].type.tensor_type.shape.dim
+    assert fixed_ids[1].dim_value == 10 and not fixed_ids[0].dim_value  # time fixed, batch dynamic
+
+
+def test_greedy_text_from_tensorflow_equals_onnx(ship_run, ship_export):
+    _, model, config, _ = ship_run
+    vocab, window = config["vocabulary"], config["window"]
+    history = [vocab.index(c) for c in "if you"]
+    for _ in range(60):  # the lab's way: predict from the last window, from a zero state
+        logits = model(np.asarray([history[-window:]], np.int32)).numpy()
+        history.append(int(logits[0, -1].argmax()))
+    tf_text = "".join(vocab[i] for i in history[6:])
+    assert CharGenerator(ship_export[0]).text("if you", 60) == tf_text
+    assert tf_text.startswith(" want to build a ship")
+
+
+def test_export_refuses_to_overwrite_and_force_replaces(ship_run, tmp_path):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"keep me")
+    with pytest.raises(InputError, match="already exists; pass --force"):
+        export_char(ship_run[0], out, log=io.StringIO())
+    assert out.read_bytes() == b"keep me" and not fixed_path(out).exists()
+    export_char(ship_run[0], out, force=True, log=io.StringIO())
+    assert open_model(out).meta["task"] == "char"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.onnx"]  # no temp files left
+
+
+def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch):
+    import edgeseq.export.char_export as char_export
+
+    def broken(checklist, *args, **kwargs):
+        checklist.add("dynamic logits", np.zeros(3), np.ones(3), TOLERANCE)
+
+    monkeypatch.setattr(char_export, "check_char_parity", broken)
+    log = io.StringIO()
+    with pytest.raises(ExportCheckError, match="check\\(s\\) failed: dynamic logits.*pass --force"):
+        export_char(ship_run[0], tmp_path / "m.onnx", log=log)
+    assert "FAIL dynamic logits" in log.getvalue()
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,84 @@
+"""Bad input gets one clear line on stderr and exit code 2, never a traceback."""
+from __future__ import annotations
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from conftest import EXPORTED, cli
+
+SHIP = str(EXPORTED / "ship.onnx")
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("edgeseq: error: ")
+    return lines[0].removeprefix("edgeseq: error: ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prompt", "if yoX", "--length", "5"], "characters not in the model's vocabulary: 'X'"),
+    (["--prompt", "if you", "--length", "0"], "--length must be a positive number of characters, got 0"),
+    (["--prompt", "if you", "--length", "-3"], "--length must be a positive number of characters, got -3"),
+    (["--prompt", "if you", "--temperature", "-0.5"], "--temperature must be 0 (greedy) or positive, got -0.5"),
+    (["--prompt", "if you", "--context", "forever"], "unknown --context 'forever'"),
+    (["--prompt", "", "--length", "5"], "--prompt must have at least one character"),
+])
+def test_run_char_bad_options(args, message):
+    assert message in one_error_line(cli("run", "char", "--model", SHIP, *args))
+
+
+def test_prompt_error_names_every_unknown_character():
+    message = one_error_line(cli("run", "char", "--prompt", "Ship ÄÄ!", "--length", "3"))
+    assert message.startswith("characters not in the model's vocabulary: 'S', 'Ä', '!'")
+
+
+def test_not_an_onnx_file(tmp_path):
+    bogus = tmp_path / "notes.onnx"
+    bogus.write_text("hello")
+    assert "notes.onnx: not a loadable ONNX model" in one_error_line(cli("run", "char", "--model", str(bogus), "--prompt", "a"))
+    assert "notes.onnx: not a loadable ONNX model" in one_error_line(cli("info", str(bogus)))
+    assert "no such model file" in one_error_line(cli("info", str(tmp_path / "missing.onnx")))
+
+
+def test_onnx_without_edgeseq_metadata(tmp_path):
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "plain.onnx"
+    onnx.save(helper.make_model(graph), path)
+    assert "an ONNX model without edgeseq metadata" in one_error_line(cli("info", str(path)))
+
+
+def test_train_bad_text_files(tmp_path):
+    assert "no such file" in one_error_line(cli("train", "char", "--text", str(tmp_path / "none.txt")))
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"caf\xe9 au lait")
+    assert "not UTF-8 text" in one_error_line(cli("train", "char", "--text", str(latin)))
+    short = tmp_path / "short.txt"
+    short.write_text("tiny")
+    message = one_error_line(cli("train", "char", "--text", str(short), "--window", "10", "-o", str(tmp_path / "r")))
+    assert message == "the text has 4 characters; a window of 10 needs at least 11 (one more for the next-character target)"
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_needs_exactly_one_source(tmp_path):
+    assert "exactly one of --sample NAME or --text FILE" in one_error_line(cli("train", "char"))
+
+
+def test_train_refuses_to_overwrite_a_run_folder(tmp_path):
+    (tmp_path / "run").mkdir()
+    assert "already exists; pass --force" in one_error_line(
+        cli("train", "char", "--sample", "hihello", "-o", str(tmp_path / "run")))
+
+
+def test_export_of_a_folder_that_is_not_a_run(tmp_path):
+    assert "not a run folder" in one_error_line(cli("export", str(tmp_path)))
+
+
+def test_version_and_help():
+    assert cli("--version").stdout.startswith("edgeseq ")
+    help_text = cli("run", "char", "--help").stdout
+    assert "--context" in help_text and "--temperature" in help_text

@@ -1,0 +1,57 @@
+"""The runner never loads TensorFlow: a machine with onnxruntime alone runs edgeseq models."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+HEAVY = ("tensorflow", "tf2onnx", "keras", "onnx")
+
+CHECK = """
+import sys
+{body}
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print("HEAVY:" + ",".join(heavy))
+"""
+
+
+def run_python(body: str, block_heavy: bool = False) -> subprocess.CompletedProcess:
+    if block_heavy:  # a None entry makes any import of the module fail, as on a runner-only machine
+        body = "".join(f"sys.modules[{m!r}] = None\n" for m in HEAVY) + body
+    code = CHECK.format(body=body, heavy=HEAVY)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def test_import_edgeseq_runtime_loads_no_tensorflow():
+    done = run_python("import edgeseq.runtime")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("HEAVY:")
+
+
+def test_edgeseq_run_char_loads_no_tensorflow():
+    body = ("from edgeseq.cli import app\n"
+            "try:\n    app(['run', 'char', '--prompt', 'if you', '--length', '20'])\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+    done = run_python(body)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(" want to build a shi\n")
+    assert done.stdout.strip().endswith("HEAVY:")
+
+
+def test_edgeseq_run_char_works_with_tensorflow_unimportable():
+    body = ("from edgeseq.cli import app\n"
+            "try:\n    app(['run', 'char', '--prompt', 'if you', '--length', '8'])\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+    done = run_python(body, block_heavy=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(" want to")
+
+
+def test_training_without_the_extra_says_what_to_install(tmp_path):
+    body = ("from edgeseq.cli import app\n"
+            f"app(['train', 'char', '--sample', 'hihello', '-o', {str(tmp_path / 'r')!r}])\n")
+    done = run_python(body, block_heavy=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "edgeseq: error: this command needs the train extra (keras is not installed): pip install 'edgeseq[train]'"]
