@@ -48,7 +48,8 @@ def reports_errors(command):
         except ModuleNotFoundError as e:
             if e.name and e.name.split(".")[0] in ("tensorflow", "tf2onnx", "onnx", "keras", "matplotlib"):
                 extra = "plot" if e.name.startswith("matplotlib") else "train"
-                raise fail(f"this command needs {e.name}: pip install 'edgeseq[{extra}]'") from None
+                raise fail(f"this command needs the {extra} extra ({e.name} is not installed): "
+                           f"pip install 'edgeseq[{extra}]'") from None
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
@@ -112,6 +113,63 @@ def train_char(
           out=out, force=force, source=str(text or f"sample:{sample}"))
 
 
+@train_app.command("stock")
+@reports_errors
+def train_stock(
+    csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, the lab's headerless file, or any CSV with a header (then give --target).")],
+    features: Annotated[Optional[str], typer.Option(help="Comma-separated input columns (Yahoo and lab files: Open,High,Low,Volume,Close).")] = None,
+    target: Annotated[Optional[str], typer.Option(help="The column to forecast (Yahoo and lab files: Close); it is always an input too.")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
+    fill: Annotated[Optional[str], typer.Option(help="ffill: fill empty cells from the previous row and say how many (default: an empty cell is an error).")] = None,
+    window: Annotated[int, typer.Option(help="Rows the model reads per forecast (the lab: 7 days).")] = 7,
+    horizon: Annotated[int, typer.Option(help="Predict this many next values of the target at once.")] = 1,
+    train_fraction: Annotated[float, typer.Option(help="The first part of the rows, in time order, to train on; the rest is the backtest.")] = 0.7,
+    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
+    hidden: Annotated[int, typer.Option(help="Units per layer.")] = 32,
+    target_mode: Annotated[str, typer.Option(help="delta: predict the change from the last value (untrained = persistence); level: predict the value itself.")] = "delta",
+    epochs: Annotated[int, typer.Option(help="At most this many passes over the training windows.")] = 100,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 32,
+    validation: Annotated[float, typer.Option(help="Latest fraction of the training windows held out for early stopping (0: none).")] = 0.2,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a lower validation loss, keeping the best (0: never).")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = 0,
+    strategy: Annotated[str, typer.Option(help="default, or mirrored (tf.distribute over all GPUs, or logical CPUs).")] = "default",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/CSV-NAME).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of a table.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs persistence over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
+):
+    """Train a forecaster on a CSV; backtests it walk-forward against persistence, writes a run folder."""
+    from edgeseq.atomic import refuse_overwrite
+    from edgeseq.data.series import load_csv
+
+    out = out or Path("runs") / csv.stem
+    refuse_overwrite(out, force)
+    if plot is not None:
+        from edgeseq.runtime.plot import require_matplotlib
+
+        require_matplotlib()
+    series = load_csv(csv, features, target, date, fill)  # bad files fail before TensorFlow loads
+    from edgeseq.training.series_training import SeriesTrainSettings, train_series
+
+    settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                   strategy=strategy, validation=validation, patience=patience)
+    run = train_series(series, dict(cell=cell, layers=layers, hidden=hidden, target_mode=target_mode),
+                       settings, window=window, horizon=horizon, train_fraction=train_fraction,
+                       date_column=date, out=out, force=force)
+    if as_json:
+        print(json.dumps({"run": str(out), "backtest": run.backtest.to_json()}, indent=2))
+    else:
+        print(run.backtest.describe())
+        print(run.backtest.table())
+    if plot is not None:
+        from edgeseq.runtime.plot import plot_backtest
+
+        print(f"wrote {plot_backtest(run.backtest, plot, f'{csv.name}, test part')}", file=sys.stderr)
+    print(f"next: edgeseq export {out} -o {csv.stem}.onnx", file=sys.stderr)
+
+
 # ---------------------------------------------------------------- export
 
 @app.command("export")
@@ -129,6 +187,8 @@ def export(
     out = out or run / "model.onnx"
     if task == "char":
         from edgeseq.export.char_export import export_char as export_task
+    elif task == "series":
+        from edgeseq.export.series_export import export_series as export_task
     else:
         raise EdgeseqError(f"{run}: unknown task {task!r} in config.json")
     export_task(run, out, force=force)
@@ -154,13 +214,14 @@ def run_char(
     generator = CharGenerator(model, context=context, temperature=temperature, top_k=top_k,
                               seed=seed, threads=threads)
     meta = generator.model.meta
+    chars = generator.stream(prompt, length)  # checks the prompt and length first
     print(f"model {generator.model.path.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
           f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else ""),
           file=sys.stderr)
     started = time.perf_counter()
     first = None
     count = 0
-    for char in generator.stream(prompt, length):
+    for char in chars:
         sys.stdout.write(char)
         sys.stdout.flush()
         count += 1
@@ -169,6 +230,73 @@ def run_char(
     elapsed = time.perf_counter() - started
     print(f"{count} chars in {elapsed * 1e3:.1f} ms ({count / elapsed:,.0f} chars/s; first after "
           f"{first * 1e3:.2f} ms)", file=sys.stderr)
+
+
+@run_app.command("stock")
+@reports_errors
+def run_stock(
+    csv: Annotated[Optional[Path], typer.Option(help="Price history with the model's columns (default: the shipped synthetic sample_prices.csv).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="An exported series model (default: the shipped stock model).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (default: the model's, or Date in Yahoo files).")] = None,
+    fill: Annotated[Optional[str], typer.Option(help="ffill: fill empty cells from the previous row and say how many.")] = None,
+    backtest: Annotated[bool, typer.Option(help="Also replay the whole file through the model and print the evaluation table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the forecast (and backtest) as JSON.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs persistence) to this PNG.")] = None,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
+):
+    """Forecast the next value(s) after the last row of a CSV, in price units."""
+    from edgeseq.runtime.forecaster import Forecaster, next_dates, sample_csv_path
+
+    if plot is not None:
+        from edgeseq.runtime.plot import require_matplotlib
+
+        require_matplotlib()
+    forecaster = Forecaster(model, threads)
+    csv = csv or sample_csv_path()
+    series = forecaster.read_csv(csv, date, fill)
+    for note in series.notes:
+        print(note, file=sys.stderr)
+    print(forecaster.describe(), file=sys.stderr)
+    forecast = forecaster.predict(series)
+    last_value = float(series.target_values[-1])
+    last_date = series.dates[-1] if series.dates else f"row {len(series.values)}"
+    dates = next_dates(series.dates, forecaster.horizon) or [f"+{i + 1}" for i in range(forecaster.horizon)]
+    report = forecaster.backtest(series) if backtest else None
+    if as_json:
+        doc = {"model": str(forecaster.model.path), "csv": str(csv), "target": forecaster.target,
+               "last": {"date": last_date, "value": last_value},
+               "forecast": [{"step": i + 1, "date": d, "value": float(v)} for i, (d, v) in enumerate(zip(dates, forecast))]}
+        if report is not None:
+            doc["backtest"] = report.to_json()
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"{'last row':<10}{last_date:>12}  {forecaster.target} {last_value:.4f}")
+        for d, value in zip(dates, forecast):
+            change = value - last_value
+            print(f"{'forecast':<10}{d:>12}  {forecaster.target} {value:.4f}  ({change:+.4f}, {100 * change / last_value:+.2f}%)")
+        if report is not None:
+            print()
+            print(report.describe())
+            print(report.table())
+    if report is not None:
+        split_at = forecaster.model.meta.get("data", {}).get("split_at")
+        trained_on = sum(d < split_at for d in report.dates) if report.dates and split_at else 0
+        if trained_on:
+            print(f"note: {trained_on} of the {len(report)} forecasts fall before {split_at}, in the model's "
+                  "training period; if this is its training file they are in-sample and flatter the "
+                  f"table; the honest figures are its test part (edgeseq info {forecaster.model.path})",
+                  file=sys.stderr)
+    if plot is not None:
+        from edgeseq.runtime.plot import plot_backtest, plot_forecast
+
+        if report is not None:
+            written = plot_backtest(report, plot, f"{Path(csv).name}, backtest of {forecaster.name}")
+        else:
+            shown = slice(-60, None)
+            written = plot_forecast(series.target_values[shown], series.dates[shown] if series.dates else None,
+                                    forecast, next_dates(series.dates, forecaster.horizon), forecaster.target,
+                                    plot, f"{Path(csv).name}: forecast by {forecaster.name}")
+        print(f"wrote {written}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- info
@@ -187,7 +315,12 @@ def info(
         print(json.dumps(model.meta, indent=2, ensure_ascii=False))
         return
     for key, value in model.meta.items():
-        if isinstance(value, dict):
+        if key == "evaluation" and value:  # a series model's walk-forward test table
+            from edgeseq.runtime.metrics import format_table
+
+            print("evaluation (walk-forward over the test part, price units):")
+            print("\n".join("  " + line for line in format_table(value).splitlines()))
+        elif isinstance(value, dict):
             print(f"{key}:")
             for k, v in value.items():
                 print(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}")

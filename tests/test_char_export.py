@@ -68,9 +68,10 @@ def test_graphs_carry_metadata_and_pass_the_checker(exported):
         assert meta["format"] == "edgeseq" and meta["window"] == 10
         assert meta["vocabulary"] == " ',.abcdefghiklmnoprstuwy"
         ops = {n.op_type for n in onnx.load(str(path)).graph.node}
-        if cell == "lstm":
-            assert "LSTM" in ops and "Loop" not in ops
-            assert meta["recurrent_ops"] == f"{layers} fused LSTM"
+        fused = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[cell]
+        assert fused in ops and "Loop" not in ops
+        assert meta["recurrent_ops"] == f"{layers} fused {fused}"
+        assert ("lengths" in meta["inputs"]) == (graph == "dynamic")
     fixed_ids = onnx.load(str(fixed_path(out))).graph.input[0].type.tensor_type.shape.dim
     assert fixed_ids[1].dim_value == 10 and not fixed_ids[0].dim_value  # time fixed, batch dynamic
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgeseq.atomic import refuse_overwrite, write_bytes
 from edgeseq.errors import ExportCheckError
+from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
 from edgeseq.export.onnx_graph import attach_metadata, convert, op_counts, recurrent_summary
 from edgeseq.export.verify import Checklist, session
 from edgeseq.training.char_model import CharModelConfig, step_function
@@ -40,6 +41,8 @@ def describe(config: dict, metrics: dict, graph: str, model_config: CharModelCon
              ops: str, checklist: Checklist) -> dict:
     s, h = model_config.state_count, model_config.hidden
     time = "time" if graph == "dynamic" else str(config["window"])
+    lengths = {"lengths": "int32 [batch], optional: valid steps per row (rows padded at the end); "
+                          "logits are 0 after them and new_state is the state after the last valid step"}
     return {
         "task": "char",
         "graph": graph,
@@ -51,6 +54,7 @@ def describe(config: dict, metrics: dict, graph: str, model_config: CharModelCon
         "inputs": {
             "ids": f"int32 [batch, {time}]: character ids, positions in the vocabulary",
             "state": f"float32 [batch, {s}, {h}]: recurrent state ({', '.join(model_config.state_names())}); zeros to start",
+            **(lengths if graph == "dynamic" else {}),
         },
         "outputs": {
             "logits": f"float32 [batch, {time}, {model_config.vocab_size}]: next-character logits",
@@ -90,6 +94,21 @@ def check_char_parity(checklist: Checklist, tf_step, onnx_bytes: bytes, cfg: Cha
                   np.concatenate(streamed, axis=1), whole, TOLERANCE)
 
 
+def check_ragged_parity(checklist: Checklist, tf_reference, onnx_bytes: bytes, cfg: CharModelConfig,
+                        time: int, seed: int = 1) -> None:
+    """Rows of different lengths in one padded call: ONNX lengths vs TF's masked layers."""
+    rng = np.random.default_rng(seed)
+    lengths = np.array([time, max(1, time // 2), 1], np.int32)
+    ids = rng.integers(0, cfg.vocab_size, (3, time), dtype=np.int32)
+    state = (rng.standard_normal((3, cfg.state_count, cfg.hidden)) * 0.5).astype(np.float32)
+    want = tf_reference(ids, state, lengths)
+    logits, new_state = session(onnx_bytes).run(
+        ["logits", "new_state"], {"ids": ids, "state": state, "lengths": lengths})
+    label = f"dynamic lengths {lengths.tolist()}"
+    checklist.add(f"{label} logits", logits, want["logits"], TOLERANCE)
+    checklist.add(f"{label} new_state", new_state, want["new_state"], TOLERANCE)
+
+
 def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
                 log=sys.stderr) -> ExportResult:
     out = Path(out)
@@ -101,20 +120,25 @@ def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
     window = int(config["window"])
     checklist = Checklist()
     graphs, ops = {}, {}
+    layers = [model.get_layer(f"rnn_{i}") for i in range(cfg.layers)]
+    fused_op = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[cfg.cell]
     for graph, time in (("dynamic", None), ("fixed", window)):
         print(f"converting the {graph} graph with tf2onnx ...", file=log)
         tf_step, signature = step_function(model, cfg, time)
         onnx_model = convert(tf_step, signature)
+        fuse_recurrent_loops(onnx_model, layers)
+        if graph == "dynamic":
+            add_lengths_input(onnx_model)
         ops[graph] = recurrent_summary(onnx_model)
         counts = op_counts(onnx_model)
-        if cfg.cell == "lstm":
-            checklist.require(f"{graph} graph: {cfg.layers} fused LSTM and no Loop (got {ops[graph]})",
-                              counts["LSTM"] == cfg.layers and not counts["Loop"])
-        elif counts["Loop"]:
-            checklist.notes.append(f"{graph} graph: {cfg.cell.upper()} came out as {ops[graph]} "
-                                   "(correct, but slower than a fused op)")
+        checklist.require(f"{graph} graph: {cfg.layers} fused {fused_op} and no Loop (got {ops[graph]})",
+                          counts[fused_op] == cfg.layers and not counts["Loop"])
         times = [1, window, window + 7] if time is None else [window]
-        check_char_parity(checklist, tf_step, onnx_model.SerializeToString(), cfg, times, graph)
+        onnx_bytes = onnx_model.SerializeToString()
+        check_char_parity(checklist, tf_step, onnx_bytes, cfg, times, graph)
+        if graph == "dynamic":
+            tf_reference, _ = step_function(model, cfg, None, lengths=True)
+            check_ragged_parity(checklist, tf_reference, onnx_bytes, cfg, window + 3)
         graphs[graph] = onnx_model
     print(checklist.report(), file=log)
     if not force:

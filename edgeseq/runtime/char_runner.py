@@ -60,16 +60,19 @@ class CharGenerator:
         return logits, new_state
 
     def stream(self, prompt: str, length: int) -> Iterator[str]:
-        """Yield ``length`` generated characters, one at a time, as they are chosen."""
+        """An iterator of ``length`` generated characters, each yielded as it is chosen.
+
+        Not itself a generator function, so that a bad prompt or length fails here, at the
+        call, before anything is printed.
+        """
         if not prompt:
             raise InputError("--prompt must have at least one character")
         if length <= 0:
             raise InputError(f"--length must be a positive number of characters, got {length}")
         ids = self.vocab.encode(prompt)
         if self.context == "window":
-            yield from self._stream_windowed(ids, length)
-        else:
-            yield from self._stream_stateful(ids, length)
+            return self._stream_windowed(ids, length)
+        return self._stream_stateful(ids, length)
 
     def text(self, prompt: str, length: int) -> str:
         return "".join(self.stream(prompt, length))

@@ -71,11 +71,19 @@ def build_training_model(config: CharModelConfig) -> keras.Model:
     return keras.Model(ids, x, name=f"char_{config.cell}")
 
 
-def step_function(model: keras.Model, config: CharModelConfig, time: int | None = None):
+def step_function(model: keras.Model, config: CharModelConfig, time: int | None = None,
+                  lengths: bool = False):
     """A tf.function (ids [batch, time], state [batch, S, H]) -> (logits, new_state).
 
     ``time=None`` gives the dynamic graph; an int fixes the time axis (the batch axis stays
     dynamic: tf2onnx 1.17 fuses LSTM only when the batch is not a static 1).
+
+    ``lengths=True`` adds lengths [batch] with the lab's dynamic_rnn semantics: outputs
+    (and logits) are zero at steps >= length, and the state is the one after the last
+    valid step. Keras masking carries the state over masked steps but repeats the last
+    output, hence the multiplications by the mask. This masked function is the reference
+    the exported graph is checked against; it is not the one converted, because tf2onnx
+    turns masked recurrent layers into Loops (see edgeseq.export.fuse).
     """
     per_layer = states_per_layer(config.cell)
     embed = model.get_layer("onehot" if config.input == "onehot" else "embedding")
@@ -85,19 +93,24 @@ def step_function(model: keras.Model, config: CharModelConfig, time: int | None 
         tf.TensorSpec((None, time), tf.int32, name="ids"),
         tf.TensorSpec((None, config.state_count, config.hidden), tf.float32, name="state"),
     ]
+    if lengths:
+        signature.append(tf.TensorSpec((None,), tf.int32, name="lengths"))
 
-    @tf.function(input_signature=signature)
-    def step(ids, state):
+    def forward(ids, state, lengths=None):
+        mask = None if lengths is None else tf.sequence_mask(lengths, tf.shape(ids)[1])
+        keep = None if mask is None else tf.cast(mask, tf.float32)[:, :, None]
         x = embed(ids)
         new_state = []
         for i, rnn in enumerate(rnns):
             initial = [state[:, i * per_layer + k, :] for k in range(per_layer)]
-            x, *final = rnn(x, initial_state=initial)
+            x, *final = rnn(x, initial_state=initial, mask=mask)
+            x = x if keep is None else x * keep
             new_state.extend(final)
         logits = head(x) if head is not None else x
+        logits = logits if keep is None else logits * keep
         return {
             "logits": tf.identity(logits, name="logits"),
             "new_state": tf.stack(new_state, axis=1, name="new_state"),
         }
 
-    return step, signature
+    return tf.function(forward, input_signature=signature), signature
