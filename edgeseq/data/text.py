@@ -96,6 +96,113 @@ def sliding_windows(ids: np.ndarray, window: int) -> CharWindows:
     return CharWindows(x.astype(np.int32), y.astype(np.int32))
 
 
+@dataclass(frozen=True)
+class PaddedLines:
+    """Sequences of different lengths padded at the end to one time axis.
+
+    x, y: int32 [rows, time] (inputs and next-character targets, 0 after the end);
+    weights: float32 [rows, time], 1 on valid steps and 0 on padding (the lab's
+    sequence_loss weights); lengths: int32 [rows], valid steps per row.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    lengths: np.ndarray
+
+
+def split_lines(text: str) -> tuple[list[str], int]:
+    """The usable lines of a text (two characters or more) and how many were skipped.
+
+    A line needs two characters to give one (input, next character) pair; empty and
+    one-character lines teach nothing and are skipped, and the caller says how many.
+    """
+    lines = text.splitlines()
+    usable = [line for line in lines if len(line) >= 2]
+    if not usable:
+        raise InputError("no usable line: every line is empty or has a single character")
+    return usable, len(lines) - len(usable)
+
+
+def pad_lines(lines: list[str], vocab: Vocabulary, pad_to: int | None = None) -> PaddedLines:
+    """One row per line: input line[:-1], target line[1:], padded at the end."""
+    encoded = [vocab.encode(line) for line in lines]
+    lengths = np.array([len(ids) - 1 for ids in encoded], np.int32)
+    time = int(lengths.max()) if pad_to is None else pad_to
+    if time < lengths.max():
+        raise InputError(f"cannot pad to {time} steps: the longest line needs {lengths.max()}")
+    x = np.zeros((len(lines), time), np.int32)
+    y = np.zeros((len(lines), time), np.int32)
+    for row, ids in enumerate(encoded):
+        x[row, : len(ids) - 1] = ids[:-1]
+        y[row, : len(ids) - 1] = ids[1:]
+    weights = (np.arange(time)[None, :] < lengths[:, None]).astype(np.float32)
+    return PaddedLines(x, y, weights, lengths)
+
+
+def stateful_chunks(ids: np.ndarray, streams: int, chunk: int) -> CharWindows:
+    """A long text as ``streams`` consecutive streams cut into chunks, batch by batch.
+
+    Row ``k * streams + i`` is chunk k of stream i, so that with a batch of ``streams``
+    rows, each row of batch k continues the same row of batch k - 1: the recurrent state
+    carried between batches is the state of the text just before (truncated
+    backpropagation through time, as char-rnn trains).
+    """
+    if streams < 1 or chunk < 1:
+        raise InputError(f"--streams and --window must be at least 1, got {streams} and {chunk}")
+    per_stream = (len(ids) - 1) // streams
+    chunks = per_stream // chunk
+    if chunks < 1:
+        raise InputError(
+            f"the text has {len(ids)} characters: too short for {streams} streams of at least "
+            f"one chunk of {chunk} (needs {streams * chunk + 1})"
+        )
+    usable = chunks * chunk
+    starts = np.arange(streams) * per_stream
+    x = np.stack([ids[s: s + usable] for s in starts]).reshape(streams, chunks, chunk)
+    y = np.stack([ids[s + 1: s + usable + 1] for s in starts]).reshape(streams, chunks, chunk)
+    order = lambda a: a.transpose(1, 0, 2).reshape(chunks * streams, chunk)  # noqa: E731
+    return CharWindows(order(x).astype(np.int32), order(y).astype(np.int32))
+
+
+@dataclass(frozen=True)
+class CharData:
+    """What the model is fitted on, and how the trained model must be run."""
+
+    vocab: Vocabulary
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None  # None: every step counts
+    window: int  # the longest context seen from a zero state (stateful: the chunk)
+    context: str  # "window" or "stateful"
+    describe: str
+    streams: int | None = None  # stateful: rows per batch, each a consecutive stream
+
+
+def window_data(text: str, window: int | None) -> CharData:
+    """The lab's data: the whole text as one sequence (window None) or sliding windows."""
+    vocab = Vocabulary.from_text(text)
+    ids = vocab.encode(text)
+    w = sliding_windows(ids, len(ids) - 1 if window is None else window)
+    return CharData(vocab, w.x, w.y, None, w.window, "window", f"{len(w.x)} windows of {w.window}")
+
+
+def line_data(lines: list[str], pad_to: int | None = None, vocab: Vocabulary | None = None) -> CharData:
+    """One sequence per line, padded at the end; padding carries no weight."""
+    vocab = vocab or Vocabulary.from_text("".join(lines))
+    padded = pad_lines(lines, vocab, pad_to)
+    return CharData(vocab, padded.x, padded.y, padded.weights, int(padded.lengths.max()), "window",
+                    f"{len(lines)} lines of {padded.lengths.min()}-{padded.lengths.max()} steps, "
+                    f"padded to {padded.x.shape[1]}")
+
+
+def stateful_data(text: str, chunk: int, streams: int) -> CharData:
+    vocab = Vocabulary.from_text(text)
+    w = stateful_chunks(vocab.encode(text), streams, chunk)
+    return CharData(vocab, w.x, w.y, None, chunk, "stateful",
+                    f"{streams} streams x {len(w.x) // streams} chunks of {chunk} (state carried)", streams)
+
+
 def read_text(path: str | Path) -> str:
     """A UTF-8 text file's content, with a one-line error for the usual failures."""
     p = Path(path)

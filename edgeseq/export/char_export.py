@@ -5,6 +5,12 @@ alike. The fixed graph pins time to the training window for runtimes that want s
 shapes. Before either file is written, ONNX is compared with TensorFlow on random ids and
 states (batch 1 and 3, several lengths), and streaming step by step is compared with one
 whole-sequence call.
+
+Beside them goes NAME.gen.onnx, the generation graph (edgeseq.export.generation): the
+character loop and the sampling inside one graph, built from the dynamic graph and checked
+token for token against the runtime's per-step path. A separate file, so that the step
+graph stays exactly the verified contract other tools read, and a model without one (or a
+cell the builder does not know) simply runs per step.
 """
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ import numpy as np
 from edgeseq.atomic import refuse_overwrite, write_bytes
 from edgeseq.errors import ExportCheckError
 from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
+from edgeseq.export.generation import build_and_verify, describe_generation
 from edgeseq.export.onnx_graph import attach_metadata, convert, op_counts, recurrent_summary
 from edgeseq.export.verify import Checklist, session
 from edgeseq.training.char_model import CharModelConfig, step_function
+from edgeseq.runtime.char_runner import file_sha256, generation_path
 from edgeseq.training.run_folder import load_run
 
 TOLERANCE = 1e-4
@@ -110,10 +118,11 @@ def check_ragged_parity(checklist: Checklist, tf_reference, onnx_bytes: bytes, c
 
 
 def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
-                log=sys.stderr) -> ExportResult:
+                log=None) -> ExportResult:
+    log = log or sys.stderr
     out = Path(out)
     fixed_out = fixed_path(out)
-    for path in (out, fixed_out):
+    for path in (out, fixed_out, generation_path(out)):
         refuse_overwrite(path, force)
     model, config, metrics = load_run(run_dir)
     cfg = CharModelConfig(**config["model"])
@@ -140,6 +149,7 @@ def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
             tf_reference, _ = step_function(model, cfg, None, lengths=True)
             check_ragged_parity(checklist, tf_reference, onnx_bytes, cfg, window + 3)
         graphs[graph] = onnx_model
+    generation = build_and_verify(checklist, graphs["dynamic"], window, (cfg.state_count, cfg.hidden), log)
     print(checklist.report(), file=log)
     if not force:
         checklist.raise_if_failed(f"export of {run_dir}")
@@ -150,6 +160,14 @@ def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
         attach_metadata(graphs[graph], describe(config, metrics, graph, cfg, ops[graph], checklist))
         paths.append(write_bytes(path, graphs[graph].SerializeToString(), force))
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {ops[graph]})", file=log)
+    gen_out = generation_path(out)
+    if generation is not None:
+        step_doc = describe(config, metrics, "dynamic", cfg, ops["dynamic"], checklist)
+        attach_metadata(generation, describe_generation(step_doc, out.name, file_sha256(out), window))
+        paths.append(write_bytes(gen_out, generation.SerializeToString(), force))
+        print(f"wrote {gen_out} ({gen_out.stat().st_size / 1024:.0f} KiB, generation graph)", file=log)
+    else:
+        gen_out.unlink(missing_ok=True)  # a stale one would not match the new NAME.onnx anyway
     return ExportResult(paths, checklist, ops)
 
 

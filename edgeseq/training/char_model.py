@@ -58,14 +58,17 @@ class CharModelConfig:
         return asdict(self)
 
 
-def build_training_model(config: CharModelConfig) -> keras.Model:
-    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+def build_training_model(config: CharModelConfig, stateful_batch: int | None = None) -> keras.Model:
+    """The model trained by Keras; with ``stateful_batch``, its layers carry their state
+    from batch to batch (a fixed batch size is then required)."""
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids", batch_size=stateful_batch)
     if config.input == "onehot":
         x = OneHot(config.vocab_size, name="onehot")(ids)
     else:
         x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")(ids)
     for i in range(config.layers):
-        x = recurrent_layer(config.cell, config.hidden, name=f"rnn_{i}")(x)[0]
+        x = recurrent_layer(config.cell, config.hidden, name=f"rnn_{i}",
+                            stateful=stateful_batch is not None)(x)[0]
     if config.head == "dense":
         x = keras.layers.Dense(config.vocab_size, name="head")(x)
     return keras.Model(ids, x, name=f"char_{config.cell}")

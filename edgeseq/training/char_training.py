@@ -1,10 +1,17 @@
-"""Training a character model on windows of a text, as the lab does, and saving the run.
+"""Training a character model, and saving the run with how it must be run.
 
-The lab's programs differ only in their data: hihello and the Korean string are one
-sequence each; the ship sentence is cut into windows of 10. All are next-character
-prediction with a sequence cross-entropy, trained from a zero state, so one function
-serves them and records how the model must be run: from a zero state over at most
-``window`` characters (``context: window``).
+Three ways to present a text, one loss (sequence cross-entropy, Adam):
+
+* ``windows``: the lab's programs. hihello and the Korean string are one sequence each;
+  the ship sentence is cut into sliding windows of 10. Every window starts from a zero
+  state, so the model must be run the same way: ``context: window``.
+* ``lines``: one sequence per line, of any length, padded at the end. Padded steps have
+  weight 0 in the loss and the metrics (the lab's sequence_loss weights) and the loss is
+  divided by the number of valid steps, so how far rows are padded changes nothing: a
+  recurrent layer's output at a valid step never depends on later (padded) steps.
+* ``stateful``: a long text cut into consecutive chunks; the state is carried from batch
+  to batch (truncated backpropagation through time) and reset at each epoch. Such a model
+  streams with its state carried, for as long as asked: ``context: stateful``.
 """
 from __future__ import annotations
 
@@ -15,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import edgeseq
-from edgeseq.data.text import CharWindows, Vocabulary, sliding_windows
+from edgeseq.data.text import CharData, CharWindows, line_data, split_lines, window_data
+from edgeseq.errors import InputError
 from edgeseq.training.char_model import CharModelConfig, build_training_model
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run
@@ -31,20 +39,12 @@ class TrainSettings:
     strategy: str = "default"
 
     def check(self) -> None:
-        from edgeseq.errors import InputError
-
         if self.epochs < 1:
             raise InputError(f"--epochs must be at least 1, got {self.epochs}")
         if not self.lr > 0:
             raise InputError(f"--lr must be positive, got {self.lr}")
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
-
-
-def char_windows(text: str, vocab: Vocabulary, window: int | None) -> CharWindows:
-    """The lab's data: the whole text as one sequence (window None) or sliding windows."""
-    ids = vocab.encode(text)
-    return sliding_windows(ids, len(ids) - 1 if window is None else window)
 
 
 def spread_over_replicas(data: CharWindows, batch_size: int | None, replicas: int):
@@ -54,8 +54,6 @@ def spread_over_replicas(data: CharWindows, batch_size: int | None, replicas: in
     is one sequence) is repeated ``replicas`` times: the mean loss and its gradient are
     unchanged, and no replica receives an empty batch, which tf.distribute rejects.
     """
-    from edgeseq.errors import InputError
-
     if batch_size is None:
         if replicas > 1 and len(data.x) % replicas:
             data = CharWindows(np.tile(data.x, (replicas, 1)), np.tile(data.y, (replicas, 1)))
@@ -65,58 +63,114 @@ def spread_over_replicas(data: CharWindows, batch_size: int | None, replicas: in
     return data, batch_size
 
 
-def evaluate_windows(model: keras.Model, data: CharWindows) -> dict:
-    """Loss, accuracy over all positions, and accuracy at each window's last position."""
-    logits = model.predict(data.x, verbose=0, batch_size=4096)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(data.y, logits)
-    predicted = logits.argmax(-1)
+def masked_metrics(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> dict:
+    """Mean cross-entropy and accuracy over the valid steps; accuracy at each row's last step."""
+    weights = np.ones(y.shape, np.float64) if weights is None else weights.astype(np.float64)
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(log_probs, y[..., None], -1)[..., 0]
+    hit = logits.argmax(-1) == y
+    last = weights.shape[1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
+    rows = np.arange(len(y))
     return {
-        "loss": float(loss),
-        "accuracy": float((predicted == data.y).mean()),
-        "last_accuracy": float((predicted[:, -1] == data.y[:, -1]).mean()),
+        "loss": float((nll * weights).sum() / weights.sum()),
+        "accuracy": float((hit * weights).sum() / weights.sum()),
+        "last_accuracy": float(hit[rows, last].mean()),
     }
 
 
-def train_char(text: str, window: int | None, model_config: dict, settings: TrainSettings,
-               out: str | Path | None = None, force: bool = False, source: str = "",
-               log=sys.stderr) -> tuple[keras.Model, dict, dict]:
-    """Train on ``text``; save a run folder at ``out`` when given. Returns (model, config, metrics)."""
+def compile_model(model: keras.Model, lr: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+class ResetStatesEachEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+
+def reset_states(model: keras.Model) -> None:
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+def fit_stateful(data: CharData, config: CharModelConfig, settings: TrainSettings, log):
+    """Train with the state carried across batches; return an ordinary (stateless) model."""
+    if settings.strategy != "default":
+        raise InputError("--context stateful trains on one device; drop --strategy")
+    model = build_training_model(config, stateful_batch=data.streams)
+    compile_model(model, settings.lr)
+    history = model.fit(data.x, data.y, batch_size=data.streams, epochs=settings.epochs, verbose=0,
+                        shuffle=False, callbacks=[ResetStatesEachEpoch(), ProgressBar(settings.epochs, log)])
+    reset_states(model)  # predict in order: the carried state again, as in training
+    logits = model.predict(data.x, batch_size=data.streams, verbose=0)
+    plain = build_training_model(config)
+    plain.set_weights(model.get_weights())
+    return plain, history, logits
+
+
+def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: str | Path | None = None,
+             force: bool = False, source: str = "", log=None) -> tuple[keras.Model, dict, dict]:
+    """Train on prepared data; save a run folder at ``out`` when given. Returns (model, config, metrics)."""
+    log = log or sys.stderr  # looked up per call: the CLI's stderr may be redirected
     settings.check()
-    vocab = Vocabulary.from_text(text)
-    data = char_windows(text, vocab, window)
-    config = CharModelConfig(vocab_size=len(vocab), **model_config)
+    config = CharModelConfig(vocab_size=len(data.vocab), **model_config)
     seed_everything(settings.seed)
     strategy = distribution_strategy(settings.strategy)
-    windows = len(data.x)
-    data, batch = spread_over_replicas(data, settings.batch_size, strategy.num_replicas_in_sync)
     print(f"training {config.layers}x{config.cell.upper()}({config.hidden}) head={config.head} "
-          f"input={config.input} on {windows} windows of {data.window}, vocabulary "
-          f"{len(vocab)}, batch {batch}, {describe_devices()}, "
-          f"{strategy.num_replicas_in_sync} replica(s)", file=log)
-    with strategy.scope():
-        model = build_training_model(config)
-        model.compile(
-            optimizer=keras.optimizers.Adam(settings.lr),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        )
-    history = model.fit(data.x, data.y, batch_size=batch, epochs=settings.epochs, verbose=0,
-                        shuffle=batch < len(data.x),
-                        callbacks=[ProgressBar(settings.epochs, log)])
-    metrics = evaluate_windows(model, data)
+          f"input={config.input} on {data.describe}, vocabulary {len(data.vocab)}, "
+          f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)", file=log)
+    if data.context == "stateful":
+        model, history, logits = fit_stateful(data, config, settings, log)
+        batch = data.streams
+    else:
+        windows, batch = spread_over_replicas(CharWindows(data.x, data.y), settings.batch_size,
+                                              strategy.num_replicas_in_sync)
+        weights = data.weights
+        if weights is not None and len(windows.x) != len(weights):
+            weights = np.tile(weights, (len(windows.x) // len(weights), 1))
+        with strategy.scope():
+            model = build_training_model(config)
+            compile_model(model, settings.lr)
+        history = model.fit(windows.x, windows.y, sample_weight=weights, batch_size=batch,
+                            epochs=settings.epochs, verbose=0, shuffle=batch < len(windows.x),
+                            callbacks=[ProgressBar(settings.epochs, log)])
+        logits = model.predict(data.x, verbose=0, batch_size=4096)
+    metrics = masked_metrics(logits, data.y, data.weights)
     print("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), file=log)
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,
         "model": config.to_dict(),
-        "vocabulary": vocab.chars,
+        "vocabulary": data.vocab.chars,
         "window": data.window,
-        "context": "window",
-        "training": {**settings.__dict__, "batch_size": batch, "source": source,
-                     "windows": windows, "tensorflow": tf.__version__},
+        "context": data.context,
+        "training": {**settings.__dict__, "batch_size": batch, "source": source, "data": data.describe,
+                     "tensorflow": tf.__version__},
     }
     history_doc = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     if out is not None:
         save_run(out, model, run_config, history_doc, metrics, force)
         print(f"saved run folder {out}", file=log)
     return model, run_config, metrics
+
+
+def train_char(text: str, window: int | None, model_config: dict, settings: TrainSettings,
+               out: str | Path | None = None, force: bool = False, source: str = "",
+               log=None) -> tuple[keras.Model, dict, dict]:
+    """The lab's way: windows of ``text`` (or the whole text as one sequence)."""
+    return train_on(window_data(text, window), model_config, settings, out, force, source, log)
+
+
+def train_char_lines(lines: list[str], model_config: dict, settings: TrainSettings,
+                     pad_to: int | None = None, out: str | Path | None = None, force: bool = False,
+                     source: str = "", log=None) -> tuple[keras.Model, dict, dict]:
+    """One sequence per string, any lengths (strings of fewer than two characters are skipped)."""
+    usable, skipped = split_lines("\n".join(lines))
+    if skipped:
+        print(f"skipped {skipped} empty or one-character line(s)", file=log or sys.stderr)
+    return train_on(line_data(usable, pad_to), model_config, settings, out, force, source, log)

@@ -20,8 +20,9 @@ def states_per_layer(cell: str) -> int:
     return 2 if cell == "lstm" else 1
 
 
-def recurrent_layer(cell: str, units: int, name: str) -> keras.layers.Layer:
-    common = dict(return_sequences=True, return_state=True, name=name)
+def recurrent_layer(cell: str, units: int, name: str, stateful: bool = False) -> keras.layers.Layer:
+    """``stateful=True`` keeps the final state of each batch row as the next batch's start."""
+    common = dict(return_sequences=True, return_state=True, name=name, stateful=stateful)
     if cell == "lstm":
         return keras.layers.LSTM(units, **common)
     if cell == "gru":

@@ -1,0 +1,122 @@
+"""Variable-length sequences with the lab's dynamic_rnn semantics, and stateful training."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from conftest import cli
+from edgeseq.data.text import Vocabulary, line_data, pad_lines, split_lines, stateful_chunks, stateful_data
+from edgeseq.errors import InputError
+
+TOLERANCE = 1e-4
+LINES = ["if you want", "to", "build a ship", "don't drum up people", "wood"]
+
+
+def test_pad_lines_weights_and_lengths():
+    vocab = Vocabulary.from_text("".join(LINES))
+    padded = pad_lines(LINES, vocab, pad_to=25)
+    assert padded.x.shape == (5, 25)
+    assert padded.lengths.tolist() == [10, 1, 11, 19, 3]
+    assert padded.weights.sum(1).tolist() == [10, 1, 11, 19, 3]
+    assert vocab.decode(padded.y[1, :1]) == "o" and (padded.weights[1, 1:] == 0).all()
+    with pytest.raises(InputError, match="cannot pad to 5 steps: the longest line needs 19"):
+        pad_lines(LINES, vocab, pad_to=5)
+
+
+def test_split_lines_skips_and_counts_empty_lines():
+    assert split_lines("ab\n\nc\ndef\n") == (["ab", "def"], 2)
+    with pytest.raises(InputError, match="no usable line"):
+        split_lines("\n\nx\n")
+
+
+def test_stateful_chunks_continue_row_by_row():
+    ids = np.arange(41)
+    w = stateful_chunks(ids, streams=2, chunk=5)
+    # 2 streams of 20 steps: rows alternate stream 0 and stream 1, each continuing itself
+    assert w.x[0].tolist() == [0, 1, 2, 3, 4] and w.x[2].tolist() == [5, 6, 7, 8, 9]
+    assert w.x[1].tolist() == [20, 21, 22, 23, 24] and w.x[3].tolist() == [25, 26, 27, 28, 29]
+    assert (w.y == w.x + 1).all()
+    with pytest.raises(InputError, match="too short for 8 streams"):
+        stateful_chunks(np.arange(20), streams=8, chunk=5)
+
+
+def ragged_case(rng, vocab_size, state_count, hidden):
+    lengths = np.array([9, 4, 1, 6], np.int32)
+    ids = rng.integers(0, vocab_size, (4, 9), dtype=np.int32)
+    state = (rng.standard_normal((4, state_count, hidden)) * 0.5).astype(np.float32)
+    return ids, state, lengths
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_path):
+    from edgeseq.export.char_export import export_char
+    from edgeseq.runtime.model_file import open_model
+    from edgeseq.training.char_model import CharModelConfig, step_function
+    from edgeseq.training.char_training import TrainSettings, train_on
+
+    model, _, _ = train_on(line_data(LINES), dict(cell=cell, layers=layers, hidden=12),
+                           TrainSettings(epochs=2, seed=0), out=tmp_path / "run", log=io.StringIO())
+    config = CharModelConfig(**{**dict(vocab_size=16), **dict(cell=cell, layers=layers, hidden=12)})
+    plain, _ = step_function(model, config)
+    masked, _ = step_function(model, config, lengths=True)
+    export_char(tmp_path / "run", tmp_path / "m.onnx", log=io.StringIO())
+    session = open_model(tmp_path / "m.onnx").session
+    ids, state, lengths = ragged_case(np.random.default_rng(3), 16, config.state_count, 12)
+    tf_out = masked(ids, state, lengths)
+    onnx_logits, onnx_state = session.run(None, {"ids": ids, "state": state, "lengths": lengths})
+    for row, n in enumerate(lengths):
+        alone = plain(ids[row:row + 1, :n], state[row:row + 1])
+        for logits, final in ((tf_out["logits"].numpy(), tf_out["new_state"].numpy()), (onnx_logits, onnx_state)):
+            assert np.abs(logits[row, :n] - alone["logits"][0]).max() <= TOLERANCE
+            assert (logits[row, n:] == 0).all()
+            assert np.abs(final[row] - alone["new_state"][0]).max() <= TOLERANCE
+
+
+def words_lines(count: int, seed: int) -> list[str]:
+    """Short and long lines over one alphabet: padding would be learned as a character."""
+    rng = np.random.default_rng(seed)
+    words = ["sea", "ship", "wood", "drum", "long", "tide"]
+    return [" ".join(rng.choice(words, rng.integers(1, 5))) for _ in range(count)]
+
+
+def validation_loss(model, data) -> float:
+    from edgeseq.training.char_training import masked_metrics
+
+    return masked_metrics(model.predict(data.x, verbose=0), data.y, data.weights)["loss"]
+
+
+def test_padding_length_does_not_change_training():
+    from edgeseq.training.char_training import TrainSettings, train_on
+
+    train_lines, valid_lines = words_lines(120, 0), words_lines(40, 1)
+    vocab = Vocabulary.from_text("".join(train_lines + valid_lines))
+    valid = line_data(valid_lines, vocab=vocab)
+    settings = TrainSettings(epochs=15, lr=0.02, batch_size=32, seed=0)
+    model_config = dict(cell="gru", layers=1, hidden=32)
+    losses = {}
+    for pad in (20, 200):
+        model, _, _ = train_on(line_data(train_lines, pad, vocab), model_config, settings, log=io.StringIO())
+        losses[pad] = validation_loss(model, valid)
+    assert abs(losses[20] - losses[200]) <= 0.01 * losses[20], losses
+    # without the weights, the padding is learned and the result depends on it
+    unmasked = line_data(train_lines, 200, vocab)
+    unmasked = type(unmasked)(**{**unmasked.__dict__, "weights": None})
+    model, _, _ = train_on(unmasked, model_config, settings, log=io.StringIO())
+    assert validation_loss(model, valid) > 1.05 * losses[20]
+
+
+def test_cli_by_line_skips_empty_lines_and_rejects_files_without_lines(tmp_path):
+    text = tmp_path / "lines.txt"
+    text.write_text("hello world\n\nhi there\nx\nhow are you\n")
+    result = cli("train", "char", "--text", str(text), "--by-line", "--epochs", "2", "-o", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.stderr
+    assert "skipped 2 empty or one-character line(s)" in result.stderr
+    assert "3 lines of 7-10 steps" in result.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\nx\n")
+    result = cli("train", "char", "--text", str(empty), "--by-line", "-o", str(tmp_path / "r2"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "edgeseq: error: no usable line: every line is empty or has a single character"
