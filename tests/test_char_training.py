@@ -92,3 +92,17 @@ def test_mirrored_strategy_trains_on_two_logical_cpus():
     accuracy, first_line = done.stdout.strip().split(" ", 1)
     assert "2 replica(s)" in first_line
     assert float(accuracy) == 1.0
+
+
+def test_batches_split_evenly_over_replicas():
+    from edgeseq.data.text import window_data
+    from edgeseq.training.char_training import spread_over_replicas
+
+    data = window_data("abcdefghijklmnopqrstuvwxyz", 5)  # 21 windows
+    x, y, weights, batch = spread_over_replicas(data, None, 2)
+    assert (len(x), batch, weights) == (42, 42, None)  # repeated: same mean loss
+    x, y, _, batch = spread_over_replicas(data, 4, 2)
+    assert (len(x), batch) == (20, 4)  # the last batch of 1 would not split: dropped
+    with pytest.raises(InputError, match="--batch-size 3 must be a multiple of the 2 replicas"):
+        spread_over_replicas(data, 3, 2)
+    assert spread_over_replicas(data, 3, 1)[3] == 3

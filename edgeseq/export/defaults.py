@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgeseq.atomic import write_text
+from edgeseq.atomic import write_bytes, write_text
 
 COMMAND = "python -m edgeseq.export.defaults --force"
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
@@ -25,6 +25,16 @@ EXPORTED = Path(__file__).resolve().parents[2] / "exported"
 CHAR_DEFAULTS = {
     "ship": dict(sample="ship", model=dict(cell="lstm", layers=2, hidden=64, head="dense", input="onehot"),
                  epochs=500, lr=0.1, seed=0),
+}
+
+
+#: name -> how it is trained. The stock model: the lab's forecaster (one LSTM layer and a
+#: dense layer on its last output, 7 days of OHLCV, next close), predicting the change from
+#: the last close, on a synthetic Yahoo-format price history the project writes itself.
+SERIES_DEFAULTS = {
+    "stock": dict(csv="sample_prices.csv", days=1000, data_seed=7, window=7, horizon=1,
+                  model=dict(cell="lstm", layers=1, hidden=32, target_mode="delta"),
+                  epochs=100, lr=1e-3, batch_size=32, validation=0.2, patience=10, seed=0),
 }
 
 
@@ -42,9 +52,34 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
                                TrainSettings(epochs=spec["epochs"], lr=spec["lr"], seed=spec["seed"]),
                                out=work / name, source=f"sample:{spec['sample']}")
     out = EXPORTED / f"{name}.onnx"
-    export_char(work / name, out, force=force)
-    return {out.name: {"task": "char", "metrics": metrics, "training": spec},
-            fixed_path(out).name: {"task": "char", "graph": "fixed", "of": out.name}}
+    result = export_char(work / name, out, force=force)
+    entries = {out.name: {"task": "char", "metrics": metrics, "training": spec},
+               fixed_path(out).name: {"task": "char", "graph": "fixed", "of": out.name}}
+    for path in result.paths[2:]:  # the generation graph (NAME.gen.onnx), when the model has one
+        entries[path.name] = {"task": "char", "graph": "generation", "of": out.name}
+    return entries
+
+
+def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
+    from edgeseq.data.series import load_csv
+    from edgeseq.data.synthetic import write_synthetic_csv
+    from edgeseq.export.char_export import fixed_path
+    from edgeseq.export.series_export import export_series
+    from edgeseq.training.series_training import SeriesTrainSettings, train_series
+
+    sample = write_synthetic_csv(work / spec["csv"], days=spec["days"], seed=spec["data_seed"])
+    csv = write_bytes(EXPORTED / spec["csv"], sample.read_bytes(), force=force)
+    settings = SeriesTrainSettings(**{k: spec[k] for k in ("epochs", "lr", "batch_size", "validation",
+                                                           "patience", "seed")})
+    run = train_series(load_csv(csv), spec["model"], settings, window=spec["window"], horizon=spec["horizon"],
+                       out=work / name, source=f"exported/{csv.name}")
+    out = EXPORTED / f"{name}.onnx"
+    export_series(work / name, out, force=force)
+    made_by = f"edgeseq.data.synthetic.write_synthetic_csv(days={spec['days']}, seed={spec['data_seed']})"
+    return {csv.name: {"task": "series", "data": "SYNTHETIC price history (a seeded random walk), Yahoo format",
+                       "made_by": made_by},
+            out.name: {"task": "series", "metrics": run.backtest.evaluation, "training": spec},
+            fixed_path(out).name: {"task": "series", "graph": "fixed", "of": out.name}}
 
 
 def write_manifest(entries: dict) -> Path:
@@ -63,13 +98,16 @@ def write_manifest(entries: dict) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="overwrite the shipped files")
-    parser.add_argument("--only", choices=sorted(CHAR_DEFAULTS), help="rebuild just this one")
+    parser.add_argument("--only", choices=sorted([*CHAR_DEFAULTS, *SERIES_DEFAULTS]), help="rebuild just this one")
     args = parser.parse_args(argv)
     entries = {}
     with tempfile.TemporaryDirectory() as work:
         for name, spec in CHAR_DEFAULTS.items():
             if args.only in (None, name):
                 entries.update(build_char(name, spec, Path(work), args.force))
+        for name, spec in SERIES_DEFAULTS.items():
+            if args.only in (None, name):
+                entries.update(build_series(name, spec, Path(work), args.force))
     print(f"wrote {write_manifest(entries)}", file=sys.stderr)
 
 

@@ -16,51 +16,41 @@ Three ways to present a text, one loss (sequence cross-entropy, Adam):
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import edgeseq
-from edgeseq.data.text import CharData, CharWindows, line_data, split_lines, window_data
+from edgeseq.data.text import CharData, line_data, split_lines, window_data
 from edgeseq.errors import InputError
 from edgeseq.training.char_model import CharModelConfig, build_training_model
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run
+from edgeseq.training.settings import TrainSettings
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    epochs: int = 50
-    lr: float = 0.1
-    batch_size: int | None = None  # None: the whole data set is one batch (the lab)
-    seed: int = 0
-    strategy: str = "default"
+def spread_over_replicas(data: CharData, batch_size: int | None, replicas: int):
+    """(x, y, weights, batch) such that every replica gets an equal share of every batch.
 
-    def check(self) -> None:
-        if self.epochs < 1:
-            raise InputError(f"--epochs must be at least 1, got {self.epochs}")
-        if not self.lr > 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
-
-
-def spread_over_replicas(data: CharWindows, batch_size: int | None, replicas: int):
-    """(data, batch) such that every replica gets at least one window per batch.
-
-    With the whole data set as one batch, a data set smaller than the replica count (hihello
-    is one sequence) is repeated ``replicas`` times: the mean loss and its gradient are
-    unchanged, and no replica receives an empty batch, which tf.distribute rejects.
+    tf.distribute rejects a batch that does not split evenly over the replicas. With the
+    whole data set as one batch, a data set that does not split (hihello is one sequence)
+    is repeated ``replicas`` times: the mean loss and its gradient are unchanged. With
+    minibatches, the batch must be a multiple of the replicas, and the last few windows
+    are dropped if the last batch would not split.
     """
+    x, y, weights = data.x, data.y, data.weights
+    if replicas == 1:
+        return x, y, weights, batch_size or len(x)
     if batch_size is None:
-        if replicas > 1 and len(data.x) % replicas:
-            data = CharWindows(np.tile(data.x, (replicas, 1)), np.tile(data.y, (replicas, 1)))
-        return data, len(data.x)
-    if batch_size < replicas:
-        raise InputError(f"--batch-size {batch_size} is smaller than the {replicas} replicas of the strategy")
-    return data, batch_size
+        if len(x) % replicas:
+            repeat = lambda a: None if a is None else np.tile(a, (replicas, 1))  # noqa: E731
+            x, y, weights = repeat(x), repeat(y), repeat(weights)
+        return x, y, weights, len(x)
+    if batch_size % replicas:
+        raise InputError(f"--batch-size {batch_size} must be a multiple of the {replicas} replicas")
+    keep = len(x) - len(x) % batch_size % replicas
+    return x[:keep], y[:keep], None if weights is None else weights[:keep], batch_size
 
 
 def masked_metrics(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> dict:
@@ -98,6 +88,12 @@ def reset_states(model: keras.Model) -> None:
             layer.reset_state()
 
 
+def copy_weights(trained: keras.Model, plain: keras.Model) -> keras.Model:
+    """The trained weights in an ordinary model (no strategy, no stateful layers)."""
+    plain.set_weights(trained.get_weights())
+    return plain
+
+
 def fit_stateful(data: CharData, config: CharModelConfig, settings: TrainSettings, log):
     """Train with the state carried across batches; return an ordinary (stateless) model."""
     if settings.strategy != "default":
@@ -108,9 +104,7 @@ def fit_stateful(data: CharData, config: CharModelConfig, settings: TrainSetting
                         shuffle=False, callbacks=[ResetStatesEachEpoch(), ProgressBar(settings.epochs, log)])
     reset_states(model)  # predict in order: the carried state again, as in training
     logits = model.predict(data.x, batch_size=data.streams, verbose=0)
-    plain = build_training_model(config)
-    plain.set_weights(model.get_weights())
-    return plain, history, logits
+    return copy_weights(model, build_training_model(config)), history, logits
 
 
 def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: str | Path | None = None,
@@ -128,17 +122,14 @@ def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: s
         model, history, logits = fit_stateful(data, config, settings, log)
         batch = data.streams
     else:
-        windows, batch = spread_over_replicas(CharWindows(data.x, data.y), settings.batch_size,
-                                              strategy.num_replicas_in_sync)
-        weights = data.weights
-        if weights is not None and len(windows.x) != len(weights):
-            weights = np.tile(weights, (len(windows.x) // len(weights), 1))
+        x, y, weights, batch = spread_over_replicas(data, settings.batch_size, strategy.num_replicas_in_sync)
         with strategy.scope():
             model = build_training_model(config)
             compile_model(model, settings.lr)
-        history = model.fit(windows.x, windows.y, sample_weight=weights, batch_size=batch,
-                            epochs=settings.epochs, verbose=0, shuffle=batch < len(windows.x),
-                            callbacks=[ProgressBar(settings.epochs, log)])
+        history = model.fit(x, y, sample_weight=weights, batch_size=batch, epochs=settings.epochs,
+                            verbose=0, shuffle=batch < len(x), callbacks=[ProgressBar(settings.epochs, log)])
+        if strategy.num_replicas_in_sync > 1:  # evaluate and save outside the strategy
+            model = copy_weights(model, build_training_model(config))
         logits = model.predict(data.x, verbose=0, batch_size=4096)
     metrics = masked_metrics(logits, data.y, data.weights)
     print("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), file=log)

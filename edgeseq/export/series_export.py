@@ -1,0 +1,114 @@
+"""Exporting a trained forecaster: a dynamic graph and a fixed-window graph, both verified.
+
+The dynamic graph takes x [batch, time, features] for any number of rows; the fixed graph
+pins time to the training window for runtimes that want static shapes. Both keep the batch
+axis dynamic (tf2onnx fuses LSTM only then) and output y [batch, horizon], the next target
+values in scaled units. Before either file is written, ONNX is compared with TensorFlow on
+scaled windows that also reach beyond the training range (batch 1 and 64), and the file's
+metadata receives everything the runner needs: features, target, window, horizon, target
+mode, the scaler, and the walk-forward evaluation table from training.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edgeseq.atomic import refuse_overwrite, write_bytes
+from edgeseq.export.char_export import ExportResult, fixed_path
+from edgeseq.export.onnx_graph import attach_metadata, convert, op_counts, recurrent_summary
+from edgeseq.export.verify import Checklist, session
+from edgeseq.training.run_folder import load_run
+from edgeseq.training.series_model import SeriesModelConfig, forecast_function
+
+TOLERANCE = 1e-5  # scaled units: 1e-5 of the target's training range
+BATCHES = (1, 64)
+
+
+def describe(config: dict, metrics: dict, graph: str, model_config: SeriesModelConfig,
+             ops: str, checklist: Checklist) -> dict:
+    features, target, horizon = config["features"], config["target"], config["horizon"]
+    time = "time" if graph == "dynamic" else str(config["window"])
+    return {
+        "task": "series",
+        "graph": graph,
+        "features": features,
+        "target": target,
+        "window": config["window"],
+        "horizon": horizon,
+        "target_mode": config["target_mode"],
+        "scaler": config["scaler"],
+        "date_column": config.get("date_column"),
+        **{k: model_config.to_dict()[k] for k in ("cell", "layers", "hidden")},
+        "inputs": {
+            "x": f"float32 [batch, {time}, {len(features)}]: consecutive rows, oldest first, columns "
+                 f"{','.join(features)}, each min-max scaled with `scaler` ((value - min) / range)",
+        },
+        "outputs": {
+            "y": f"float32 [batch, {horizon}]: the next {horizon} value(s) of {target} after the last row, "
+                 f"scaled; {target} = y * range + min of its scaler column",
+        },
+        "recurrent_ops": ops,
+        "evaluation": metrics.get("evaluation"),
+        "test": metrics.get("test"),
+        "parity_max_abs_diff": checklist.max_diff(),
+        "data": config.get("data", {}),
+        "training": config.get("training", {}),
+    }
+
+
+def check_series_parity(checklist: Checklist, tf_forecast, onnx_bytes: bytes, cfg: SeriesModelConfig,
+                        times: list[int], label: str, seed: int = 0) -> None:
+    """Scaled windows in [-0.25, 1.25] (prices a little beyond training) through TF and ONNX."""
+    rng = np.random.default_rng(seed)
+    sess = session(onnx_bytes)
+    for batch in BATCHES:
+        for time in times:
+            x = rng.uniform(-0.25, 1.25, (batch, time, cfg.features)).astype(np.float32)
+            want = tf_forecast(x)["y"]
+            got = sess.run(["y"], {"x": x})[0]
+            checklist.add(f"{label} y batch {batch} time {time}", got, want, TOLERANCE)
+
+
+def export_series(run_dir: str | Path, out: str | Path, force: bool = False,
+                  log=None) -> ExportResult:
+    log = log or sys.stderr  # looked up per call, not bound at import
+    out = Path(out)
+    fixed_out = fixed_path(out)
+    for path in (out, fixed_out):
+        refuse_overwrite(path, force)
+    model, config, metrics = load_run(run_dir)
+    cfg = SeriesModelConfig(**config["model"])
+    window = int(config["window"])
+    checklist = Checklist()
+    graphs, ops = {}, {}
+    for graph, time in (("dynamic", None), ("fixed", window)):
+        print(f"converting the {graph} graph with tf2onnx ...", file=log)
+        tf_forecast, signature = forecast_function(model, cfg, time)
+        onnx_model = convert(tf_forecast, signature)
+        ops[graph] = recurrent_summary(onnx_model)
+        counts = op_counts(onnx_model)
+        if cfg.cell == "lstm":
+            checklist.require(f"{graph} graph: {cfg.layers} fused LSTM and no Loop (got {ops[graph]})",
+                              counts["LSTM"] == cfg.layers and not counts["Loop"])
+        elif counts["Loop"]:
+            checklist.notes.append(f"{graph} graph: {cfg.cell.upper()} came out as {ops[graph]} "
+                                   "(correct, but slower than a fused op)")
+        times = [window, 1, 2 * window] if time is None else [window]
+        check_series_parity(checklist, tf_forecast, onnx_model.SerializeToString(), cfg, times, graph)
+        graphs[graph] = onnx_model
+    print(checklist.report(), file=log)
+    if not force:
+        checklist.raise_if_failed(f"export of {run_dir}")
+    elif checklist.failures:
+        print(f"warning: {len(checklist.failures)} check(s) failed; writing anyway (--force)", file=log)
+    paths = []
+    for graph, path in (("dynamic", out), ("fixed", fixed_out)):
+        attach_metadata(graphs[graph], describe(config, metrics, graph, cfg, ops[graph], checklist))
+        paths.append(write_bytes(path, graphs[graph].SerializeToString(), force))
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {ops[graph]})", file=log)
+    return ExportResult(paths, checklist, ops)
+
+
+__all__ = ["export_series", "TOLERANCE"]

@@ -1,0 +1,243 @@
+"""Next-value forecasts from an exported series model, and walk-forward backtests.
+
+The model file carries everything: the feature names (matched to a CSV's columns by name,
+never by position), the window, the horizon and the scaler fitted on the training rows.
+The graph's output is the next ``horizon`` target values in scaled units whatever the
+target mode, so a forecast is: scale the last ``window`` rows, one call, unscale.
+
+A backtest scores forecasts the way they would have been made: each one reads only the
+rows before it (walk-forward, the model is not refitted). Actual and last-observed values
+come straight from the series in price units rather than from unscaled float32, and every
+metric stands beside the persistence forecast (tomorrow = today). Training reports its
+test part through the same ``Backtest``, so both print the same table.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseq.data.scaler import MinMaxScaler
+from edgeseq.data.series import Series, load_csv, make_windows
+from edgeseq.errors import InputError
+from edgeseq.runtime.metrics import evaluate, format_table
+from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
+
+#: The CSV that ``edgeseq run stock`` reads when given none (synthetic, made by the project).
+SAMPLE_CSV = "sample_prices.csv"
+BATCH = 1024  # windows per onnxruntime call in a backtest
+
+
+def sample_csv_path() -> Path:
+    return exported_dir() / SAMPLE_CSV
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """Walk-forward forecasts in price units; row i was made from the rows before ``target_row[i]``."""
+
+    target: str
+    target_row: np.ndarray  # int [n]: series row of each forecast's first value
+    dates: tuple[str, ...] | None  # the date of each target_row, when the series has dates
+    actual: np.ndarray  # [n, horizon]
+    predicted: np.ndarray  # [n, horizon]
+    last: np.ndarray  # [n]: last observed value, which is also the persistence forecast
+    evaluation: dict
+
+    def __len__(self) -> int:
+        return int(self.target_row.shape[0])
+
+    def describe(self) -> str:
+        span = f" from {self.dates[0]} to {self.dates[-1]}" if self.dates else ""
+        return (f"walk-forward backtest: {len(self)} forecasts of {self.target}{span}, "
+                f"horizon {self.actual.shape[1]}, price units")
+
+    def table(self) -> str:
+        return format_table(self.evaluation)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "forecasts": len(self), "horizon": int(self.actual.shape[1]),
+                "first": self.dates[0] if self.dates else int(self.target_row[0]),
+                "last": self.dates[-1] if self.dates else int(self.target_row[-1]),
+                "evaluation": self.evaluation}
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """The next ``horizon`` values after the last row, in price units, with their dates."""
+
+    target: str
+    last_label: str  # the last row's date, or "row N"
+    last_value: float
+    labels: list[str]  # each forecast's date, or "+1", "+2", ... without dates
+    values: np.ndarray  # [horizon]
+
+    def lines(self) -> list[str]:
+        lines = [f"{'last row':<10}{self.last_label:>12}  {self.target} {self.last_value:.4f}"]
+        for label, value in zip(self.labels, self.values):
+            change = value - self.last_value
+            lines.append(f"{'forecast':<10}{label:>12}  {self.target} {value:.4f}  "
+                         f"({change:+.4f}, {100 * change / self.last_value:+.2f}%)")
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "last": {"date": self.last_label, "value": self.last_value},
+                "forecast": [{"step": i + 1, "date": label, "value": float(value)}
+                             for i, (label, value) in enumerate(zip(self.labels, self.values))]}
+
+
+def score_forecasts(series: Series, target_row: np.ndarray, predicted: np.ndarray) -> Backtest:
+    """Put price-unit forecasts [n, horizon] beside what happened and beside persistence."""
+    predicted = np.asarray(predicted, np.float64)
+    truth = series.target_values
+    target_row = np.asarray(target_row, np.int64)
+    actual = truth[target_row[:, None] + np.arange(predicted.shape[1])]
+    last = truth[target_row - 1]
+    dates = tuple(series.dates[i] for i in target_row) if series.dates else None
+    return Backtest(series.target, target_row, dates, actual, predicted, last,
+                    evaluate(actual, predicted, last))
+
+
+def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
+    """The ``count`` dates after the last one, stepping like the series does.
+
+    Daily data without weekend rows steps over weekends (holidays are not known); any
+    other series steps by its most common spacing. None when the series has no dates.
+    """
+    if not dates or len(dates) < 2:
+        return None
+    moments = [datetime.fromisoformat(d) for d in dates[-60:]]
+    steps = [b - a for a, b in zip(moments, moments[1:])]
+    step = max(set(steps), key=steps.count)
+    business = step == timedelta(days=1) and all(m.weekday() < 5 for m in moments)
+    as_text = (lambda m: m.date().isoformat()) if len(dates[-1]) == 10 else (lambda m: m.isoformat())
+    out, moment = [], moments[-1]
+    while len(out) < count:
+        moment += step
+        if business and moment.weekday() >= 5:
+            continue
+        out.append(as_text(moment))
+    return out
+
+
+class Forecaster:
+    """An exported series model: ``predict(rows)`` for the next values, ``backtest(rows)``."""
+
+    def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1):
+        self.model = path if isinstance(path, ModelFile) else open_model(path, "series", threads)
+        meta = self.model.meta
+        self.features: tuple[str, ...] = tuple(meta["features"])
+        self.target: str = meta["target"]
+        self.target_index = self.features.index(self.target)
+        self.window = int(meta["window"])
+        self.horizon = int(meta["horizon"])
+        self.target_mode: str = meta["target_mode"]
+        self.date_column: str | None = meta.get("date_column")
+        self.scaler = MinMaxScaler.from_dict(meta["scaler"])
+        self.session = self.model.session
+        # Names resolved once. Both graphs take exactly `window` steps here, fixed or dynamic.
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
+
+    @property
+    def name(self) -> str:
+        return self.model.path.name
+
+    def read_csv(self, path: str | Path, date: str | None = None, fill: str | None = None) -> Series:
+        """Read a CSV's columns named like the model's features (any order, extra columns ignored)."""
+        try:
+            return load_csv(path, features=self.features, target=self.target,
+                            date=date or self.date_column, fill=fill)
+        except InputError as e:
+            message = str(e)
+            for option in (" for --features;", " for --target;"):
+                # The data layer words a missing column for training; here the model asks for it.
+                message = message.replace(option, f", which the model {self.name} needs "
+                                                  f"(it reads {','.join(self.features)});")
+            raise InputError(message) from None
+
+    def values_of(self, rows: Series | np.ndarray | Sequence) -> np.ndarray:
+        """rows -> float64 [n, features] in the model's feature order, price units.
+
+        ``rows`` is a Series (columns matched by name), a sequence of mappings from column
+        name to value, or an array [n, features] already in the model's feature order.
+        """
+        if isinstance(rows, Series):
+            missing = [name for name in self.features if name not in rows.features]
+            if missing:
+                raise InputError(
+                    f"{rows.source}: no column {', '.join(repr(m) for m in missing)}, which the model "
+                    f"{self.name} needs (it reads {','.join(self.features)}; the series has "
+                    f"{','.join(rows.features)})")
+            return rows.values[:, [rows.features.index(name) for name in self.features]]
+        if len(rows) and isinstance(rows[0], Mapping):
+            try:
+                return np.array([[float(row[name]) for name in self.features] for row in rows])
+            except KeyError as e:
+                raise InputError(f"a row has no {e.args[0]!r}; the model reads {','.join(self.features)}") from None
+        values = np.asarray(rows, np.float64)
+        if values.ndim != 2 or values.shape[1] != len(self.features):
+            raise InputError(f"rows must be [n, {len(self.features)}] in the order "
+                             f"{','.join(self.features)}, got shape {values.shape}")
+        return values
+
+    def forecast_scaled(self, x: np.ndarray) -> np.ndarray:
+        """The graph itself: scaled windows [n, window, features] -> scaled targets [n, horizon]."""
+        x = np.ascontiguousarray(x, np.float32)
+        parts = [self.session.run([self.output_name], {self.input_name: x[i:i + BATCH]})[0]
+                 for i in range(0, len(x), BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.horizon), np.float32)
+
+    def predict(self, rows: Series | np.ndarray | Sequence) -> np.ndarray:
+        """The next ``horizon`` target values after the last row, in price units, shape [horizon]."""
+        values = self.values_of(rows)
+        if len(values) < self.window:
+            where = rows.source if isinstance(rows, Series) else "the rows"
+            raise InputError(f"{where}: {len(values)} rows, but the model reads the last {self.window}")
+        if not np.all(np.isfinite(values[-self.window:])):
+            raise InputError("the last rows hold a missing or infinite value; fill them in first")
+        x = self.scaler.transform(values[-self.window:])[None]
+        return self.scaler.inverse_transform_column(self.forecast_scaled(x)[0], self.target_index)
+
+    def forecast(self, series: Series) -> Forecast:
+        """``predict(series)`` labelled with the dates that follow the series' last row."""
+        values = self.predict(series)
+        n = len(series.values)
+        labels = next_dates(series.dates, self.horizon) or [f"+{i + 1}" for i in range(self.horizon)]
+        last_label = series.dates[-1] if series.dates else f"row {n}"
+        last_value = float(self.values_of(series)[-1, self.target_index])
+        return Forecast(self.target, last_label, last_value, labels, values)
+
+    def backtest(self, rows: Series | np.ndarray | Sequence) -> Backtest:
+        """Replay all the rows: one forecast from every window that has its next values."""
+        values = self.values_of(rows)
+        source = rows.source if isinstance(rows, Series) else "the rows"
+        dates = rows.dates if isinstance(rows, Series) else None
+        try:
+            windows = make_windows(self.scaler.transform(values), self.target_index,
+                                   self.window, self.horizon, "level")
+        except InputError as e:
+            raise InputError(f"{source}: {e}") from None
+        predicted = self.scaler.inverse_transform_column(self.forecast_scaled(windows.x), self.target_index)
+        aligned = Series(source, self.features, self.target, values, dates, 0, ())
+        return score_forecasts(aligned, windows.target_row, predicted)
+
+    def in_training_period(self, backtest: Backtest) -> int:
+        """How many of the backtest's forecasts are dated before the model's test part began."""
+        split_at = self.model.meta.get("data", {}).get("split_at")
+        if not backtest.dates or not split_at:
+            return 0
+        return sum(date < split_at for date in backtest.dates)  # ISO dates compare as text
+
+    def describe(self) -> str:
+        meta = self.model.meta
+        return (f"model {self.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
+                f"window {self.window}, horizon {self.horizon}, target {self.target} "
+                f"({self.target_mode}), features {','.join(self.features)}")
+
+
+__all__ = ["Forecaster", "Forecast", "Backtest", "score_forecasts", "next_dates", "sample_csv_path"]

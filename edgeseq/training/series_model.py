@@ -1,0 +1,95 @@
+"""The series model: x [batch, time, features] -> N recurrent layers -> dense on the last step.
+
+This is the lab's many-to-one forecaster (an LSTM and a linear layer on its last output),
+generalised to any cell, depth and horizon. Its output ``y`` is always the next ``horizon``
+values of the target in scaled units, whatever the target mode, so the runner only has to
+undo the scaling:
+
+* ``level``: the dense layer predicts the scaled values themselves.
+* ``delta``: the dense layer predicts the change from the last observed target, and the
+  model adds that last value back (``AddLastObserved``). The dense layer starts at zero, so
+  an untrained delta model *is* the persistence forecast and training can only move it
+  away where the data says so. A level model must first learn to copy its input, and it
+  cannot copy a price it never saw in training: a tanh cell saturates outside [0, 1].
+
+``forecast_function`` wraps the trained model as the tf.function that export converts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import tensorflow as tf
+
+from edgeseq.data.series import TARGET_MODES
+from edgeseq.errors import InputError
+from edgeseq.training.layers import CELLS, recurrent_layer
+
+
+@dataclass(frozen=True)
+class SeriesModelConfig:
+    features: int  # columns per time step
+    target_index: int  # which of them is the target
+    horizon: int = 1
+    cell: str = "lstm"
+    layers: int = 1
+    hidden: int = 32
+    target_mode: str = "delta"
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise InputError(f"unknown --cell {self.cell!r}; choose one of: {', '.join(CELLS)}")
+        if self.target_mode not in TARGET_MODES:
+            raise InputError(f"unknown --target-mode {self.target_mode!r}; choose one of: {', '.join(TARGET_MODES)}")
+        for option, value in (("--layers", self.layers), ("--hidden", self.hidden), ("--horizon", self.horizon)):
+            if value < 1:
+                raise InputError(f"{option} must be at least 1, got {value}")
+        if not 0 <= self.target_index < self.features:
+            raise InputError(f"target index {self.target_index} is not one of the {self.features} features")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@keras.saving.register_keras_serializable(package="edgeseq")
+class AddLastObserved(keras.layers.Layer):
+    """(change [batch, horizon], x [batch, time, features]) -> change + the last scaled target."""
+
+    def __init__(self, target_index: int, **kwargs):
+        super().__init__(**kwargs)
+        self.target_index = target_index
+
+    def call(self, inputs):
+        change, x = inputs
+        return change + x[:, -1:, self.target_index]  # [batch, 1] broadcasts over the horizon
+
+    def get_config(self):
+        return {**super().get_config(), "target_index": self.target_index}
+
+
+def build_model(config: SeriesModelConfig) -> keras.Model:
+    x = keras.Input(shape=(None, config.features), name="x")
+    sequence = x
+    for i in range(config.layers):
+        # Every cell returns (sequence, h, ...); h is the output at the last step.
+        sequence, last_output, *_ = recurrent_layer(config.cell, config.hidden, name=f"rnn_{i}")(sequence)
+    delta = config.target_mode == "delta"
+    head = keras.layers.Dense(config.horizon, kernel_initializer="zeros" if delta else "glorot_uniform",
+                              name="head")(last_output)
+    y = AddLastObserved(config.target_index, name="add_last")([head, x]) if delta else head
+    return keras.Model(x, y, name=f"series_{config.cell}")
+
+
+def forecast_function(model: keras.Model, config: SeriesModelConfig, time: int | None = None):
+    """A tf.function x [batch, time, features] -> {"y": [batch, horizon]}, scaled units.
+
+    ``time=None`` gives the dynamic graph; an int fixes the time axis to the window. The
+    batch axis stays dynamic in both: tf2onnx 1.17 fuses LSTM only then.
+    """
+    signature = [tf.TensorSpec((None, time, config.features), tf.float32, name="x")]
+
+    @tf.function(input_signature=signature)
+    def forecast(x):
+        return {"y": tf.identity(model(x, training=False), name="y")}
+
+    return forecast, signature

@@ -1,0 +1,154 @@
+"""Training a forecaster on a price or sensor series and scoring it the honest way.
+
+The series is split once, in time order: the scaler and the training windows see only the
+rows before the split (``data.series.train_test_windows``), so a different future cannot
+change the trained weights. The test part is then scored walk-forward: each forecast reads
+only the rows before it, and every figure is in price units beside persistence.
+
+Windows are always cut in ``level`` mode here: the delta model adds the last observed value
+back inside the graph (see ``series_model``), so both modes are fitted to, and output, the
+scaled levels; the mean squared error is the same number either way.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import edgeseq
+from edgeseq.data.series import Series, split_point, train_test_windows
+from edgeseq.errors import InputError
+from edgeseq.runtime.forecaster import Backtest, score_forecasts
+from edgeseq.training.settings import TrainSettings
+from edgeseq.training.progress import ProgressBar
+from edgeseq.training.run_folder import save_run
+from edgeseq.training.series_model import SeriesModelConfig, build_model, forecast_function
+from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
+
+
+@dataclass(frozen=True)
+class SeriesTrainSettings(TrainSettings):
+    """The char settings plus early stopping on the latest training windows.
+
+    The last ``validation`` fraction of the training windows (in time order, still before
+    the test split) is held out; training stops after ``patience`` epochs without a lower
+    validation loss and keeps the best epoch's weights. On a series with nothing to learn,
+    such as a random walk, that stops a delta model before it fits noise.
+    """
+
+    epochs: int = 100
+    lr: float = 1e-3
+    batch_size: int | None = 32
+    validation: float = 0.2
+    patience: int = 10
+
+    def check(self) -> None:
+        super().check()
+        if not 0 <= self.validation < 1:
+            raise InputError(f"--validation must be at least 0 and below 1, got {self.validation}")
+        if self.patience < 0:
+            raise InputError(f"--patience must be 0 (off) or positive, got {self.patience}")
+
+
+@dataclass
+class SeriesRun:
+    model: keras.Model
+    config: dict  # the run folder's config.json
+    backtest: Backtest  # the walk-forward test part
+
+
+def train_series(series: Series, model_options: dict, settings: SeriesTrainSettings = SeriesTrainSettings(), *,
+                 window: int = 7, horizon: int = 1, train_fraction: float = 0.7,
+                 date_column: str | None = None, out: str | Path | None = None, force: bool = False,
+                 source: str | None = None, log=None) -> SeriesRun:
+    """Fit on the first ``train_fraction`` of ``series``, backtest on the rest, save a run folder.
+
+    ``source`` is how the data is named in the run (default: the path it was read from);
+    progress and notes go to ``log`` (default: the current sys.stderr).
+    """
+    log = log or sys.stderr  # looked up per call: a default bound at import goes stale under CliRunner
+    settings.check()
+    for note in series.notes:
+        print(note, file=log)
+    try:
+        scaler, train, test = train_test_windows(series.values, series.target_index, window, horizon,
+                                                 "level", train_fraction, series.features)
+    except InputError as e:  # rows too few, a constant column: name the file
+        raise InputError(f"{series.source}: {e}") from None
+    if len(test) == 0:
+        raise InputError(f"{series.source}: the test part has no complete forecast; use a longer file")
+    config = SeriesModelConfig(features=len(series.features), target_index=series.target_index,
+                               horizon=horizon, **model_options)
+    held_out = int(len(train) * settings.validation)
+    fit_x, fit_y = train.x[:len(train) - held_out], train.y[:len(train) - held_out]
+    validation = (train.x[len(fit_x):], train.y[len(fit_y):]) if held_out else None
+    if len(fit_x) == 0:
+        raise InputError(f"{series.source}: no training windows left beside the validation part; "
+                         "use a longer file or a smaller --validation")
+    seed_everything(settings.seed)
+    strategy = distribution_strategy(settings.strategy)
+    batch = settings.batch_size or len(fit_x)
+    if batch % strategy.num_replicas_in_sync:  # tf.distribute fails on uneven splits of a batch
+        raise InputError(f"--batch-size {batch} must be a multiple of the strategy's "
+                         f"{strategy.num_replicas_in_sync} replicas")
+    split = split_point(len(series.values), train_fraction)
+    print(f"training {config.layers}x{config.cell.upper()}({config.hidden}) target {series.target} "
+          f"({config.target_mode}) on {len(fit_x)} windows of {window}, validating on the next "
+          f"{held_out} (all before {_row_name(series, split)}), testing on {len(test)}; batch {batch}, "
+          f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)", file=log)
+    with strategy.scope():
+        model = build_model(config)
+        model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss="mse")
+    early_stopping = bool(validation) and settings.patience > 0
+    callbacks = [ProgressBar(settings.epochs, log)]
+    if early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=settings.patience,
+                                                       restore_best_weights=True))
+    history = model.fit(fit_x, fit_y, batch_size=batch, epochs=settings.epochs, verbose=0, shuffle=True,
+                        validation_data=validation, callbacks=callbacks).history
+    epochs_run = len(history["loss"])
+    kept = int(np.argmin(history["val_loss"])) + 1 if early_stopping else epochs_run
+    if early_stopping:
+        if epochs_run < settings.epochs and hasattr(log, "isatty") and log.isatty():
+            log.write("\n")  # end the progress bar's line, which expected more epochs
+        print(f"ran {epochs_run} epochs; kept the weights of epoch {kept}, the lowest validation loss",
+              file=log)
+
+    # The forward pass that export converts, called outside any replica context: the backtest
+    # scores exactly what will be shipped, and no replica is handed an empty batch.
+    forecast, _ = forecast_function(model, config)
+    scaled = forecast(test.x)["y"].numpy()
+    predicted = scaler.inverse_transform_column(scaled, series.target_index)
+    backtest = score_forecasts(series, test.target_row, predicted)
+    run_config = {
+        "task": "series",
+        "edgeseq_version": edgeseq.__version__,
+        "model": config.to_dict(),
+        "features": list(series.features),
+        "target": series.target,
+        "window": window,
+        "horizon": horizon,
+        "target_mode": config.target_mode,
+        "scaler": scaler.to_dict(),
+        "date_column": date_column,
+        "data": {"source": source or series.source, "rows": int(len(series.values)),
+                 "train_fraction": train_fraction, "train_rows": split, "test_rows": int(len(series.values) - split),
+                 "split_at": _row_name(series, split), "filled_cells": series.filled},
+        "training": {**settings.__dict__, "batch_size": batch, "windows": int(len(fit_x)),
+                     "validation_windows": held_out, "epochs_run": epochs_run, "epoch_kept": kept,
+                     "tensorflow": tf.__version__},
+    }
+    test_part = {k: v for k, v in backtest.to_json().items() if k != "evaluation"}
+    metrics = {"evaluation": backtest.evaluation, "test": test_part,
+               **{k: float(history[k][kept - 1]) for k in ("loss", "val_loss") if k in history}}
+    if out is not None:
+        history_doc = {k: [float(v) for v in vs] for k, vs in history.items()}
+        save_run(out, model, run_config, history_doc, metrics, force)
+        print(f"saved run folder {out}", file=log)
+    return SeriesRun(model, run_config, backtest)
+
+
+def _row_name(series: Series, row: int) -> str:
+    return series.dates[row] if series.dates else f"data row {row + 1}"

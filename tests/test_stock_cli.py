@@ -1,0 +1,201 @@
+"""`edgeseq train stock` / `run stock` through the CLI: bad input is one line and exit 2."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgeseq.cli import app
+
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def yahoo_file(path: Path, rows: int = 60, edit=None) -> Path:
+    """``rows`` business days of a small random walk; ``edit(cells_by_row)`` may spoil some cells."""
+    closes = 50 + np.cumsum(np.random.default_rng(1).standard_normal(rows))
+    days = np.busday_offset("2022-01-03", np.arange(rows))
+    cells = [[str(d), f"{c - 0.2:.2f}", f"{c + 0.5:.2f}", f"{c - 0.5:.2f}", f"{c:.2f}", f"{c:.2f}",
+              str(1000 + 10 * i)] for i, (d, c) in enumerate(zip(days, closes))]
+    if edit:
+        edit(cells)
+    path.write_text("\n".join([HEADER, *(",".join(row) for row in cells)]) + "\n")
+    return path
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("edgeseq: error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    return errors[0]
+
+
+# ------------------------------------------------------------------ bad input, training
+
+
+def set_cell(row, column, text):
+    def edit(cells):
+        cells[row][HEADER.split(",").index(column)] = text
+    return edit
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (["--target", "Price"], ["prices.csv row 1", "no column 'Price' for --target", "Date, Open"]),
+    (["--features", "Open,Spread"], ["prices.csv row 1", "no column 'Spread' for --features"]),
+    (["--date", "Day"], ["prices.csv row 1", "no column 'Day' for --date"]),
+])
+def test_missing_target_feature_or_date_column(tmp_path, options, fragments):
+    csv = yahoo_file(tmp_path / "prices.csv")
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run", *options), *fragments)
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ("abc", ["row 6, column 'Close'", "'abc' is not a number"]),
+    ("", ["row 6, column 'Close'", "empty cell", "--fill ffill"]),
+    ("NaN", ["row 6, column 'Close'", "'NaN' is a missing value"]),
+])
+def test_bad_cells_name_file_row_and_column(tmp_path, text, fragments):
+    csv = yahoo_file(tmp_path / "prices.csv", edit=set_cell(4, "Close", text))  # data row 5 = line 6
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"), "prices.csv", *fragments)
+
+
+def test_duplicate_dates(tmp_path):
+    csv = yahoo_file(tmp_path / "prices.csv", edit=set_cell(3, "Date", "2022-01-05"))
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"),
+                          "prices.csv rows 4 and 5, column 'Date'", "appears twice")
+
+
+def test_fewer_rows_than_window_and_horizon(tmp_path):
+    csv = yahoo_file(tmp_path / "prices.csv", rows=10)
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"),
+                          "prices.csv", "window 7 + horizon 1 needs at least 8")
+
+
+def test_constant_column(tmp_path):
+    csv = yahoo_file(tmp_path / "prices.csv", edit=lambda cells: [row.__setitem__(6, "500") for row in cells])
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run", "--epochs", "1"),
+                          "prices.csv", "column 'Volume' is constant", "drop it from --features")
+
+
+def test_bad_option_values(tmp_path):
+    csv = yahoo_file(tmp_path / "prices.csv")
+    out = tmp_path / "run"
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", out, "--cell", "tcn"), "--cell")
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", out, "--target-mode", "ratio"), "--target-mode")
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", out, "--fill", "zero"), "unknown fill")
+    assert_one_line_error(cli("train", "stock", "--csv", tmp_path / "nope.csv", "-o", out), "nope.csv does not exist")
+
+
+# ------------------------------------------------------------------ bad input, running
+
+
+def test_run_with_columns_the_model_does_not_have(tmp_path):
+    csv = tmp_path / "sensor.csv"
+    csv.write_text("time,temp,humidity\n" + "".join(f"2021-01-{d:02d},{d},{d * 2}\n" for d in range(1, 20)))
+    assert_one_line_error(cli("run", "stock", "--csv", csv), "sensor.csv row 1", "no column 'Open'",
+                          "the model stock.onnx needs", "Open,High,Low,Volume,Close")
+
+
+def test_run_with_fewer_rows_than_the_window(tmp_path):
+    csv = yahoo_file(tmp_path / "prices.csv", rows=5)
+    assert_one_line_error(cli("run", "stock", "--csv", csv), "prices.csv: 5 rows", "reads the last 7")
+
+
+def test_run_fills_empty_cells_when_asked_and_says_how_many(tmp_path):
+    def two_gaps(cells):
+        cells[10][1] = ""
+        cells[20][4] = "null"
+    csv = yahoo_file(tmp_path / "prices.csv", edit=two_gaps)
+    assert_one_line_error(cli("run", "stock", "--csv", csv), "prices.csv row 12, column 'Open'", "empty cell")
+    result = cli("run", "stock", "--csv", csv, "--fill", "ffill")
+    assert result.exit_code == 0, result.output
+    assert "filled 2 empty cells" in result.stderr
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert_one_line_error(cli("run", "stock", "--plot", tmp_path / "f.png"), "pip install 'edgeseq[plot]'")
+
+
+def test_run_a_model_of_the_wrong_task():
+    from edgeseq.runtime.model_file import exported_dir
+
+    assert_one_line_error(cli("run", "stock", "--model", exported_dir() / "ship.onnx"),
+                          "ship.onnx", "'char' model", "needs a 'series' model")
+
+
+# ------------------------------------------------------------------ working commands
+
+
+def test_run_stock_with_no_arguments_forecasts_the_shipped_sample():
+    result = cli("run", "stock")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["last", "row", "2023-10-31"]
+    assert lines[1].split()[:3] == ["forecast", "2023-11-01", "Close"]
+    assert "read 1000 rows" in result.stderr and "model stock.onnx" in result.stderr
+
+
+def test_run_stock_plots_the_forecast(tmp_path):
+    result = cli("run", "stock", "--plot", tmp_path / "forecast.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_stock_backtest_json_and_plot(tmp_path):
+    result = cli("run", "stock", "--backtest", "--json", "--plot", tmp_path / "bt.png")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["forecast"][0]["date"] == "2023-11-01"
+    assert doc["backtest"]["forecasts"] == 993
+    assert set(doc["backtest"]["evaluation"]["rmse"]) == {"model", "persistence", "ratio"}
+    assert "in the model's training period" in result.stderr  # the replay includes training rows
+    assert (tmp_path / "bt.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_export_and_run_a_generic_csv_with_horizon_2(tmp_path):
+    rng = np.random.default_rng(4)
+    temps = 20 + np.cumsum(rng.standard_normal(120)) * 0.3
+    csv = tmp_path / "sensor.csv"
+    csv.write_text("stamp,humidity,temp\n" + "".join(
+        f"2024-03-01T{h // 60:02d}:{h % 60:02d}:00,{50 + rng.standard_normal():.3f},{t:.3f}\n"
+        for h, t in zip(range(0, 120 * 5, 5), temps)))
+    run = tmp_path / "run"
+    train = cli("train", "stock", "--csv", csv, "--features", "humidity,temp", "--target", "temp",
+                "--date", "stamp", "--window", "5", "--horizon", "2", "--hidden", "4", "--epochs", "2",
+                "-o", run, "--json", "--plot", tmp_path / "test.png")
+    assert train.exit_code == 0, train.output
+    trained = json.loads(train.stdout)["backtest"]
+    assert trained["horizon"] == 2 and trained["forecasts"] == 35  # rows 84..118 start a 2-step forecast
+    assert (tmp_path / "test.png").exists()
+    assert "columns humidity,temp" in train.stderr and "read 120 rows" in train.stderr
+
+    exported = cli("export", run, "-o", tmp_path / "sensor.onnx")
+    assert exported.exit_code == 0, exported.output
+    assert "FAIL" not in exported.stderr
+
+    result = cli("run", "stock", "--model", tmp_path / "sensor.onnx", "--csv", csv)  # --date from the model
+    assert result.exit_code == 0, result.output
+    forecasts = [line.split() for line in result.stdout.splitlines() if line.startswith("forecast")]
+    assert [f[1] for f in forecasts] == ["2024-03-01T10:00:00", "2024-03-01T10:05:00"]  # last row 09:55
+
+    table = cli("run", "stock", "--model", tmp_path / "sensor.fixed.onnx", "--csv", csv, "--backtest")
+    assert table.exit_code == 0, table.output
+    assert "walk-forward backtest: 114 forecasts of temp" in table.stdout
+    assert "model/persistence" in table.stdout
+
+
+def test_train_refuses_to_overwrite_a_run_folder(tmp_path):
+    csv = yahoo_file(tmp_path / "prices.csv")
+    (tmp_path / "run").mkdir()
+    assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"), "already exists", "--force")
