@@ -159,6 +159,14 @@ def test_export_has_fused_lstm_and_passed_its_own_checks(exported):
     assert result.ops == {"dynamic": f"{layers} fused LSTM", "fixed": f"{layers} fused LSTM"}
 
 
+@pytest.mark.parametrize("cell, fused", [("gru", "GRU"), ("rnn", "RNN")])
+def test_gru_and_simple_rnn_forecasters_export_as_fused_ops(cell, fused, sample_csv, tmp_path_factory):
+    options = {**DEFAULT["model"], "cell": cell, "layers": 2}
+    _, _, result = train_and_export(sample_csv, tmp_path_factory, options, settings(epochs=2), cell)
+    assert result.ops == {"dynamic": f"2 fused {fused}", "fixed": f"2 fused {fused}"}
+    assert not result.checklist.failures and result.checklist.max_diff() <= PARITY
+
+
 @pytest.mark.parametrize("graph", ["dynamic", "fixed"])
 @pytest.mark.parametrize("batch", [1, 64])
 def test_onnx_matches_tensorflow_on_real_windows(exported, graph, batch):

@@ -59,3 +59,39 @@ def attach_metadata(model: onnx.ModelProto, description: dict) -> onnx.ModelProt
     model.producer_version = edgeseq.__version__
     onnx.checker.check_model(model)
     return model
+
+
+FUSED_OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def convert_recurrent(function, signature, layers: list, cell: str, checklist, label: str,
+                      lengths: bool = False) -> tuple[onnx.ModelProto, str]:
+    """tf2onnx, then every recurrent layer as a fused op (and ``lengths`` wired in), checked.
+
+    Returns the graph and a summary of its recurrent ops for the checklist and metadata.
+    """
+    from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
+
+    model = convert(function, signature)
+    fuse_recurrent_loops(model, layers)
+    if lengths:
+        add_lengths_input(model)
+    summary = recurrent_summary(model)
+    counts = op_counts(model)
+    op = FUSED_OP[cell]
+    checklist.require(f"{label} graph: {len(layers)} fused {op} and no Loop (got {summary})",
+                      counts[op] == len(layers) and not counts["Loop"])
+    return model, summary
+
+
+def write_models(models: list[tuple], force: bool, log) -> list:
+    """Write (path, model, description) triples atomically, describing each as it lands."""
+    from edgeseq.atomic import write_bytes
+
+    paths = []
+    for path, model, description in models:
+        attach_metadata(model, description)
+        paths.append(write_bytes(path, model.SerializeToString(), force))
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, "
+              f"{description.get('recurrent_ops', description.get('graph'))})", file=log)
+    return paths

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseq.atomic import refuse_overwrite, write_bytes
+from edgeseq.atomic import refuse_overwrite
 from edgeseq.export.char_export import ExportResult, fixed_path
-from edgeseq.export.onnx_graph import attach_metadata, convert, op_counts, recurrent_summary
+from edgeseq.export.onnx_graph import convert_recurrent, write_models
 from edgeseq.export.verify import Checklist, session
 from edgeseq.training.run_folder import load_run
 from edgeseq.training.series_model import SeriesModelConfig, forecast_function
@@ -83,31 +83,16 @@ def export_series(run_dir: str | Path, out: str | Path, force: bool = False,
     window = int(config["window"])
     checklist = Checklist()
     graphs, ops = {}, {}
+    layers = [model.get_layer(f"rnn_{i}") for i in range(cfg.layers)]
     for graph, time in (("dynamic", None), ("fixed", window)):
         print(f"converting the {graph} graph with tf2onnx ...", file=log)
         tf_forecast, signature = forecast_function(model, cfg, time)
-        onnx_model = convert(tf_forecast, signature)
-        ops[graph] = recurrent_summary(onnx_model)
-        counts = op_counts(onnx_model)
-        if cfg.cell == "lstm":
-            checklist.require(f"{graph} graph: {cfg.layers} fused LSTM and no Loop (got {ops[graph]})",
-                              counts["LSTM"] == cfg.layers and not counts["Loop"])
-        elif counts["Loop"]:
-            checklist.notes.append(f"{graph} graph: {cfg.cell.upper()} came out as {ops[graph]} "
-                                   "(correct, but slower than a fused op)")
+        graphs[graph], ops[graph] = convert_recurrent(tf_forecast, signature, layers, cfg.cell, checklist, graph)
         times = [window, 1, 2 * window] if time is None else [window]
-        check_series_parity(checklist, tf_forecast, onnx_model.SerializeToString(), cfg, times, graph)
-        graphs[graph] = onnx_model
-    print(checklist.report(), file=log)
-    if not force:
-        checklist.raise_if_failed(f"export of {run_dir}")
-    elif checklist.failures:
-        print(f"warning: {len(checklist.failures)} check(s) failed; writing anyway (--force)", file=log)
-    paths = []
-    for graph, path in (("dynamic", out), ("fixed", fixed_out)):
-        attach_metadata(graphs[graph], describe(config, metrics, graph, cfg, ops[graph], checklist))
-        paths.append(write_bytes(path, graphs[graph].SerializeToString(), force))
-        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {ops[graph]})", file=log)
+        check_series_parity(checklist, tf_forecast, graphs[graph].SerializeToString(), cfg, times, graph)
+    checklist.settle(f"export of {run_dir}", force, log)
+    paths = write_models([(path, graphs[graph], describe(config, metrics, graph, cfg, ops[graph], checklist))
+                          for graph, path in (("dynamic", out), ("fixed", fixed_out))], force, log)
     return ExportResult(paths, checklist, ops)
 
 

@@ -63,6 +63,14 @@ class Checklist:
     def report(self) -> str:
         return "\n".join([*(c.line() for c in self.checks), *(f"  note {n}" for n in self.notes)])
 
+    def settle(self, what: str, force: bool, log) -> None:
+        """Print the checklist; refuse on a failure unless ``force``, then only warn."""
+        print(self.report(), file=log)
+        if not force:
+            self.raise_if_failed(what)
+        elif self.failures:
+            print(f"warning: {len(self.failures)} check(s) failed; writing anyway (--force)", file=log)
+
     def raise_if_failed(self, what: str) -> None:
         if self.failures:
             names = "; ".join(c.label.strip() for c in self.failures[:3])
