@@ -53,7 +53,7 @@ def test_onnx_without_edgeseq_metadata(tmp_path):
 
 
 def test_train_bad_text_files(tmp_path):
-    assert "no such file" in one_error_line(cli("train", "char", "--text", str(tmp_path / "none.txt")))
+    assert "none.txt does not exist" in one_error_line(cli("train", "char", "--text", str(tmp_path / "none.txt")))
     latin = tmp_path / "latin.txt"
     latin.write_bytes(b"caf\xe9 au lait")
     assert "not UTF-8 text" in one_error_line(cli("train", "char", "--text", str(latin)))

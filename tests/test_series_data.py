@@ -209,7 +209,7 @@ def test_file_that_is_not_utf8_names_the_row(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(yahoo_text().replace("2021-03-02", "2021-03-02 caf\xe9").encode("latin-1"))
     assert input_error(path) == (
-        f"{path} row 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8 CSV"
+        f"{path} row 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
     )
 
 

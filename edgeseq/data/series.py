@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from edgeseq.data.files import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 
@@ -116,7 +117,7 @@ def load_csv(
     if isinstance(features, str):
         features = [name.strip() for name in features.split(",") if name.strip()]
 
-    table = _read_table(source, _read_text(source))
+    table = _read_table(source, read_utf8(source, "CSV file"))
     layout = _choose_layout(table, features, target, date)
     values = _parse_values(table, layout, allow_missing=fill is not None)
     order, dates, order_note = _time_order(table, layout)
@@ -140,28 +141,6 @@ def load_csv(
         filled=filled,
         notes=tuple(notes),
     )
-
-
-def _read_text(source: str) -> str:
-    try:
-        with open(source, "rb") as file:
-            raw = file.read()
-    except FileNotFoundError:
-        raise InputError(f"{source} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{source} is a directory, not a CSV file") from None
-    except PermissionError:
-        raise InputError(f"{source} cannot be read: permission denied") from None
-    except OSError as error:
-        raise InputError(f"{source} cannot be read: {error.strerror}") from None
-    try:
-        return raw.decode("utf-8-sig")  # -sig: drop the byte-order mark Excel writes
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputError(
-            f"{source} row {line}: byte 0x{raw[error.start]:02x} is not UTF-8 text; "
-            "save the file as UTF-8 CSV"
-        ) from None
 
 
 def _read_table(source: str, text: str) -> _Table:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseq.data.files import read_utf8
 from edgeseq.errors import InputError
 
 #: The lab's three programs, by name: (text, window). A window of None means "the whole
@@ -204,24 +205,10 @@ def stateful_data(text: str, chunk: int, streams: int) -> CharData:
 
 
 def read_text(path: str | Path) -> str:
-    """A UTF-8 text file's content, with a one-line error for the usual failures."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{p}: is a directory, not a text file") from None
-    except OSError as e:
-        raise InputError(f"{p}: cannot read: {e.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(
-            f"{p}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})"
-        ) from None
+    """A UTF-8 text file's content; an empty file is an error too."""
+    text = read_utf8(path)
     if not text:
-        raise InputError(f"{p}: the file is empty")
+        raise InputError(f"{path} is empty")
     return text
 
 
