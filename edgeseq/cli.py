@@ -76,7 +76,10 @@ def main(version: Annotated[Optional[bool], typer.Option(
 def train_char(
     sample: Annotated[Optional[str], typer.Option(help="A built-in text from the lab: hihello, fighting or ship.")] = None,
     text: Annotated[Optional[Path], typer.Option(help="Train on this UTF-8 text file instead of a sample.")] = None,
-    window: Annotated[Optional[int], typer.Option(help="Characters per training window (default: the sample's; 10 for --text).")] = None,
+    window: Annotated[Optional[int], typer.Option(help="Characters per training window, or per chunk with --context stateful (default: the sample's; 10 for --text; 50 stateful).")] = None,
+    by_line: Annotated[bool, typer.Option("--by-line", help="One sequence per line of --text, any lengths; padding is masked out of the loss.")] = False,
+    context: Annotated[str, typer.Option(help="window: every window starts from a zero state (the lab); stateful: consecutive chunks with the state carried across batches, for long texts streamed without limit.")] = "window",
+    streams: Annotated[int, typer.Option(help="With --context stateful: parallel streams the text is split into (the batch size).")] = 8,
     cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
     hidden: Annotated[Optional[int], typer.Option(help="Units per layer (default 64; with --head none, the vocabulary size).")] = None,
@@ -93,24 +96,37 @@ def train_char(
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
     from edgeseq.data import text as textdata
 
-    if (sample is None) == (text is None):
-        raise EdgeseqError("give exactly one of --sample NAME or --text FILE")
-    if sample is not None:
-        corpus, sample_window = textdata.sample_text(sample)
-        window, name = window or sample_window, sample
-    else:
-        corpus, window, name = textdata.read_text(text), window or 10, text.stem
-    out = out or Path("runs") / name
     from edgeseq.atomic import refuse_overwrite
 
-    refuse_overwrite(out, force)  # before TensorFlow takes 3 s to import
-    from edgeseq.training.char_training import TrainSettings, train_char as train
+    if (sample is None) == (text is None):
+        raise EdgeseqError("give exactly one of --sample NAME or --text FILE")
+    if context not in ("window", "stateful"):
+        raise EdgeseqError(f"unknown --context {context!r}; choose window or stateful")
+    if by_line and (text is None or context != "window"):
+        raise EdgeseqError("--by-line reads the lines of --text FILE, each from a zero state (--context window)")
+    if sample is not None:
+        corpus, sample_window = textdata.sample_text(sample)
+        name = sample
+    else:
+        corpus, sample_window, name = textdata.read_text(text), 10, text.stem
+    out = out or Path("runs") / name
+    refuse_overwrite(out, force)
+    # all data errors surface here, before TensorFlow takes seconds to import
+    if by_line:
+        lines, skipped = textdata.split_lines(corpus)
+        if skipped:
+            print(f"skipped {skipped} empty or one-character line(s) of {text}", file=sys.stderr)
+        data = textdata.line_data(lines)
+    elif context == "stateful":
+        data = textdata.stateful_data(corpus, window or 50, streams)
+    else:
+        data = textdata.window_data(corpus, window or sample_window)
+    from edgeseq.training.char_training import TrainSettings, train_on
 
-    vocab_size = len(textdata.Vocabulary.from_text(corpus))
     model = dict(cell=cell, layers=layers, head=head, input=input,
-                 hidden=hidden or (vocab_size if head == "none" else 64))
-    train(corpus, window, model, TrainSettings(epochs, lr, batch_size, seed, strategy),
-          out=out, force=force, source=str(text or f"sample:{sample}"))
+                 hidden=hidden or (len(data.vocab) if head == "none" else 64))
+    train_on(data, model, TrainSettings(epochs, lr, batch_size, seed, strategy),
+             out=out, force=force, source=str(text or f"sample:{sample}"))
 
 
 @train_app.command("stock")
@@ -199,7 +215,7 @@ def export(
 @run_app.command("char")
 @reports_errors
 def run_char(
-    prompt: Annotated[str, typer.Option(help="Text to start from; every character must be in the model's vocabulary.")],
+    prompt: Annotated[list[str], typer.Option(help="Text to start from; every character must be in the model's vocabulary. Repeat it to continue several prompts in one batch (one output line each).")],
     length: Annotated[int, typer.Option(help="How many characters to generate.")] = 100,
     model: Annotated[Optional[Path], typer.Option(help="An exported char model (default: the shipped ship model).")] = None,
     context: Annotated[Optional[str], typer.Option(help="window: re-read the last W characters from a zero state (how window-trained models were trained); stateful: carry the state, O(1) per character. Default: what the model was trained for.")] = None,
@@ -208,23 +224,35 @@ def run_char(
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling: the same seed gives the same text.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads (1 is fastest for one small stream).")] = 1,
 ):
-    """Generate text, printing each character as it is produced (stdout; diagnostics on stderr)."""
+    """Generate text, printing characters as they are produced (stdout; diagnostics on stderr).
+
+    With the model's generation graph the characters come in chunks (the first one alone,
+    then growing); without it, one at a time."""
     from edgeseq.runtime.char_runner import CharGenerator
 
     generator = CharGenerator(model, context=context, temperature=temperature, top_k=top_k,
                               seed=seed, threads=threads)
     meta = generator.model.meta
-    chars = generator.stream(prompt, length)  # checks the prompt and length first
+    if len(prompt) > 1:
+        started = time.perf_counter()
+        texts = generator.generate_batch(prompt, length)
+        elapsed = time.perf_counter() - started
+        print("\n".join(texts))
+        print(f"{len(texts)} prompts x {length} chars in {elapsed * 1e3:.1f} ms "
+              f"({len(texts) * length / elapsed:,.0f} chars/s)", file=sys.stderr)
+        return
+    chunks = generator.chunks(prompt[0], length)  # checks the prompt and length first
     print(f"model {generator.model.path.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
-          f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else ""),
+          f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else "")
+          + f", {generator.path}" + (f" ({generator.why_per_step})" if generator.graph is None else ""),
           file=sys.stderr)
     started = time.perf_counter()
     first = None
     count = 0
-    for char in chars:
-        sys.stdout.write(char)
+    for chunk in chunks:
+        sys.stdout.write(chunk)
         sys.stdout.flush()
-        count += 1
+        count += len(chunk)
         first = first or time.perf_counter() - started
     sys.stdout.write("\n")
     elapsed = time.perf_counter() - started
@@ -245,57 +273,41 @@ def run_stock(
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
-    from edgeseq.runtime.forecaster import Forecaster, next_dates, sample_csv_path
+    from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
 
     if plot is not None:
         from edgeseq.runtime.plot import require_matplotlib
 
         require_matplotlib()
     forecaster = Forecaster(model, threads)
-    csv = csv or sample_csv_path()
+    csv = Path(csv or sample_csv_path())
     series = forecaster.read_csv(csv, date, fill)
     for note in series.notes:
         print(note, file=sys.stderr)
     print(forecaster.describe(), file=sys.stderr)
-    forecast = forecaster.predict(series)
-    last_value = float(series.target_values[-1])
-    last_date = series.dates[-1] if series.dates else f"row {len(series.values)}"
-    dates = next_dates(series.dates, forecaster.horizon) or [f"+{i + 1}" for i in range(forecaster.horizon)]
+    forecast = forecaster.forecast(series)
     report = forecaster.backtest(series) if backtest else None
     if as_json:
-        doc = {"model": str(forecaster.model.path), "csv": str(csv), "target": forecaster.target,
-               "last": {"date": last_date, "value": last_value},
-               "forecast": [{"step": i + 1, "date": d, "value": float(v)} for i, (d, v) in enumerate(zip(dates, forecast))]}
+        doc = {"model": str(forecaster.model.path), "csv": str(csv), **forecast.to_json()}
         if report is not None:
             doc["backtest"] = report.to_json()
         print(json.dumps(doc, indent=2))
     else:
-        print(f"{'last row':<10}{last_date:>12}  {forecaster.target} {last_value:.4f}")
-        for d, value in zip(dates, forecast):
-            change = value - last_value
-            print(f"{'forecast':<10}{d:>12}  {forecaster.target} {value:.4f}  ({change:+.4f}, {100 * change / last_value:+.2f}%)")
+        print("\n".join(forecast.lines()))
         if report is not None:
-            print()
-            print(report.describe())
-            print(report.table())
-    if report is not None:
-        split_at = forecaster.model.meta.get("data", {}).get("split_at")
-        trained_on = sum(d < split_at for d in report.dates) if report.dates and split_at else 0
-        if trained_on:
-            print(f"note: {trained_on} of the {len(report)} forecasts fall before {split_at}, in the model's "
-                  "training period; if this is its training file they are in-sample and flatter the "
-                  f"table; the honest figures are its test part (edgeseq info {forecaster.model.path})",
-                  file=sys.stderr)
+            print(f"\n{report.describe()}\n{report.table()}")
+    in_training = forecaster.in_training_period(report) if report is not None else 0
+    if in_training:
+        print(f"note: {in_training} of the {len(report)} forecasts fall in the model's training period; if "
+              "this is its training file they are in-sample and flatter the table; the honest figures "
+              f"are its test part (edgeseq info {forecaster.model.path})", file=sys.stderr)
     if plot is not None:
         from edgeseq.runtime.plot import plot_backtest, plot_forecast
 
         if report is not None:
-            written = plot_backtest(report, plot, f"{Path(csv).name}, backtest of {forecaster.name}")
+            written = plot_backtest(report, plot, f"{csv.name}, backtest of {forecaster.name}")
         else:
-            shown = slice(-60, None)
-            written = plot_forecast(series.target_values[shown], series.dates[shown] if series.dates else None,
-                                    forecast, next_dates(series.dates, forecaster.horizon), forecaster.target,
-                                    plot, f"{Path(csv).name}: forecast by {forecaster.name}")
+            written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {forecaster.name}")
         print(f"wrote {written}", file=sys.stderr)
 
 

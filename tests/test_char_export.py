@@ -96,7 +96,7 @@ def test_export_refuses_to_overwrite_and_force_replaces(ship_run, tmp_path):
     assert out.read_bytes() == b"keep me" and not fixed_path(out).exists()
     export_char(ship_run[0], out, force=True, log=io.StringIO())
     assert open_model(out).meta["task"] == "char"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.onnx"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.gen.onnx", "m.onnx"]  # no temp files left
 
 
 def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch):

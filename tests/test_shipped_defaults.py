@@ -33,3 +33,12 @@ def test_shipped_ship_model_metadata():
     manifest = json.loads((EXPORTED / "MANIFEST.json").read_text())
     metrics = manifest["files"]["ship.onnx"]["metrics"]
     assert metrics["last_accuracy"] == 1.0 and metrics["loss"] <= 0.25
+
+
+def test_several_prompts_are_continued_in_one_batch():
+    sentence, _ = sample_text("ship")
+    result = cli("run", "char", "--prompt", "if you", "--prompt", "teach them", "--length", "30")
+    assert result.exit_code == 0, result.stderr
+    start = sentence.index("teach them") + len("teach them")
+    assert result.stdout.splitlines() == [sentence[6:36], sentence[start:start + 30]]
+    assert "2 prompts x 30 chars" in result.stderr

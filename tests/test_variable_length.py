@@ -120,3 +120,79 @@ def test_cli_by_line_skips_empty_lines_and_rejects_files_without_lines(tmp_path)
     result = cli("train", "char", "--text", str(empty), "--by-line", "-o", str(tmp_path / "r2"))
     assert result.exit_code == 2
     assert result.stderr.strip() == "edgeseq: error: no usable line: every line is empty or has a single character"
+
+
+@pytest.fixture(scope="module")
+def stateful_model(tmp_path_factory):
+    """The ship sentence repeated to 4,000 characters, trained with the state carried."""
+    from edgeseq.data.text import sample_text
+    from edgeseq.export.char_export import export_char
+    from edgeseq.training.char_training import TrainSettings, train_on
+
+    sentence, _ = sample_text("ship")
+    text = ((sentence + " ") * 25)[:4000]
+    folder = tmp_path_factory.mktemp("stateful")
+    model, config, _ = train_on(stateful_data(text, chunk=50, streams=8), dict(cell="lstm", layers=2, hidden=64),
+                                TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run", log=io.StringIO())
+    export_char(folder / "run", folder / "long.onnx", log=io.StringIO())
+    return text, model, config, folder / "long.onnx"
+
+
+def nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_probs, targets[:, None], -1)[:, 0]
+
+
+def test_stateful_model_does_not_drift_and_matches_tensorflow(stateful_model):
+    from edgeseq.runtime import CharGenerator
+
+    text, model, config, path = stateful_model
+    assert config["context"] == "stateful"
+    generator = CharGenerator(path)
+    assert generator.context == "stateful"  # from the metadata
+    losses = generator.char_losses(text, chunk=97)  # teacher forcing, state carried between calls
+    assert losses.shape == (len(text) - 1,)
+    assert losses[1900:2000].mean() <= losses[:100].mean() * 1.1
+    ids = generator.vocab.encode(text)
+    tf_losses = nll(model(ids[None, :-1]).numpy()[0], ids[1:])
+    assert np.abs(losses - tf_losses).max() <= TOLERANCE
+
+
+def test_stateful_generation_runs_for_ten_thousand_characters(stateful_model):
+    from edgeseq.runtime import CharGenerator
+
+    text, _, _, path = stateful_model
+    generated = CharGenerator(path).text("if you", 10_000)
+    assert len(generated) == 10_000
+    assert generated[-500:] in text + text  # still the sentence, cycling, after 10,000 steps
+
+
+@pytest.mark.parametrize("generation", [True, False])
+@pytest.mark.parametrize("context", ["stateful", "window"])
+def test_batch_of_prompts_equals_each_prompt_alone(stateful_model, context, generation):
+    from edgeseq.runtime import CharGenerator
+
+    path = stateful_model[3]
+    prompts = ["if you want to build", "s", "don't drum up peo", "ship, "]
+    batch = CharGenerator(path, context=context, generation=generation).generate_batch(prompts, 40)
+    alone = [CharGenerator(path, context=context, generation=generation).text(p, 40) for p in prompts]
+    assert batch == alone
+    sampled = CharGenerator(path, context=context, temperature=0.9, seed=4, generation=generation)
+    one = CharGenerator(path, context=context, temperature=0.9, seed=4, generation=generation)
+    assert sampled.generate_batch(["if you"], 30) == [one.text("if you", 30)]
+
+
+def test_runner_rejects_bad_lengths(stateful_model):
+    from edgeseq.runtime import CharGenerator
+
+    generator = CharGenerator(stateful_model[3])
+    ids = np.zeros((2, 5), np.int32)
+    with pytest.raises(InputError, match=r"length 7 of row 1 is longer than the padded time axis \(5\)"):
+        generator.logits(ids, lengths=[3, 7])
+    with pytest.raises(InputError, match="lengths must be at least 1, got 0"):
+        generator.logits(ids, lengths=[0, 2])
+    with pytest.raises(InputError, match="lengths must be at least 1, got -2"):
+        generator.logits(ids, lengths=[-2, 2])
+    logits, _ = generator.logits(ids, lengths=[5, 2])
+    assert (logits[1, 2:] == 0).all() and (logits[0] != 0).any()

@@ -39,6 +39,15 @@ class Sampler:
         return pick(logits, self.temperature, self.top_k, u)
 
 
+    def choose_rows(self, logits: np.ndarray) -> np.ndarray:
+        """One id per row of logits [batch, vocab], int64 [batch]; when sampling, the batch's
+        uniforms are drawn together, row 0 first (the order a generation graph is given)."""
+        if self.greedy:
+            return np.argmax(logits, axis=-1)
+        u = self.uniforms(len(logits))
+        return np.array([pick(row, self.temperature, self.top_k, ui) for row, ui in zip(logits, u)], np.int64)
+
+
 def pick(logits: np.ndarray, temperature: float, top_k: int, u: float) -> int:
     """Inverse-CDF draw: scale by 1/T, keep the k largest, softmax, first bin past u."""
     z = logits.astype(np.float32) / np.float32(temperature)

@@ -1,0 +1,75 @@
+"""The benchmark runs end to end in its smoke mode and produces every row (not timings)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+ROWS = {
+    "Targets": [
+        "stateful streaming: edgeseq ÷ TFLite chars/s",
+        "stateful streaming: edgeseq ÷ in-kernel floor throughput",
+        "windowed generation: edgeseq ÷ TFLite chars/s",
+        "stock batch-1 latency: edgeseq ÷ TFLite",
+        "stock batch-1 latency: edgeseq ÷ TensorFlow",
+        "stock batch-64 throughput: edgeseq ÷ TensorFlow",
+        "cold start: `edgeseq run` ÷ `import tensorflow`",
+    ],
+    "1. Stateful streaming": [
+        "edgeseq runner (generation graph)", "edgeseq runner, sampled T=0.8 top-k 10",
+        "edgeseq per-step path (no .gen.onnx)", "plain per-character session.run loop",
+        "TFLite step (1x1, fixed shapes)", "TensorFlow tf.function step",
+        "in-kernel floor (one call over 500 chars)",
+    ],
+    "2. Windowed generation": [
+        "edgeseq runner (generation graph, W staggered states)", "edgeseq per-step path (no .gen.onnx)",
+        "plain per-character session.run loop", "TFLite window (1x10, fixed shapes)",
+        "TensorFlow tf.function window", "window loop in a graph, re-reading W chars per char (not chosen)",
+    ],
+    "3. Batch generation, 32 prompts": [
+        "edgeseq runner (generation graph), 32 rows", "edgeseq runner, window context, 32 rows",
+        "edgeseq per-step path, 32 rows", "plain per-character session.run loop, batch 32",
+        "TFLite step (32x1, fixed shapes)", "TensorFlow tf.function step, batch 32",
+    ],
+    "4. Time to first character": [
+        "stateful, generation graph", "stateful, per-step path", "window, generation graph",
+        "window, per-step path", "reports its first character after",
+    ],
+    "5. Stock model": [
+        "edgeseq Forecaster.forecast_scaled (dynamic graph)",
+        "onnxruntime, bound call on stock.fixed.onnx (IOBinding)", "TFLite (1x7x5, fixed shapes)",
+        "TensorFlow tf.function (1x7x5)", "onnxruntime, one call of 64 windows",
+        "prototype: LSTM cell unrolled into matrix ops", "TFLite (64x7x5, fixed shapes)",
+        "TensorFlow tf.function (64x7x5)",
+    ],
+    "6. Cold start": [
+        "`edgeseq run char --length 1`", '`python -c "import tensorflow"`', '`python -c "import onnxruntime"`',
+    ],
+    "7. Export time and file sizes": [
+        "| char (2×LSTM) |", "| stock (LSTM(10)) |", "char/char.onnx", "char/char.fixed.onnx",
+        "char/char.gen.onnx", "stock/stock.onnx", "stock/stock_1.tflite",
+    ],
+}
+
+
+def test_the_bench_produces_every_row(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith("# edgeseq benchmark results (SMOKE RUN")
+    for key in ("cpu", "cores", "versions"):
+        assert f"- **{key}**:" in text
+    assert "onnxruntime 1." in text and "tensorflow 2." in text
+    for section, rows in ROWS.items():
+        start = text.index(section)
+        for row in rows:
+            assert row in text[start:], f"{section}: no row {row!r}"
+    targets = text[text.index("## Targets"):text.index("## 1.")]
+    verdicts = [line for line in targets.splitlines() if " ÷ " in line]
+    assert len(verdicts) == len(ROWS["Targets"])
+    assert all("**met**" in line or "**missed** by" in line for line in verdicts)
