@@ -15,16 +15,14 @@ cell the builder does not know) simply runs per step.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgeseq.atomic import refuse_overwrite, write_bytes
+from edgeseq.atomic import refuse_overwrite
 from edgeseq.errors import ExportCheckError
-from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
 from edgeseq.export.generation import build_and_verify, describe_generation
-from edgeseq.export.onnx_graph import attach_metadata, convert, op_counts, recurrent_summary
+from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, fixed_path, write_models
 from edgeseq.export.verify import Checklist, session
 from edgeseq.training.char_model import CharModelConfig, step_function
 from edgeseq.runtime.char_runner import file_sha256, generation_path
@@ -32,17 +30,6 @@ from edgeseq.training.run_folder import load_run
 
 TOLERANCE = 1e-4
 
-
-@dataclass
-class ExportResult:
-    paths: list[Path]
-    checklist: Checklist
-    ops: dict[str, str]
-
-
-def fixed_path(out: Path) -> Path:
-    """ship.onnx -> ship.fixed.onnx"""
-    return out.with_name(out.stem + ".fixed" + out.suffix)
 
 
 def describe(config: dict, metrics: dict, graph: str, model_config: CharModelConfig,
@@ -130,42 +117,26 @@ def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
     checklist = Checklist()
     graphs, ops = {}, {}
     layers = [model.get_layer(f"rnn_{i}") for i in range(cfg.layers)]
-    fused_op = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[cfg.cell]
     for graph, time in (("dynamic", None), ("fixed", window)):
         print(f"converting the {graph} graph with tf2onnx ...", file=log)
         tf_step, signature = step_function(model, cfg, time)
-        onnx_model = convert(tf_step, signature)
-        fuse_recurrent_loops(onnx_model, layers)
-        if graph == "dynamic":
-            add_lengths_input(onnx_model)
-        ops[graph] = recurrent_summary(onnx_model)
-        counts = op_counts(onnx_model)
-        checklist.require(f"{graph} graph: {cfg.layers} fused {fused_op} and no Loop (got {ops[graph]})",
-                          counts[fused_op] == cfg.layers and not counts["Loop"])
+        graphs[graph], ops[graph] = convert_recurrent(tf_step, signature, layers, cfg.cell, checklist, graph,
+                                                      lengths=graph == "dynamic")
         times = [1, window, window + 7] if time is None else [window]
-        onnx_bytes = onnx_model.SerializeToString()
+        onnx_bytes = graphs[graph].SerializeToString()
         check_char_parity(checklist, tf_step, onnx_bytes, cfg, times, graph)
         if graph == "dynamic":
             tf_reference, _ = step_function(model, cfg, None, lengths=True)
             check_ragged_parity(checklist, tf_reference, onnx_bytes, cfg, window + 3)
-        graphs[graph] = onnx_model
     generation = build_and_verify(checklist, graphs["dynamic"], window, (cfg.state_count, cfg.hidden), log)
-    print(checklist.report(), file=log)
-    if not force:
-        checklist.raise_if_failed(f"export of {run_dir}")
-    elif checklist.failures:
-        print(f"warning: {len(checklist.failures)} check(s) failed; writing anyway (--force)", file=log)
-    paths = []
-    for graph, path in (("dynamic", out), ("fixed", fixed_out)):
-        attach_metadata(graphs[graph], describe(config, metrics, graph, cfg, ops[graph], checklist))
-        paths.append(write_bytes(path, graphs[graph].SerializeToString(), force))
-        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {ops[graph]})", file=log)
+    checklist.settle(f"export of {run_dir}", force, log)
+    described = {graph: describe(config, metrics, graph, cfg, ops[graph], checklist) for graph in graphs}
+    paths = write_models([(out, graphs["dynamic"], described["dynamic"]),
+                          (fixed_out, graphs["fixed"], described["fixed"])], force, log)
     gen_out = generation_path(out)
     if generation is not None:
-        step_doc = describe(config, metrics, "dynamic", cfg, ops["dynamic"], checklist)
-        attach_metadata(generation, describe_generation(step_doc, out.name, file_sha256(out), window))
-        paths.append(write_bytes(gen_out, generation.SerializeToString(), force))
-        print(f"wrote {gen_out} ({gen_out.stat().st_size / 1024:.0f} KiB, generation graph)", file=log)
+        doc = describe_generation(described["dynamic"], out.name, file_sha256(out), window)
+        paths += write_models([(gen_out, generation, doc)], force, log)
     else:
         gen_out.unlink(missing_ok=True)  # a stale one would not match the new NAME.onnx anyway
     return ExportResult(paths, checklist, ops)

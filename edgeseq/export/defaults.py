@@ -44,7 +44,8 @@ def sha256(path: Path) -> str:
 
 def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.text import sample_text
-    from edgeseq.export.char_export import export_char, fixed_path
+    from edgeseq.export.char_export import export_char
+    from edgeseq.export.onnx_graph import fixed_path
     from edgeseq.training.char_training import TrainSettings, train_char
 
     text, window = sample_text(spec["sample"])
@@ -63,7 +64,7 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
 def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.series import load_csv
     from edgeseq.data.synthetic import write_synthetic_csv
-    from edgeseq.export.char_export import fixed_path
+    from edgeseq.export.onnx_graph import fixed_path
     from edgeseq.export.series_export import export_series
     from edgeseq.training.series_training import SeriesTrainSettings, train_series
 

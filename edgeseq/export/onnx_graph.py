@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
 import onnx
 import tf2onnx
@@ -19,6 +21,20 @@ from edgeseq.errors import ExportCheckError
 OPSET = 17
 METADATA_KEY = "edgeseq"
 RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote, the checklist it passed, and each graph's recurrent ops."""
+
+    paths: list[Path]
+    checklist: object  # edgeseq.export.verify.Checklist
+    ops: dict[str, str]
+
+
+def fixed_path(out: Path) -> Path:
+    """ship.onnx -> ship.fixed.onnx"""
+    return out.with_name(out.stem + ".fixed" + out.suffix)
 
 
 def convert(function, signature) -> onnx.ModelProto:

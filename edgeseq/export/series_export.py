@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseq.atomic import refuse_overwrite
-from edgeseq.export.char_export import ExportResult, fixed_path
-from edgeseq.export.onnx_graph import convert_recurrent, write_models
+from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, fixed_path, write_models
 from edgeseq.export.verify import Checklist, session
 from edgeseq.training.run_folder import load_run
 from edgeseq.training.series_model import SeriesModelConfig, forecast_function
