@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 
 from bench import models  # noqa: E402
 from bench.timing import Timing, interleaved, machine, process_times  # noqa: E402
+from edgeseq.atomic import write_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -436,7 +437,8 @@ def table(timings: dict[str, Timing], reference: str, unit: str, also: dict[str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny models and a few iterations (for the tests)")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="where to write the results")
+    parser.add_argument("--out", type=Path, help="where to write the results (default: bench/RESULTS.md; "
+                                                  "with --smoke, only printed unless given)")
     parser.add_argument("--work", type=Path, help="keep the built models here (default: a temporary folder)")
     args = parser.parse_args(argv)
     size = Sizes(args.smoke)
@@ -492,10 +494,11 @@ def main(argv: list[str] | None = None) -> int:
                 sizes[f"shipped/{name}"] = (REPO / "exported" / name).stat().st_size
         text = report(info, size, char, stock, p, stateful, windowed, batched, first, latency, throughput,
                       cold, cli_first, sizes, stock_info, time.perf_counter() - started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
     print(text)
-    print(f"wrote {args.out}", file=sys.stderr)
+    out = args.out or (None if args.smoke else HERE / "RESULTS.md")
+    if out is not None:  # a smoke run never replaces the committed results by accident
+        write_text(out, text, force=True)
+        print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
