@@ -53,6 +53,7 @@ def ragged_case(rng, vocab_size, state_count, hidden):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_path):
     from edgeseq.export.char_export import export_char
+    from edgeseq.runtime import CharGenerator
     from edgeseq.runtime.model_file import open_model
     from edgeseq.training.char_model import CharModelConfig, step_function
     from edgeseq.training.char_training import TrainSettings, train_on
@@ -67,9 +68,11 @@ def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_pat
     ids, state, lengths = ragged_case(np.random.default_rng(3), 16, config.state_count, 12)
     tf_out = masked(ids, state, lengths)
     onnx_logits, onnx_state = session.run(None, {"ids": ids, "state": state, "lengths": lengths})
+    runner_logits, runner_state = CharGenerator(tmp_path / "m.onnx").logits(ids, state, lengths)
     for row, n in enumerate(lengths):
         alone = plain(ids[row:row + 1, :n], state[row:row + 1])
-        for logits, final in ((tf_out["logits"].numpy(), tf_out["new_state"].numpy()), (onnx_logits, onnx_state)):
+        for logits, final in ((tf_out["logits"].numpy(), tf_out["new_state"].numpy()), (onnx_logits, onnx_state),
+                              (runner_logits, runner_state)):
             assert np.abs(logits[row, :n] - alone["logits"][0]).max() <= TOLERANCE
             assert (logits[row, n:] == 0).all()
             assert np.abs(final[row] - alone["new_state"][0]).max() <= TOLERANCE
