@@ -192,7 +192,7 @@ def train_stock(
 @reports_errors
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder written by 'edgeseq train'.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write (and NAME.fixed.onnx beside it); default RUN/model.onnx.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write, with NAME.fixed.onnx (and for char models the generation graph NAME.gen.onnx) beside it; default RUN/model.onnx.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
