@@ -26,11 +26,21 @@ def refuse_overwrite(path: Path, force: bool) -> None:
         raise InputError(f"{path} already exists; pass --force to overwrite it")
 
 
+def cannot_write(path: Path, error: OSError) -> InputError:
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        return InputError(f"{path}: cannot write: {blocking} is a file, not a folder")
+    return InputError(f"{path}: cannot write: {error.strerror or error}")
+
+
 def write_bytes(path: str | Path, data: bytes, force: bool = False) -> Path:
     path = Path(path)
     refuse_overwrite(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -38,6 +48,9 @@ def write_bytes(path: str | Path, data: bytes, force: bool = False) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise cannot_write(path, e) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -53,8 +66,11 @@ def new_folder(path: str | Path, force: bool = False):
     """Yield a temporary folder; on success it replaces ``path``, on failure it vanishes."""
     path = Path(path)
     refuse_overwrite(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as e:
+        raise cannot_write(path, e) from None
     try:
         yield tmp
         if path.exists():

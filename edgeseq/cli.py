@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,9 @@ def reports_errors(command):
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
 
     return wrapper
 
@@ -118,13 +122,13 @@ def train_char(
             print(f"skipped {skipped} empty or one-character line(s) of {text}", file=sys.stderr)
         data = textdata.line_data(lines)
     elif context == "stateful":
-        data = textdata.stateful_data(corpus, window or 50, streams)
+        data = textdata.stateful_data(corpus, 50 if window is None else window, streams)
     else:
-        data = textdata.window_data(corpus, window or sample_window)
+        data = textdata.window_data(corpus, sample_window if window is None else window)
     from edgeseq.training.char_training import TrainSettings, train_on
 
     model = dict(cell=cell, layers=layers, head=head, input=input,
-                 hidden=hidden or (len(data.vocab) if head == "none" else 64))
+                 hidden=(len(data.vocab) if head == "none" else 64) if hidden is None else hidden)
     train_on(data, model, TrainSettings(epochs, lr, batch_size, seed, strategy),
              out=out, force=force, source=str(text or f"sample:{sample}"))
 
@@ -152,7 +156,7 @@ def train_stock(
     seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = 0,
     strategy: Annotated[str, typer.Option(help="default, or mirrored (tf.distribute over all GPUs, or logical CPUs).")] = "default",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/CSV-NAME).")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and --plot file).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of a table.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs persistence over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
 ):
@@ -163,9 +167,9 @@ def train_stock(
     out = out or Path("runs") / csv.stem
     refuse_overwrite(out, force)
     if plot is not None:
-        from edgeseq.runtime.plot import require_matplotlib
+        from edgeseq.plot import check_plot_path
 
-        require_matplotlib()
+        check_plot_path(plot, force)
     series = load_csv(csv, features, target, date, fill)  # bad files fail before TensorFlow loads
     from edgeseq.training.series_training import SeriesTrainSettings, train_series
 
@@ -180,7 +184,7 @@ def train_stock(
         print(run.backtest.describe())
         print(run.backtest.table())
     if plot is not None:
-        from edgeseq.runtime.plot import plot_backtest
+        from edgeseq.plot import plot_backtest
 
         print(f"wrote {plot_backtest(run.backtest, plot, f'{csv.name}, test part')}", file=sys.stderr)
     print(f"next: edgeseq export {out} -o {csv.stem}.onnx", file=sys.stderr)
@@ -196,10 +200,9 @@ def export(
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
-    config_file = run / "config.json"
-    if not config_file.is_file():
-        raise EdgeseqError(f"{run}: not a run folder (no config.json); train one with 'edgeseq train'")
-    task = json.loads(config_file.read_text()).get("task")
+    from edgeseq.training.run_folder import read_run_config
+
+    task = read_run_config(run)["task"]
     out = out or run / "model.onnx"
     if task == "char":
         from edgeseq.export.char_export import export_char as export_task
@@ -244,7 +247,7 @@ def run_char(
     chunks = generator.chunks(prompt[0], length)  # checks the prompt and length first
     print(f"model {generator.model.path.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
           f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else "")
-          + f", {generator.path}" + (f" ({generator.why_per_step})" if generator.graph is None else ""),
+          + f", {generator.engine}" + (f" ({generator.why_per_step})" if generator.graph is None else ""),
           file=sys.stderr)
     started = time.perf_counter()
     first = None
@@ -271,14 +274,15 @@ def run_stock(
     as_json: Annotated[bool, typer.Option("--json", help="Print the forecast (and backtest) as JSON.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs persistence) to this PNG.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
     from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
 
     if plot is not None:
-        from edgeseq.runtime.plot import require_matplotlib
+        from edgeseq.plot import check_plot_path
 
-        require_matplotlib()
+        check_plot_path(plot, force)
     forecaster = Forecaster(model, threads)
     csv = Path(csv or sample_csv_path())
     series = forecaster.read_csv(csv, date, fill)
@@ -302,7 +306,7 @@ def run_stock(
               "this is its training file they are in-sample and flatter the table; the honest figures "
               f"are its test part (edgeseq info {forecaster.model.path})", file=sys.stderr)
     if plot is not None:
-        from edgeseq.runtime.plot import plot_backtest, plot_forecast
+        from edgeseq.plot import plot_backtest, plot_forecast
 
         if report is not None:
             written = plot_backtest(report, plot, f"{csv.name}, backtest of {forecaster.name}")

@@ -82,3 +82,43 @@ def test_version_and_help():
     assert cli("--version").stdout.startswith("edgeseq ")
     help_text = cli("run", "char", "--help").stdout
     assert "--context" in help_text and "--temperature" in help_text
+
+
+def test_the_fixed_graph_is_not_a_streaming_model():
+    message = one_error_line(cli("run", "char", "--model", str(EXPORTED / "ship.fixed.onnx"), "--prompt", "if you"))
+    assert message.endswith("the fixed graph of a model; pass its step model NAME.onnx (which finds NAME.gen.onnx beside it)")
+
+
+def test_a_corrupt_run_config(tmp_path):
+    (tmp_path / "model.keras").write_bytes(b"")
+    (tmp_path / "config.json").write_text("{not json")
+    assert one_error_line(cli("export", str(tmp_path))) == f"{tmp_path / 'config.json'} is not valid JSON; train the run again"
+
+
+def test_zero_is_not_taken_for_a_default(tmp_path):
+    assert "--window must be at least 1, got 0" in one_error_line(
+        cli("train", "char", "--sample", "ship", "--window", "0", "-o", str(tmp_path / "r")))
+    assert "--hidden must be at least 1, got 0" in one_error_line(
+        cli("train", "char", "--sample", "hihello", "--hidden", "0", "-o", str(tmp_path / "r")))
+
+
+def test_an_unwritable_destination_is_one_line(tmp_path):
+    from edgeseq.atomic import write_text
+    from edgeseq.errors import InputError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match=r"file/out.txt: cannot write: .*/file is a file, not a folder"):
+        write_text(blocker / "out.txt", "hello")
+
+
+def test_a_closed_pipe_ends_quietly():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    done = subprocess.run(f"{sys.executable} -m edgeseq.cli run char --prompt 'if you' --length 100000 | head -c 5",
+                          shell=True, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.stdout == " want"
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr

@@ -38,7 +38,7 @@ def test_the_shipped_model_has_a_generation_graph_made_from_it():
     assert meta["generation"]["of"] == "ship.onnx" and meta["generation"]["of_sha256"] == file_sha256(SHIP)
     for key in ("vocabulary", "window", "context", "cell", "layers", "hidden", "state", "metrics"):
         assert meta[key] == step_meta[key], key
-    assert CharGenerator(SHIP).path == "generation graph"
+    assert CharGenerator(SHIP).engine == "generation graph"
     manifest = json.loads((EXPORTED / "MANIFEST.json").read_text())
     assert manifest["files"]["ship.gen.onnx"]["of"] == "ship.onnx"
 
@@ -110,7 +110,7 @@ def test_greedy_text_equals_tensorflow(ship_run, ship_export):
         stateful_ids.append(int(out_["logits"].numpy()[0, -1].argmax()))
     for context, tf_ids in (("window", window_ids), ("stateful", stateful_ids)):
         fast = CharGenerator(out, context=context)
-        assert fast.path == "generation graph"
+        assert fast.engine == "generation graph"
         tf_text = "".join(vocab[i] for i in tf_ids[6:])
         per_step = CharGenerator(out, context=context, generation=False)
         assert fast.text("if you", 120) == tf_text == per_step.text("if you", 120)
@@ -127,7 +127,7 @@ def test_a_model_without_its_generation_graph_runs_per_step(tmp_path):
     alone = tmp_path / "ship.onnx"
     shutil.copy(SHIP, alone)
     generator = CharGenerator(alone)
-    assert generator.path == "per-step" and "no ship.gen.onnx" in generator.why_per_step
+    assert generator.engine == "per-step" and "no ship.gen.onnx" in generator.why_per_step
     assert generator.text("if you", 170) == CharGenerator(SHIP).text("if you", 170)
 
 
@@ -137,7 +137,7 @@ def test_a_generation_graph_of_another_model_is_not_used(tmp_path):
     onnx.save(step, str(tmp_path / "ship.onnx"))
     shutil.copy(generation_path(SHIP), tmp_path / "ship.gen.onnx")
     generator = CharGenerator(tmp_path / "ship.onnx")
-    assert generator.path == "per-step" and "was not made from this ship.onnx" in generator.why_per_step
+    assert generator.engine == "per-step" and "was not made from this ship.onnx" in generator.why_per_step
     assert generator.text("if you", 30) == SENTENCE[6:36]
 
 

@@ -199,3 +199,13 @@ def test_train_refuses_to_overwrite_a_run_folder(tmp_path):
     csv = yahoo_file(tmp_path / "prices.csv")
     (tmp_path / "run").mkdir()
     assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"), "already exists", "--force")
+
+
+def test_plot_refuses_an_existing_file_and_an_unknown_format_before_any_work(tmp_path):
+    existing = tmp_path / "f.png"
+    existing.write_bytes(b"keep")
+    assert_one_line_error(cli("run", "stock", "--plot", existing), "already exists; pass --force")
+    assert existing.read_bytes() == b"keep"
+    assert_one_line_error(cli("run", "stock", "--plot", tmp_path / "f.txt"), "cannot write a txt picture")
+    result = cli("run", "stock", "--plot", existing, "--force")
+    assert result.exit_code == 0 and existing.read_bytes()[:4] == b"\x89PNG"

@@ -150,3 +150,24 @@ def test_a_lab_file_without_dates_gives_the_same_forecast_labelled_by_row(tmp_pa
     assert (undated.last_label, undated.labels) == ("row 1000", ["+1"])
     assert (dated.last_label, dated.labels) == ("2023-10-31", ["2023-11-01"])
     assert undated.to_json()["forecast"][0]["value"] == float(dated.values[0])
+
+
+def test_a_model_trained_with_a_date_column_still_reads_files_without_it(tmp_path):
+    forecaster = Forecaster()
+    forecaster.date_column = "Date"  # as if trained with --date Date
+    series = forecaster.read_csv(sample_csv_path())
+    assert series.dates is not None
+    lab = tmp_path / "lab.csv"
+    lab.write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in series.values[::-1]))
+    undated = forecaster.read_csv(lab)
+    assert undated.dates is None
+    np.testing.assert_array_equal(undated.values, series.values)
+
+
+def test_no_training_period_warning_for_a_model_trained_without_dates():
+    forecaster = Forecaster()
+    backtest = forecaster.backtest(forecaster.read_csv(sample_csv_path()))
+    forecaster.model.meta = {**forecaster.model.meta, "data": {"split_at": "data row 701"}}
+    assert forecaster.in_training_period(backtest) == 0
+    forecaster.model.meta = {**forecaster.model.meta, "data": {"split_at": "2022-09-07"}}
+    assert forecaster.in_training_period(backtest) == sum(d < "2022-09-07" for d in backtest.dates) > 0

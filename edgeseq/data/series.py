@@ -104,12 +104,15 @@ def load_csv(
     target: str | None = None,
     date: str | None = None,
     fill: str | None = None,
+    preferred_date: str | None = None,
 ) -> Series:
     """Read a price/sensor CSV into a Series, oldest row first.
 
     ``features`` (a list, or one comma-separated string) and ``target`` override a
     format's defaults; the target is appended to the features when absent. ``date`` names
     the column to sort by. ``fill="ffill"`` fills empty cells from the previous row in time.
+    ``preferred_date`` (a model's own date column) orders the rows when ``date`` is not given
+    and the file has such a column; a file without it is read as if no date were named.
     """
     source = os.fspath(path)
     if fill is not None and fill not in FILL_METHODS:
@@ -118,6 +121,8 @@ def load_csv(
         features = [name.strip() for name in features.split(",") if name.strip()]
 
     table = _read_table(source, read_utf8(source, "CSV file"))
+    if date is None and preferred_date and table.header and preferred_date in table.header:
+        date = preferred_date
     layout = _choose_layout(table, features, target, date)
     values = _parse_values(table, layout, allow_missing=fill is not None)
     order, dates, order_note = _time_order(table, layout)

@@ -24,8 +24,9 @@ from edgeseq.errors import ExportCheckError
 from edgeseq.export.generation import build_and_verify, describe_generation
 from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, fixed_path, write_models
 from edgeseq.export.verify import Checklist, session
+from edgeseq.runtime.char_runner import generation_path
+from edgeseq.runtime.model_file import file_sha256
 from edgeseq.training.char_model import CharModelConfig, step_function
-from edgeseq.runtime.char_runner import file_sha256, generation_path
 from edgeseq.training.run_folder import load_run
 
 TOLERANCE = 1e-4

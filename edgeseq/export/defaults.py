@@ -10,13 +10,13 @@ cannot pass unnoticed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 from edgeseq.atomic import write_bytes, write_text
+from edgeseq.runtime.model_file import file_sha256
 
 COMMAND = "python -m edgeseq.export.defaults --force"
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
@@ -36,10 +36,6 @@ SERIES_DEFAULTS = {
                   model=dict(cell="lstm", layers=1, hidden=32, target_mode="delta"),
                   epochs=100, lr=1e-3, batch_size=32, validation=0.2, patience=10, seed=0),
 }
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
@@ -89,7 +85,7 @@ def write_manifest(entries: dict) -> Path:
     files = old.get("files", {})
     files.update(entries)
     for name, entry in files.items():
-        entry["sha256"] = sha256(EXPORTED / name)
+        entry["sha256"] = file_sha256(EXPORTED / name)
         entry["bytes"] = (EXPORTED / name).stat().st_size
     doc = {"command": COMMAND, "note": "Rebuild every file here with the command above.",
            "files": dict(sorted(files.items()))}

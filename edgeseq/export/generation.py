@@ -51,11 +51,11 @@ read exactly the last min(k + 1, W) characters: its output is the prediction, th
 zeroed and starts over. Each character is one batched step over batch x W rows instead of
 W dependent steps (the same arithmetic, better matrix shapes, measured in bench/).
 
-Rows share ``ids``' time axis and ``position``. Prompts of different lengths: bring each
-row to its own state first (stateful: the step graph with its ``lengths`` input over all
-but the last character, then ids = the last characters [batch, 1]; window: one call per
-row for its first character), then, in the window context, roll row b's slot axis by
-(P - position_b) mod W so that every row is at the common position P.
+Rows share ``ids``' time axis and ``position``. The runtime brings prompts of different
+lengths to that shape first (CharGenerator.generate_batch): stateful, one step-graph call
+with ``lengths`` consumes every prompt and the graph continues from the states it left;
+window, rows shorter than W step through the step graph with ``lengths`` until every row
+holds a full window, and the graph takes over from there.
 
 The graph has no ``If``: each mode (stateful or window, greedy or sampled) is its own chain
 of top-level Loops, and the modes not asked for run zero iterations (see ``build``).
@@ -70,8 +70,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from edgeseq.errors import ExportCheckError
+from edgeseq.export.onnx_graph import RECURRENT_OPS
 
-RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 STATES_PER_OP = {"LSTM": 2, "GRU": 1, "RNN": 1}
 #: ops that only move or reshape data: followed through when tracing the step graph
 PASS_THROUGH = ("Squeeze", "Unsqueeze", "Identity", "Transpose", "Reshape", "Cast")
@@ -540,17 +540,12 @@ def verify_generation(checklist, step_bytes: bytes, gen_model: onnx.ModelProto, 
     17, ... (so every chunk size, the unrolled loop and its remainder, and chunk-to-chunk
     continuation are exercised). One checklist line per context and sampling.
     """
-    import onnxruntime as ort
-
+    from edgeseq.export.verify import session
     from edgeseq.runtime.char_runner import GenerationGraph, graph_chunks, per_step_chunks
     from edgeseq.runtime.sampling import Sampler
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = 1
-    step = ort.InferenceSession(step_bytes, options, providers=["CPUExecutionProvider"])
-    graph = GenerationGraph(ort.InferenceSession(gen_model.SerializeToString(), options,
-                                                 providers=["CPUExecutionProvider"]), {}, None)
+    step = session(step_bytes)
+    graph = GenerationGraph(session(gen_model.SerializeToString()), {}, None)
     vocab = step.get_outputs()[0].shape[-1]
     rng = np.random.default_rng(seed)
     for context in ("stateful", "window"):
@@ -609,9 +604,12 @@ def build_and_verify(checklist, step_model: onnx.ModelProto, window: int, state_
                      log=None) -> onnx.ModelProto | None:
     """The exporter's entry point: build the generation graph of ``step_model`` and check it.
 
-    A step graph the builder does not recognise gets a note (the model then runs per step),
-    not a failure; a generation graph that disagrees with the per-step path is a failure.
+    The generation graph is an optional speed-up: a step graph the builder does not
+    recognise, or a generation graph that disagrees with the per-step path, gets a note and
+    no graph (the model then runs per step, correctly); it never blocks the step graphs.
     """
+    from edgeseq.export.verify import Checklist
+
     if log is not None:
         print("building the generation graph ...", file=log)
     try:
@@ -619,5 +617,12 @@ def build_and_verify(checklist, step_model: onnx.ModelProto, window: int, state_
     except GenerationUnsupported as e:
         checklist.notes.append(f"no generation graph ({e}); the runtime will run this model per step")
         return None
-    verify_generation(checklist, step_model.SerializeToString(), gen, window, state_shape)
+    own = Checklist()
+    verify_generation(own, step_model.SerializeToString(), gen, window, state_shape)
+    if own.failures:
+        failed = "; ".join(c.label for c in own.failures)
+        checklist.notes.append(f"no generation graph: it disagreed with the per-step path ({failed}); "
+                               "the runtime will run this model per step")
+        return None
+    checklist.checks.extend(own.checks)
     return gen

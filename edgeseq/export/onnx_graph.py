@@ -17,9 +17,9 @@ import tf2onnx
 
 import edgeseq
 from edgeseq.errors import ExportCheckError
+from edgeseq.runtime.model_file import METADATA_KEY
 
 OPSET = 17
-METADATA_KEY = "edgeseq"
 RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgeseq.errors import ExportCheckError
+from edgeseq.runtime.model_file import session_options
 
 
 @dataclass
@@ -82,6 +83,5 @@ class Checklist:
 
 
 def session(model_bytes: bytes) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    """A session set up exactly as the runtime sets up its own (one thread, quiet)."""
+    return ort.InferenceSession(model_bytes, session_options(threads=1), providers=["CPUExecutionProvider"])

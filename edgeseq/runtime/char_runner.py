@@ -30,7 +30,6 @@ gives the same text on either path; greedy text is the same by construction.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +40,7 @@ import onnxruntime as ort
 from edgeseq.data.text import Vocabulary
 from edgeseq.errors import InputError, ModelFileError
 from edgeseq import FORMAT_VERSION
-from edgeseq.runtime.model_file import (METADATA_KEY, ModelFile, default_model_path, open_model,
+from edgeseq.runtime.model_file import (METADATA_KEY, ModelFile, default_model_path, file_sha256, open_model,
                                           session_options)
 from edgeseq.runtime.sampling import Sampler
 
@@ -55,10 +54,6 @@ def generation_path(model_path: str | Path) -> Path:
     """ship.onnx -> ship.gen.onnx: where the exporter writes a model's generation graph."""
     path = Path(model_path)
     return path.with_name(path.stem + ".gen" + path.suffix)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class GenerationGraph:
@@ -122,9 +117,9 @@ class CharGenerator:
         else:
             self.model, self.graph, self.why_per_step = _open(model, threads, generation)
         meta = self.model.meta
-        if meta.get("graph") == "generation":
-            raise ModelFileError(f"{self.model.path}: a generation graph; pass its step model "
-                                 f"(NAME.onnx), which finds NAME.gen.onnx beside it")
+        if meta.get("graph") in ("generation", "fixed"):
+            raise ModelFileError(f"{self.model.path}: the {meta['graph']} graph of a model; pass its "
+                                 f"step model NAME.onnx (which finds NAME.gen.onnx beside it)")
         self.vocab = Vocabulary(meta["vocabulary"])
         self.window = int(meta["window"])
         self.context = context or meta.get("context", "window")
@@ -139,7 +134,7 @@ class CharGenerator:
         return self.model.session
 
     @property
-    def path(self) -> str:
+    def engine(self) -> str:
         """'generation graph' or 'per-step': how characters are produced."""
         return "generation graph" if self.graph is not None else "per-step"
 
@@ -280,10 +275,10 @@ def pad_rows(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """-log softmax(logits)[target] per row of logits [n, V]."""
+    """-log softmax(logits)[target]: logits [..., V], integer targets [...] -> nats [...]."""
     shifted = logits.astype(np.float64) - logits.max(-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    return -log_probs[np.arange(len(targets)), targets]
+    return -np.take_along_axis(log_probs, np.asarray(targets)[..., None], -1)[..., 0]
 
 
 def _open(path: str | Path | None, threads: int, generation: bool):

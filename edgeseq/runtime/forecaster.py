@@ -151,7 +151,7 @@ class Forecaster:
         """Read a CSV's columns named like the model's features (any order, extra columns ignored)."""
         try:
             return load_csv(path, features=self.features, target=self.target,
-                            date=date or self.date_column, fill=fill)
+                            date=date, fill=fill, preferred_date=self.date_column)
         except InputError as e:
             message = str(e)
             for option in (" for --features;", " for --target;"):
@@ -229,8 +229,8 @@ class Forecaster:
     def in_training_period(self, backtest: Backtest) -> int:
         """How many of the backtest's forecasts are dated before the model's test part began."""
         split_at = self.model.meta.get("data", {}).get("split_at")
-        if not backtest.dates or not split_at:
-            return 0
+        if not backtest.dates or not split_at or split_at.startswith("data row"):
+            return 0  # trained without dates: nothing to compare a date with
         return sum(date < split_at for date in backtest.dates)  # ISO dates compare as text
 
     def describe(self) -> str:

@@ -5,6 +5,7 @@ exposes without the onnx package, so the runner reads models with onnxruntime al
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,11 @@ class ModelFile:
     @property
     def task(self) -> str:
         return self.meta["task"]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The hex sha256 of a file: how manifests and generation graphs name the file they mean."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def exported_dir() -> Path:

@@ -23,6 +23,7 @@ import numpy as np
 import edgeseq
 from edgeseq.data.text import CharData, line_data, split_lines, window_data
 from edgeseq.errors import InputError
+from edgeseq.runtime.char_runner import cross_entropy
 from edgeseq.training.char_model import CharModelConfig, build_training_model
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run
@@ -56,9 +57,7 @@ def spread_over_replicas(data: CharData, batch_size: int | None, replicas: int):
 def masked_metrics(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> dict:
     """Mean cross-entropy and accuracy over the valid steps; accuracy at each row's last step."""
     weights = np.ones(y.shape, np.float64) if weights is None else weights.astype(np.float64)
-    shifted = logits - logits.max(-1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    nll = -np.take_along_axis(log_probs, y[..., None], -1)[..., 0]
+    nll = cross_entropy(logits, y)
     hit = logits.argmax(-1) == y
     last = weights.shape[1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
     rows = np.arange(len(y))

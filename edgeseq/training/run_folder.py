@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
-
 from edgeseq.atomic import new_folder
 from edgeseq.errors import InputError
 
 
-def save_run(dest: str | Path, model: keras.Model, config: dict, history: dict,
+def save_run(dest: str | Path, model, config: dict, history: dict,
              metrics: dict, force: bool = False) -> Path:
     with new_folder(dest, force) as tmp:
         model.save(tmp / "model.keras")
@@ -27,17 +25,34 @@ def save_run(dest: str | Path, model: keras.Model, config: dict, history: dict,
     return Path(dest)
 
 
-def load_run(path: str | Path) -> tuple[keras.Model, dict, dict]:
-    """(model, config, metrics) of a run folder, with a clear error when it is not one."""
+def read_run_config(path: str | Path) -> dict:
+    """A run folder's config.json, or a one-line error saying what is wrong with the folder.
+
+    Needs no TensorFlow, so the CLI can check a run before importing it.
+    """
     path = Path(path)
     if not path.is_dir():
         raise InputError(f"{path}: not a run folder (train one with 'edgeseq train')")
     missing = [n for n in ("model.keras", "config.json") if not (path / n).exists()]
     if missing:
         raise InputError(f"{path}: not a run folder, {', '.join(missing)} missing")
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path / 'config.json'} is not valid JSON; train the run again") from None
+    if not isinstance(config, dict) or "task" not in config:
+        raise InputError(f"{path / 'config.json'} has no task; train the run again")
+    return config
+
+
+def load_run(path: str | Path):
+    """(keras model, config, metrics) of a run folder, with a clear error when it is not one."""
+    import keras
+
     import edgeseq.training.layers  # noqa: F401  (registers the custom layers)
 
-    config = json.loads((path / "config.json").read_text())
+    config = read_run_config(path)
+    path = Path(path)
     metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     model = keras.models.load_model(path / "model.keras")

@@ -1,5 +1,7 @@
 """Pictures of forecasts, for ``--plot FILE.png``: matplotlib is an optional extra.
 
+Outside ``runtime/`` on purpose: the runner's own imports stay onnxruntime and numpy.
+
 matplotlib is imported only when a plot is asked for, and only its Figure class: no pyplot,
 so no window opens, no global backend is switched under a notebook, and nothing needs
 closing. A missing matplotlib is a one-line error with the install command. The figure is
@@ -14,15 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseq.atomic import write_bytes
+from edgeseq.atomic import refuse_overwrite, write_bytes
 from edgeseq.data.series import Series
-from edgeseq.errors import EdgeseqError
+from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.runtime.forecaster import Backtest, Forecast
 
 
-def require_matplotlib() -> None:
-    """Fail now, before a long training run, if ``--plot`` cannot be honoured."""
-    _new_figure()
+def check_plot_path(path: str | Path, force: bool) -> None:
+    """Fail now, before a long training run, if ``--plot`` cannot be honoured: matplotlib
+    missing, a format it cannot write, or a file that exists (without --force)."""
+    figure, _ = _new_figure()
+    suffix = Path(path).suffix.lstrip(".").lower()
+    formats = figure.canvas.get_supported_filetypes()
+    if suffix not in formats:
+        raise InputError(f"--plot {path}: cannot write a {suffix or 'suffix-less'!s} picture; "
+                         f"use one of: {', '.join(sorted(formats))}")
+    refuse_overwrite(Path(path), force)
 
 
 def _new_figure():
@@ -44,7 +53,7 @@ def _save(figure, axes, path: str | Path, title: str, x_label: str, y_label: str
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png")
-    return write_bytes(path, buffer.getvalue(), force=True)
+    return write_bytes(path, buffer.getvalue(), force=True)  # checked by check_plot_path
 
 
 def _axis(dates: Sequence[str] | None, rows: np.ndarray) -> tuple[list, str]:
