@@ -15,7 +15,8 @@ import pytest
 
 from conftest import EXPORTED, cli
 from edgeseq.errors import InputError, ModelFileError
-from edgeseq.export.generation import GenerationUnsupported, build_and_verify, build_generation
+from edgeseq.export.generation import GenerationUnsupported, build_generation
+from edgeseq.export.generation_check import build_and_verify
 from edgeseq.export.verify import Checklist
 from edgeseq.runtime.char_runner import CHUNKS, CharGenerator, file_sha256, generation_path
 
@@ -142,7 +143,7 @@ def test_a_generation_graph_of_another_model_is_not_used(tmp_path):
 
 
 def test_the_generation_file_itself_is_not_a_step_model():
-    with pytest.raises(ModelFileError, match="a generation graph; pass its step model"):
+    with pytest.raises(ModelFileError, match="the generation graph of a model; pass its step model NAME.onnx"):
         CharGenerator(generation_path(SHIP))
 
 

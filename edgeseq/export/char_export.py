@@ -21,7 +21,7 @@ import numpy as np
 
 from edgeseq.atomic import refuse_overwrite
 from edgeseq.errors import ExportCheckError
-from edgeseq.export.generation import build_and_verify, describe_generation
+from edgeseq.export.generation_check import build_and_verify, describe_generation
 from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, fixed_path, write_models
 from edgeseq.export.verify import Checklist, session
 from edgeseq.runtime.char_runner import generation_path

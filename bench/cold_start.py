@@ -1,0 +1,30 @@
+"""Cold start, measured as whole processes, because startup cost is invisible inside one.
+
+Importing onnxruntime or TensorFlow, and loading the shipped model, happen once per process;
+only fresh interpreters started from scratch show what a user waits for.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from bench.timing import Timing, process_times
+from bench.workload import Sizes
+
+
+def cold_start(repo: Path, size: Sizes) -> tuple[dict[str, tuple[Timing, Timing, list[str]]], list[float]]:
+    """Each command's (wall, CPU, stderrs), and the first-character times ``edgeseq run`` reports."""
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run_argv = [sys.executable, "-m", "edgeseq.cli", "run", "char", "--prompt", "if you", "--length", "1"]
+    cold = {}
+    for label, argv in (("edgeseq run char --length 1", run_argv),
+                        ('python -c "import tensorflow"', [sys.executable, "-c", "import tensorflow"]),
+                        ('python -c "import onnxruntime"', [sys.executable, "-c", "import onnxruntime"]),
+                        ('python -c "pass"', [sys.executable, "-c", "pass"])):
+        cold[label] = process_times(argv, size.processes, env)
+    cli_first = [float(m.group(1)) for err in cold["edgeseq run char --length 1"][2]
+                 for m in [re.search(r"first after ([0-9.]+) ms", err)] if m]
+    return cold, cli_first

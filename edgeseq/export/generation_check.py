@@ -1,0 +1,108 @@
+"""Checking a generation graph against the runtime's per-step path, and describing it.
+
+The generation graph is an optional speed-up, so the exporter writes it only when it
+chooses the very same characters as the per-step path (greedy and seeded sampling, both
+contexts, several batch sizes and prompt lengths); otherwise the model simply runs per
+step. Its metadata names the step file it was made from, so the runtime never pairs it
+with another.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from edgeseq.export.generation import DEFAULT_UNROLL, GenerationUnsupported, build_generation
+from edgeseq.export.verify import Checklist, session
+from edgeseq.runtime.char_runner import GenerationGraph, graph_chunks, per_step_chunks
+from edgeseq.runtime.sampling import Sampler
+
+
+def verify_generation(checklist, step_bytes: bytes, gen_model: onnx.ModelProto, window: int,
+                      state_shape: tuple, length: int = 40, seed: int = 0) -> None:
+    """The generation graph against the per-step path of the runtime, token for token.
+
+    Both contexts; greedy, temperature and top-k sampling; batch 1 and 3; prompts shorter
+    than, as long as and longer than the window; ``length`` characters in chunks of 1, 5,
+    17, ... (so every chunk size, the unrolled loop and its remainder, and chunk-to-chunk
+    continuation are exercised). One checklist line per context and sampling.
+    """
+    step = session(step_bytes)
+    graph = GenerationGraph(session(gen_model.SerializeToString()), {}, None)
+    vocab = step.get_outputs()[0].shape[-1]
+    rng = np.random.default_rng(seed)
+    for context in ("stateful", "window"):
+        for label, temperature, top_k in (("greedy", 0.0, 0), ("sampled T=0.9", 0.9, 0),
+                                          ("sampled T=1.3 top-3", 1.3, 3)):
+            same, cases = True, 0
+            for batch in (1, 3):
+                for time in (1, max(1, window - 3), window + 4):
+                    ids = rng.integers(0, vocab, (batch, time), dtype=np.int32)
+                    case_seed = int(rng.integers(1 << 30))
+                    runs = []
+                    for make in (lambda s: graph_chunks(graph, ids, length, context, window, state_shape, s),
+                                 lambda s: per_step_chunks(step, ids, length, context, window, state_shape, s)):
+                        chunks = list(make(Sampler(temperature, top_k, case_seed)))
+                        runs.append(np.concatenate(chunks, axis=1))
+                    same &= runs[0].shape == runs[1].shape and bool((runs[0] == runs[1]).all())
+                    cases += 1
+            checklist.require(f"generation graph = per-step path: {context}, {label} "
+                              f"({cases} prompts x {length} chars)", same)
+
+
+def describe_generation(step_description: dict, step_name: str, step_sha256: str, window: int,
+                        unroll: int = DEFAULT_UNROLL) -> dict:
+    """The generation graph's metadata: the step model's description, its own inputs and
+    outputs, and which step file it was made from (the runtime uses it only beside that file)."""
+    s, h = step_description["state"]["shape"][1:]
+    v = len(step_description["vocabulary"])
+    return {
+        **step_description,
+        "graph": "generation",
+        "inputs": {
+            "ids": "int32 [batch, time]: characters to consume first (the prompt; window context: "
+                   "its last W; to continue: the last generated character)",
+            "state": f"float32 [batch, slots, {s}, {h}]: stateful: slots 1, the step graph's state; "
+                     f"window: slots W, one state per window slot; zeros to start",
+            "window": f"int64 []: 0 for the stateful context; W > 0 (the model's: {window}) for the window context",
+            "position": "int64 []: window context: characters consumed since the slots were zero",
+            "uniforms": "float32 [steps, batch]: one uniform in [0, 1) per character to generate "
+                        "(their count is the chunk length; ignored when greedy)",
+            "temperature": "float32 []: 0 greedy (ArgMax), > 0 sample at this temperature",
+            "top_k": "int64 []: sample among the k most likely characters (0: all)",
+        },
+        "outputs": {
+            "tokens": f"int32 [batch, steps]: generated character ids (< {v})",
+            "new_state": "like state: after ids and every token but the last; to continue, feed the "
+                         "last token as ids (window: position + time + steps - 1)",
+        },
+        "generation": {"of": step_name, "of_sha256": step_sha256, "unroll": unroll,
+                       "contexts": ["stateful", "window"], "sampling": "greedy, temperature, top-k"},
+        # the step file's own entries, so that the runtime can describe it without opening it
+        "step": {k: step_description[k] for k in ("graph", "inputs", "outputs")},
+    }
+
+
+def build_and_verify(checklist, step_model: onnx.ModelProto, window: int, state_shape: tuple,
+                     log=None) -> onnx.ModelProto | None:
+    """The exporter's entry point: build the generation graph of ``step_model`` and check it.
+
+    The generation graph is an optional speed-up: a step graph the builder does not
+    recognise, or a generation graph that disagrees with the per-step path, gets a note and
+    no graph (the model then runs per step, correctly); it never blocks the step graphs.
+    """
+    if log is not None:
+        print("building the generation graph ...", file=log)
+    try:
+        gen = build_generation(step_model)
+    except GenerationUnsupported as e:
+        checklist.notes.append(f"no generation graph ({e}); the runtime will run this model per step")
+        return None
+    own = Checklist()
+    verify_generation(own, step_model.SerializeToString(), gen, window, state_shape)
+    if own.failures:
+        failed = "; ".join(c.label for c in own.failures)
+        checklist.notes.append(f"no generation graph: it disagreed with the per-step path ({failed}); "
+                               "the runtime will run this model per step")
+        return None
+    checklist.checks.extend(own.checks)
+    return gen
