@@ -107,7 +107,11 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         target_line(f"stock batch-{size.big_batch} throughput: edgeseq ÷ TensorFlow", thr_e / thr_tf, 1.2, True,
                     f"one plain onnxruntime call of {size.big_batch} windows reaches {thr_ort / thr_tf:.2f}x: "
                     "onnxruntime's LSTM kernel applies the gate functions row by row (10 values a row); the "
-                    f"unrolled-cell prototype in the stock table reaches {thr_proto / thr_tf:.2f}x"),
+                    f"unrolled-cell prototype in the stock table reaches {thr_proto / thr_tf:.2f}x but drops the "
+                    "fused LSTM op the exported graphs must keep. Also tried: packing 4 windows per LSTM row "
+                    "with block-diagonal weights (fused op kept) reached 1.15-1.35x TensorFlow at hidden 10 "
+                    "over 5 runs (TensorFlow itself varied 20%), but made the shipped hidden-32 model slower, "
+                    "so it is not shipped"),
         target_line("cold start: `edgeseq run` ÷ `import tensorflow` (wall, median)", run_wall / tf_wall, 1 / 8,
                     False, f"`import onnxruntime` alone takes {ort_wall * 1e3:.0f} ms of the {run_wall * 1e3:.0f}"),
         "",

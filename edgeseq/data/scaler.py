@@ -62,24 +62,22 @@ class MinMaxScaler:
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale every column of ``values`` [rows, columns] (float64)."""
         minimum, value_range = self._fitted()
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim != 2 or values.shape[1] != len(self.columns):
-            raise InputError(
-                f"scaler was fitted on {len(self.columns)} columns {list(self.columns)}, "
-                f"got an array of shape {values.shape}"
-            )
-        return (values - minimum) / value_range
+        return (self._as_columns(values) - minimum) / value_range
 
     def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
         """Undo ``transform`` for a [rows, columns] array."""
         minimum, value_range = self._fitted()
-        scaled = np.asarray(scaled, dtype=np.float64)
-        if scaled.ndim != 2 or scaled.shape[1] != len(self.columns):
+        return self._as_columns(scaled) * value_range + minimum
+
+    def _as_columns(self, array: np.ndarray) -> np.ndarray:
+        """``array`` as float64 [rows, columns], or a clear error if it has other columns."""
+        array = np.asarray(array, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != len(self.columns):
             raise InputError(
-                f"scaler was fitted on {len(self.columns)} columns, "
-                f"got an array of shape {scaled.shape}"
+                f"scaler was fitted on {len(self.columns)} columns {list(self.columns)}, "
+                f"got an array of shape {array.shape}"
             )
-        return scaled * value_range + minimum
+        return array
 
     def inverse_transform_column(self, scaled: np.ndarray, column_index: int) -> np.ndarray:
         """Undo the scaling of one column (e.g. the target) for an array of any shape."""
