@@ -54,4 +54,4 @@ def test_training_without_the_extra_says_what_to_install(tmp_path):
     done = run_python(body, block_heavy=True)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "edgeseq: error: this command needs the train extra (keras is not installed): pip install 'edgeseq[train]'"]
+        "edgeseq: error: this command needs the train extra (tensorflow is not installed): pip install 'edgeseq[train]'"]

@@ -1,7 +1,6 @@
 """The conversion side: tf2onnx, graph checks, parity against TensorFlow, metadata.
 
-With ``edgeseq.training`` the only place TensorFlow and tf2onnx are imported.
+With ``edgeseq.training`` the only place TensorFlow and tf2onnx are imported; importing
+``edgeseq.training`` first loads TensorFlow quietly (see its docstring).
 """
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import edgeseq.training  # noqa: F401

@@ -108,6 +108,6 @@ def write_models(models: list[tuple], force: bool, log) -> list:
     for path, model, description in models:
         attach_metadata(model, description)
         paths.append(write_bytes(path, model.SerializeToString(), force))
-        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, "
-              f"{description.get('recurrent_ops', description.get('graph'))})", file=log)
+        what = "generation graph" if description.get("graph") == "generation" else description.get("recurrent_ops")
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {what})", file=log)
     return paths
