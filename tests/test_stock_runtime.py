@@ -171,3 +171,8 @@ def test_no_training_period_warning_for_a_model_trained_without_dates():
     assert forecaster.in_training_period(backtest) == 0
     forecaster.model.meta = {**forecaster.model.meta, "data": {"split_at": "2022-09-07"}}
     assert forecaster.in_training_period(backtest) == sum(d < "2022-09-07" for d in backtest.dates) > 0
+
+
+def test_next_dates_with_mixed_time_zone_offsets():
+    dates = ["2024-03-01T15:00:00", "2024-03-04T16:00:00+01:00", "2024-03-05T15:00:00", "2024-03-06T15:00:00"]
+    assert next_dates(dates, 3) == ["2024-03-07T15:00:00", "2024-03-08T15:00:00", "2024-03-11T15:00:00"]

@@ -316,17 +316,22 @@ def _time_order(table: _Table, layout: _Layout) -> tuple[list[int], tuple[str, .
     return order, tuple(texts[i] for i in order), note
 
 
+def parse_moment(text: str) -> datetime:
+    """An ISO date or date-time as a naive UTC datetime, so that any two compare (ValueError
+    if it is not ISO)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
 def _parse_date(text: str, source: str, line: int, column: str) -> datetime:
-    """ISO date or date-time; time-zone-aware values are compared in UTC."""
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         raise InputError(
             f"{source} row {line}, column '{column}': '{text}' is not an ISO date (YYYY-MM-DD)"
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def _fill_forward(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import Series, load_csv, make_windows
+from edgeseq.data.series import Series, load_csv, make_windows, parse_moment
 from edgeseq.errors import InputError
 from edgeseq.runtime.metrics import evaluate, format_table
 from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
@@ -110,7 +110,7 @@ def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
     """
     if not dates or len(dates) < 2:
         return None
-    moments = [datetime.fromisoformat(d) for d in dates[-60:]]
+    moments = [parse_moment(d) for d in dates[-60:]]
     steps = [b - a for a, b in zip(moments, moments[1:])]
     step = max(set(steps), key=steps.count)
     business = step == timedelta(days=1) and all(m.weekday() < 5 for m in moments)
