@@ -22,12 +22,13 @@ from edgeseq.errors import EdgeseqError
 app = typer.Typer(
     help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    rich_markup_mode=None,  # help texts are plain: "edgeseq[train]" is not a style tag
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 train_app = typer.Typer(help="Train a model in TensorFlow (needs: pip install 'edgeseq[train]').",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=None)
 run_app = typer.Typer(help="Run an exported model with onnxruntime (no TensorFlow needed).",
-                      no_args_is_help=True)
+                      no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(train_app, name="train")
 app.add_typer(run_app, name="run")
 
@@ -187,7 +188,7 @@ def train_stock(
         from edgeseq.plot import plot_backtest
 
         print(f"wrote {plot_backtest(run.backtest, plot, f'{csv.name}, test part')}", file=sys.stderr)
-    print(f"next: edgeseq export {out} -o {csv.stem}.onnx", file=sys.stderr)
+    print(f"next: edgeseq export {out} -o {out.name}.onnx", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- export
@@ -236,6 +237,11 @@ def run_char(
     generator = CharGenerator(model, context=context, temperature=temperature, top_k=top_k,
                               seed=seed, threads=threads)
     meta = generator.model.meta
+    if temperature == 0 and (seed is not None or top_k):
+        print("note: --seed and --top-k only matter when sampling (--temperature > 0)", file=sys.stderr)
+    if generator.context == "stateful" and meta.get("context", "window") == "window":
+        print(f"note: this model was trained on windows of {generator.window} from a zero state; "
+              "carrying the state further may drift (--context window re-reads the window)", file=sys.stderr)
     if len(prompt) > 1:
         started = time.perf_counter()
         texts = generator.generate_batch(prompt, length)

@@ -122,3 +122,28 @@ def test_a_closed_pipe_ends_quietly():
                           shell=True, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.stdout == " want"
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+def test_a_folder_or_zero_threads_instead_of_a_model(tmp_path):
+    assert "is a folder; pass the .onnx file" in one_error_line(cli("run", "char", "--model", str(tmp_path), "--prompt", "a"))
+    assert one_error_line(cli("run", "char", "--prompt", "if you", "--threads", "0")) == "--threads must be at least 1, got 0"
+
+
+def test_a_damaged_keras_file(tmp_path):
+    (tmp_path / "model.keras").write_text("junk")
+    (tmp_path / "config.json").write_text('{"task": "char", "model": {}, "window": 3}')
+    message = one_error_line(cli("export", str(tmp_path), "-o", str(tmp_path / "m.onnx")))
+    assert message.startswith(f"{tmp_path / 'model.keras'} is not a readable edgeseq Keras model")
+    assert message.endswith("train the run again")
+
+
+def test_help_shows_the_install_extras_literally():
+    assert "pip install 'edgeseq[train]'" in cli("train", "--help").stdout
+    assert "edgeseq[plot]" in cli("train", "stock", "--help").stdout
+
+
+def test_options_that_do_nothing_are_noted():
+    result = cli("run", "char", "--prompt", "if you", "--length", "5", "--seed", "3")
+    assert result.exit_code == 0 and "note: --seed and --top-k only matter when sampling" in result.stderr
+    result = cli("run", "char", "--prompt", "if you", "--length", "5", "--context", "stateful")
+    assert "trained on windows of 10 from a zero state; carrying the state further may drift" in result.stderr

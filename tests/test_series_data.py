@@ -475,3 +475,14 @@ def test_synthetic_file_loads_as_yahoo(tmp_path):
     assert np.all(high >= np.maximum(open_, close)) and np.all(low <= np.minimum(open_, close))
     assert np.all(volume == np.round(volume)) and not math.isclose(volume.min(), volume.max())
     assert "Yahoo Finance format" in series.notes[0]
+
+
+def test_semicolon_and_tab_separated_files_read_like_commas(tmp_path):
+    rows = ["Date,Open,High,Low,Close,Adj Close,Volume"] + [
+        f"2024-01-{d:02d},{10 + d},{11 + d},{9 + d},{10.5 + d},{10.5 + d},{1000 + d}" for d in range(2, 12)]
+    comma = tmp_path / "comma.csv"
+    comma.write_text("\n".join(rows) + "\n")
+    for name, sep in (("semi.csv", ";"), ("tab.tsv", "\t")):
+        other = tmp_path / name
+        other.write_text("\n".join(r.replace(",", sep) for r in rows) + "\n")
+        assert load_csv(other).values.tolist() == load_csv(comma).values.tolist()

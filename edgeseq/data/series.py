@@ -152,10 +152,12 @@ def _read_table(source: str, text: str) -> _Table:
     """Split into cells, skipping blank and '#' lines; decide if the first line is a header."""
     rows: list[list[str]] = []
     lines: list[int] = []
+    delimiter = None
     for line_number, line in enumerate(io.StringIO(text), start=1):  # split on "\n" only
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        cells = next(csv.reader([line]))
+        delimiter = delimiter or _delimiter_of(line)
+        cells = next(csv.reader([line], delimiter=delimiter))
         rows.append([cell.strip() for cell in cells])
         lines.append(line_number)
     if not rows:
@@ -165,6 +167,14 @@ def _read_table(source: str, text: str) -> _Table:
     if len(rows) == 1:
         raise InputError(f"{source} has a header (row {lines[0]}) but no data rows")
     return _Table(source, tuple(rows[0]), lines[0], rows[1:], lines[1:])
+
+
+def _delimiter_of(first_line: str) -> str:
+    """Commas, or the semicolons (or tabs) that spreadsheets in many locales write instead."""
+    for candidate in (";", "\t"):
+        if candidate in first_line and "," not in first_line:
+            return candidate
+    return ","
 
 
 def _looks_like_data(cells: list[str]) -> bool:

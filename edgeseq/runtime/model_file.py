@@ -50,6 +50,8 @@ def default_model_path(task: str) -> Path:
 
 
 def session_options(threads: int) -> ort.SessionOptions:
+    if threads < 1:
+        raise ModelFileError(f"--threads must be at least 1, got {threads}")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -62,13 +64,13 @@ def session_options(threads: int) -> ort.SessionOptions:
 def open_model(path: str | Path | None, task: str | None = None, threads: int = 1) -> ModelFile:
     """Load a model file and its description; ``task`` makes sure it is the right kind."""
     path = default_model_path(task) if path is None else Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; pass the .onnx file (an exported model), not a folder")
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
-    if threads < 1:
-        raise ModelFileError(f"--threads must be at least 1, got {threads}")
+    options = session_options(threads)
     try:
-        session = ort.InferenceSession(str(path), session_options(threads),
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises several types for a broken file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"{path}: not a loadable ONNX model ({first[:160]})") from None

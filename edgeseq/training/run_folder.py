@@ -55,5 +55,10 @@ def load_run(path: str | Path):
     path = Path(path)
     metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    model = keras.models.load_model(path / "model.keras")
+    try:
+        model = keras.models.load_model(path / "model.keras")
+    except Exception as e:  # Keras raises several types for a truncated or foreign file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise InputError(f"{path / 'model.keras'} is not a readable edgeseq Keras model ({first}); "
+                         "train the run again") from None
     return model, config, metrics
