@@ -120,7 +120,7 @@ def train_char(
     if by_line:
         lines, skipped = textdata.split_lines(corpus)
         if skipped:
-            print(f"skipped {skipped} empty or one-character line(s) of {text}", file=sys.stderr)
+            print(f"skipped {skipped} empty line(s) of {text}", file=sys.stderr)
         data = textdata.line_data(lines)
     elif context == "stateful":
         data = textdata.stateful_data(corpus, 50 if window is None else window, streams)

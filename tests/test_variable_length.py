@@ -15,20 +15,21 @@ LINES = ["if you want", "to", "build a ship", "don't drum up people", "wood"]
 
 
 def test_pad_lines_weights_and_lengths():
-    vocab = Vocabulary.from_text("".join(LINES))
+    vocab = Vocabulary.from_text("".join(LINES) + "\n")
     padded = pad_lines(LINES, vocab, pad_to=25)
     assert padded.x.shape == (5, 25)
-    assert padded.lengths.tolist() == [10, 1, 11, 19, 3]
-    assert padded.weights.sum(1).tolist() == [10, 1, 11, 19, 3]
-    assert vocab.decode(padded.y[1, :1]) == "o" and (padded.weights[1, 1:] == 0).all()
-    with pytest.raises(InputError, match="cannot pad to 5 steps: the longest line needs 19"):
+    assert padded.lengths.tolist() == [11, 2, 12, 20, 4]
+    assert padded.weights.sum(1).tolist() == [11, 2, 12, 20, 4]
+    assert vocab.decode(padded.x[1, :2]) == "to" and vocab.decode(padded.y[1, :2]) == "o\n"
+    assert (padded.weights[1, 2:] == 0).all()
+    with pytest.raises(InputError, match="cannot pad to 5 steps: the longest line needs 20"):
         pad_lines(LINES, vocab, pad_to=5)
 
 
 def test_split_lines_skips_and_counts_empty_lines():
-    assert split_lines("ab\n\nc\ndef\n") == (["ab", "def"], 2)
-    with pytest.raises(InputError, match="no usable line"):
-        split_lines("\n\nx\n")
+    assert split_lines("ab\n\nc\ndef\n") == (["ab", "c", "def"], 1)
+    with pytest.raises(InputError, match="no usable line: every line is empty"):
+        split_lines("\n\n\n")
 
 
 def test_stateful_chunks_continue_row_by_row():
@@ -60,12 +61,13 @@ def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_pat
 
     model, _, _ = train_on(line_data(LINES), dict(cell=cell, layers=layers, hidden=12),
                            TrainSettings(epochs=2, seed=0), out=tmp_path / "run", log=io.StringIO())
-    config = CharModelConfig(**{**dict(vocab_size=16), **dict(cell=cell, layers=layers, hidden=12)})
+    vocab_size = len(line_data(LINES).vocab)
+    config = CharModelConfig(vocab_size=vocab_size, cell=cell, layers=layers, hidden=12)
     plain, _ = step_function(model, config)
     masked, _ = step_function(model, config, lengths=True)
     export_char(tmp_path / "run", tmp_path / "m.onnx", log=io.StringIO())
     session = open_model(tmp_path / "m.onnx").session
-    ids, state, lengths = ragged_case(np.random.default_rng(3), 16, config.state_count, 12)
+    ids, state, lengths = ragged_case(np.random.default_rng(3), vocab_size, config.state_count, 12)
     tf_out = masked(ids, state, lengths)
     onnx_logits, onnx_state = session.run(None, {"ids": ids, "state": state, "lengths": lengths})
     runner_logits, runner_state = CharGenerator(tmp_path / "m.onnx").logits(ids, state, lengths)
@@ -95,7 +97,7 @@ def test_padding_length_does_not_change_training():
     from edgeseq.training.char_training import TrainSettings, train_on
 
     train_lines, valid_lines = words_lines(120, 0), words_lines(40, 1)
-    vocab = Vocabulary.from_text("".join(train_lines + valid_lines))
+    vocab = Vocabulary.from_text("".join(train_lines + valid_lines) + "\n")
     valid = line_data(valid_lines, vocab=vocab)
     settings = TrainSettings(epochs=15, lr=0.02, batch_size=32, seed=0)
     model_config = dict(cell="gru", layers=1, hidden=32)
@@ -116,13 +118,13 @@ def test_cli_by_line_skips_empty_lines_and_rejects_files_without_lines(tmp_path)
     text.write_text("hello world\n\nhi there\nx\nhow are you\n")
     result = cli("train", "char", "--text", str(text), "--by-line", "--epochs", "2", "-o", str(tmp_path / "run"))
     assert result.exit_code == 0, result.stderr
-    assert "skipped 2 empty or one-character line(s)" in result.stderr
-    assert "3 lines of 7-10 steps" in result.stderr
+    assert "skipped 1 empty line(s)" in result.stderr
+    assert "4 lines of 1-11 steps" in result.stderr
     empty = tmp_path / "empty.txt"
-    empty.write_text("\n\nx\n")
+    empty.write_text("\n\n\n")
     result = cli("train", "char", "--text", str(empty), "--by-line", "-o", str(tmp_path / "r2"))
     assert result.exit_code == 2
-    assert result.stderr.strip() == "edgeseq: error: no usable line: every line is empty or has a single character"
+    assert result.stderr.strip() == "edgeseq: error: no usable line: every line is empty"
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +201,20 @@ def test_runner_rejects_bad_lengths(stateful_model):
         generator.logits(ids, lengths=[-2, 2])
     logits, _ = generator.logits(ids, lengths=[5, 2])
     assert (logits[1, 2:] == 0).all() and (logits[0] != 0).any()
+
+
+def test_a_line_model_learns_where_lines_end_and_stops_there(tmp_path):
+    from edgeseq.export.char_export import export_char
+    from edgeseq.runtime import CharGenerator
+    from edgeseq.training.char_training import TrainSettings, train_char_lines
+
+    names = ["anna", "bob", "christopher", "maximilian", "zoe", "eve"]
+    train_char_lines(names, dict(cell="gru", layers=1, hidden=32), TrainSettings(epochs=150, lr=0.05, seed=0),
+                     out=tmp_path / "run", log=io.StringIO())
+    export_char(tmp_path / "run", tmp_path / "names.onnx", log=io.StringIO())
+    for generation in (True, False):
+        generator = CharGenerator(tmp_path / "names.onnx", generation=generation)
+        assert generator.line_end == "\n"
+        assert generator.text("maxim", 40) == "ilian"
+        assert generator.generate_batch(["chri", "z"], 40) == ["stopher", "oe"]
+    assert "\n" in CharGenerator(tmp_path / "names.onnx", stop_at_line_end=False).text("zo", 5)

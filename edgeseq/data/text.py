@@ -112,22 +112,23 @@ class PaddedLines:
     lengths: np.ndarray
 
 
-def split_lines(text: str) -> tuple[list[str], int]:
-    """The usable lines of a text (two characters or more) and how many were skipped.
+#: The character a line model predicts after a line's last character: where a line ends.
+LINE_END = "\n"
 
-    A line needs two characters to give one (input, next character) pair; empty and
-    one-character lines teach nothing and are skipped, and the caller says how many.
-    """
+
+def split_lines(text: str) -> tuple[list[str], int]:
+    """The non-empty lines of a text and how many empty ones were skipped."""
     lines = text.splitlines()
-    usable = [line for line in lines if len(line) >= 2]
+    usable = [line for line in lines if line]
     if not usable:
-        raise InputError("no usable line: every line is empty or has a single character")
+        raise InputError("no usable line: every line is empty")
     return usable, len(lines) - len(usable)
 
 
 def pad_lines(lines: list[str], vocab: Vocabulary, pad_to: int | None = None) -> PaddedLines:
-    """One row per line: input line[:-1], target line[1:], padded at the end."""
-    encoded = [vocab.encode(line) for line in lines]
+    """One row per line: input the line, target the line shifted by one and then LINE_END
+    (so the model learns where lines end), padded at the end."""
+    encoded = [vocab.encode(line + LINE_END) for line in lines]
     lengths = np.array([len(ids) - 1 for ids in encoded], np.int32)
     time = int(lengths.max()) if pad_to is None else pad_to
     if time < lengths.max():
@@ -178,6 +179,7 @@ class CharData:
     context: str  # "window" or "stateful"
     describe: str
     streams: int | None = None  # stateful: rows per batch, each a consecutive stream
+    line_end: str | None = None  # line models: the character that ends a generated line
 
 
 def window_data(text: str, window: int | None) -> CharData:
@@ -190,11 +192,11 @@ def window_data(text: str, window: int | None) -> CharData:
 
 def line_data(lines: list[str], pad_to: int | None = None, vocab: Vocabulary | None = None) -> CharData:
     """One sequence per line, padded at the end; padding carries no weight."""
-    vocab = vocab or Vocabulary.from_text("".join(lines))
+    vocab = vocab or Vocabulary.from_text("".join(lines) + LINE_END)
     padded = pad_lines(lines, vocab, pad_to)
     return CharData(vocab, padded.x, padded.y, padded.weights, int(padded.lengths.max()), "window",
                     f"{len(lines)} lines of {padded.lengths.min()}-{padded.lengths.max()} steps, "
-                    f"padded to {padded.x.shape[1]}")
+                    f"padded to {padded.x.shape[1]}", line_end=LINE_END)
 
 
 def stateful_data(text: str, chunk: int, streams: int) -> CharData:

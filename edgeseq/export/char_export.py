@@ -46,6 +46,7 @@ def describe(config: dict, metrics: dict, graph: str, model_config: CharModelCon
         **{k: model_config.to_dict()[k] for k in ("cell", "layers", "hidden", "head", "input")},
         "window": config["window"],
         "context": config.get("context", "window"),
+        **({"line_end": config["line_end"]} if config.get("line_end") else {}),
         "state": {"shape": ["batch", s, h], "layout": model_config.state_names()},
         "inputs": {
             "ids": f"int32 [batch, {time}]: character ids, positions in the vocabulary",

@@ -104,12 +104,14 @@ class CharGenerator:
     """A char model ready to generate: ``stream()`` yields characters, ``text()`` joins them.
 
     ``generation=False`` runs the per-step path even when the model has a generation graph
-    (the two give the same text; the per-step path is the reference).
+    (the two give the same text; the per-step path is the reference). A model trained on
+    lines (its metadata has ``line_end``) stops at the end of a line unless
+    ``stop_at_line_end=False``; ``length`` is then the most it generates.
     """
 
     def __init__(self, model: str | Path | ModelFile | None = None, *, context: str | None = None,
                  temperature: float = 0.0, top_k: int = 0, seed: int | None = None,
-                 threads: int = 1, generation: bool = True):
+                 threads: int = 1, generation: bool = True, stop_at_line_end: bool = True):
         if isinstance(model, ModelFile):
             self.model = model
             self.graph, self.why_per_step = (GenerationGraph.beside(model.path, threads) if generation
@@ -127,6 +129,7 @@ class CharGenerator:
             raise InputError(f"unknown --context {self.context!r}; choose one of: {', '.join(CONTEXTS)}")
         self.state_shape = tuple(meta["state"]["shape"][1:])
         self.sampler = Sampler(temperature, top_k, seed)
+        self.line_end = meta.get("line_end") if stop_at_line_end else None
 
     @property
     def session(self) -> ort.InferenceSession:
@@ -183,7 +186,8 @@ class CharGenerator:
         else:
             tokens = self._batch_windowed(encoded, length)
         generated = np.concatenate(list(tokens), axis=1)
-        return [self.vocab.decode(row) for row in generated]
+        texts = [self.vocab.decode(row) for row in generated]
+        return texts if self.line_end is None else [text.split(self.line_end)[0] for text in texts]
 
     def _batch_stateful(self, encoded: list[np.ndarray], length: int) -> Iterator[np.ndarray]:
         ids, lengths = pad_rows(encoded)
@@ -227,7 +231,8 @@ class CharGenerator:
         """Like ``stream`` but yields the characters as they come, a chunk at a time
         (one character per chunk on the per-step path)."""
         ids = self._check(prompt, length)[None, :]
-        return (self.vocab.decode(tokens[0]) for tokens in self.generate_ids(ids, length))
+        chunks = (self.vocab.decode(tokens[0]) for tokens in self.generate_ids(ids, length))
+        return chunks if self.line_end is None else _until(chunks, self.line_end)
 
     def text(self, prompt: str, length: int) -> str:
         return "".join(self.stream(prompt, length))
@@ -249,6 +254,16 @@ class CharGenerator:
         if length <= 0:
             raise InputError(f"--length must be a positive number of characters, got {length}")
         return self.vocab.encode(prompt)
+
+
+def _until(chunks: Iterator[str], end: str) -> Iterator[str]:
+    """The chunks up to (not including) the first ``end``; generation stops there."""
+    for chunk in chunks:
+        head, found, _ = chunk.partition(end)
+        if head:
+            yield head
+        if found:
+            return
 
 
 def checked_lengths(lengths, shape: tuple) -> np.ndarray:

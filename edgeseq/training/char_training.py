@@ -139,6 +139,7 @@ def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: s
         "vocabulary": data.vocab.chars,
         "window": data.window,
         "context": data.context,
+        **({"line_end": data.line_end} if data.line_end else {}),
         "training": {**settings.__dict__, "batch_size": batch, "source": source, "data": data.describe,
                      "tensorflow": tf.__version__},
     }
@@ -159,8 +160,8 @@ def train_char(text: str, window: int | None, model_config: dict, settings: Trai
 def train_char_lines(lines: list[str], model_config: dict, settings: TrainSettings,
                      pad_to: int | None = None, out: str | Path | None = None, force: bool = False,
                      source: str = "", log=None) -> tuple[keras.Model, dict, dict]:
-    """One sequence per string, any lengths (strings of fewer than two characters are skipped)."""
+    """One sequence per string, any lengths (empty strings are skipped)."""
     usable, skipped = split_lines("\n".join(lines))
     if skipped:
-        print(f"skipped {skipped} empty or one-character line(s)", file=log or sys.stderr)
+        print(f"skipped {skipped} empty line(s)", file=log or sys.stderr)
     return train_on(line_data(usable, pad_to), model_config, settings, out, force, source, log)
