@@ -29,8 +29,6 @@ def drain(iterator) -> int:
 
 def char_peers(built, work: Path, size: Sizes):
     """Everything the char tables need, built once: generators, sessions, TF and TFLite."""
-    import tensorflow as tf
-
     from edgeseq.runtime.char_runner import CharGenerator
 
     p = {"gen": {}, "tf": {}, "tflite": {}}

@@ -106,7 +106,6 @@ def char_tf_function(run: Path, batch: int, time_steps: int):
 def stock_tf_function(run: Path, batch: int):
     import tensorflow as tf
 
-    import edgeseq.training.series_model  # noqa: F401  (registers the model's custom layer)
     from edgeseq.training.run_folder import load_run
 
     model, config, _ = load_run(run)
@@ -187,7 +186,6 @@ def stock_unrolled_graph(run: Path, out: Path) -> Path:
     import onnx
     from onnx import TensorProto as T, helper, numpy_helper
 
-    import edgeseq.training.series_model  # noqa: F401  (registers the model's custom layer)
     from edgeseq.export.fuse import onnx_weights
     from edgeseq.training.run_folder import load_run
 
@@ -246,7 +244,7 @@ def recurrent_only_loop(step_path: Path, out: Path) -> Path:
     n = helper.make_node
     inits = [numpy_helper.from_array(parts.table[:1][None], "x"), *parts.initializers]  # [1, 1, E]
     states = [f"s{r}" for r in range(parts.state_count)]
-    body, x, new = [n("Identity", ["cond"], ["cond_out"])], "x", list(states)
+    body, x = [n("Identity", ["cond"], ["cond_out"])], "x"
     for layer in parts.layers:
         finals = [f"{states[r]}_out" for r in layer.state_rows]
         body.append(n(layer.op_type, [x, *layer.weights, "", *(states[r] for r in layer.state_rows)],

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import load_csv, make_windows, train_test_windows
+from edgeseq.data.series import load_csv, make_windows
 from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
 from edgeseq.export.defaults import SERIES_DEFAULTS

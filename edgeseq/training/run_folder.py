@@ -49,7 +49,9 @@ def load_run(path: str | Path):
     """(keras model, config, metrics) of a run folder, with a clear error when it is not one."""
     import keras
 
-    import edgeseq.training.layers  # noqa: F401  (registers the custom layers)
+    # every task's custom layers must be registered before Keras can rebuild a model
+    import edgeseq.training.layers  # noqa: F401
+    import edgeseq.training.series_model  # noqa: F401
 
     config = read_run_config(path)
     path = Path(path)
