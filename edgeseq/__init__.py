@@ -5,6 +5,3 @@ is imported on its own, so a machine with only onnxruntime can run models.
 """
 
 __version__ = "0.1.0"
-
-#: Version of the JSON description stored in every exported model's metadata_props.
-FORMAT_VERSION = 1

@@ -236,10 +236,10 @@ def run_char(
 
     generator = CharGenerator(model, context=context, temperature=temperature, top_k=top_k,
                               seed=seed, threads=threads)
-    meta = generator.model.meta
+    meta = generator.model.description
     if temperature == 0 and (seed is not None or top_k):
         print("note: --seed and --top-k only matter when sampling (--temperature > 0)", file=sys.stderr)
-    if generator.context == "stateful" and meta.get("context", "window") == "window":
+    if generator.context == "stateful" and meta.context == "window":
         print(f"note: this model was trained on windows of {generator.window} from a zero state; "
               "carrying the state further may drift (--context window re-reads the window)", file=sys.stderr)
     if len(prompt) > 1:
@@ -251,7 +251,7 @@ def run_char(
               f"({len(texts) * length / elapsed:,.0f} chars/s)", file=sys.stderr)
         return
     chunks = generator.chunks(prompt[0], length)  # checks the prompt and length first
-    print(f"model {generator.model.path.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
+    print(f"model {generator.model.path.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}), "
           f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else "")
           + f", {generator.engine}" + (f" ({generator.why_per_step})" if generator.graph is None else ""),
           file=sys.stderr)
@@ -338,7 +338,7 @@ def info(
         return
     for key, value in model.meta.items():
         if key == "evaluation" and value:  # a series model's walk-forward test table
-            from edgeseq.runtime.metrics import format_table
+            from edgeseq.evaluation.forecast import format_table
 
             print("evaluation (walk-forward over the test part, price units):")
             print("\n".join("  " + line for line in format_table(value).splitlines()))

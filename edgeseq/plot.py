@@ -19,7 +19,8 @@ import numpy as np
 from edgeseq.atomic import refuse_overwrite, write_bytes
 from edgeseq.data.series import Series
 from edgeseq.errors import EdgeseqError, InputError
-from edgeseq.runtime.forecaster import Backtest, Forecast
+from edgeseq.evaluation.backtest import Backtest
+from edgeseq.runtime.forecaster import Forecast
 
 
 def check_plot_path(path: str | Path, force: bool) -> None:

@@ -8,7 +8,8 @@ import onnx
 import pytest
 
 from edgeseq.errors import ExportCheckError, InputError
-from edgeseq.export.char_export import export_char, fixed_path
+from edgeseq.contract import ModelFiles
+from edgeseq.export.char_export import export_char
 from edgeseq.runtime import CharGenerator
 from edgeseq.runtime.model_file import open_model
 
@@ -38,7 +39,7 @@ def test_tf_and_onnx_agree_on_both_graphs(exported):
     for batch in (1, 3):
         ids = rng.integers(0, 25, (batch, 10), dtype=np.int32)
         want = model(ids).numpy()  # the training model: zero initial state
-        for path in (out, fixed_path(out)):
+        for path in (out, ModelFiles(out).fixed):
             m = open_model(path, "char")
             state = np.zeros((batch, *m.meta["state"]["shape"][1:]), np.float32)
             got = m.session.run(["logits"], {"ids": ids, "state": state})[0]
@@ -59,7 +60,7 @@ def test_streaming_one_character_at_a_time_equals_one_call(exported):
 
 def test_graphs_carry_metadata_and_pass_the_checker(exported):
     (cell, layers, head), _, out, result = exported
-    for path, graph in ((out, "dynamic"), (fixed_path(out), "fixed")):
+    for path, graph in ((out, "dynamic"), (ModelFiles(out).fixed, "fixed")):
         onnx.checker.check_model(str(path))
         meta = open_model(path).meta
         assert (meta["task"], meta["graph"], meta["cell"], meta["layers"], meta["head"]) == ("char", graph, cell, layers, head)
@@ -70,7 +71,7 @@ def test_graphs_carry_metadata_and_pass_the_checker(exported):
         assert fused in ops and "Loop" not in ops
         assert meta["recurrent_ops"] == f"{layers} fused {fused}"
         assert ("lengths" in meta["inputs"]) == (graph == "dynamic")
-    fixed_ids = onnx.load(str(fixed_path(out))).graph.input[0].type.tensor_type.shape.dim
+    fixed_ids = onnx.load(str(ModelFiles(out).fixed)).graph.input[0].type.tensor_type.shape.dim
     assert fixed_ids[1].dim_value == 10 and not fixed_ids[0].dim_value  # time fixed, batch dynamic
 
 
@@ -91,7 +92,7 @@ def test_export_refuses_to_overwrite_and_force_replaces(ship_run, tmp_path):
     out.write_bytes(b"keep me")
     with pytest.raises(InputError, match="already exists; pass --force"):
         export_char(ship_run[0], out, log=io.StringIO())
-    assert out.read_bytes() == b"keep me" and not fixed_path(out).exists()
+    assert out.read_bytes() == b"keep me" and not ModelFiles(out).fixed.exists()
     export_char(ship_run[0], out, force=True, log=io.StringIO())
     assert open_model(out).meta["task"] == "char"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.gen.onnx", "m.onnx"]  # no temp files left

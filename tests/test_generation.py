@@ -18,7 +18,8 @@ from edgeseq.errors import InputError, ModelFileError
 from edgeseq.export.generation import GenerationUnsupported, build_generation
 from edgeseq.export.generation_check import build_and_verify
 from edgeseq.export.verify import Checklist
-from edgeseq.runtime.char_runner import CHUNKS, CharGenerator, file_sha256, generation_path
+from edgeseq.contract import ModelFiles, file_sha256
+from edgeseq.runtime.char_runner import CHUNKS, CharGenerator
 
 SHIP = EXPORTED / "ship.onnx"
 SENTENCE = ("if you want to build a ship, don't drum up people together to collect wood and don't "
@@ -31,7 +32,7 @@ def both(context, **sampling):
 
 
 def test_the_shipped_model_has_a_generation_graph_made_from_it():
-    gen = generation_path(SHIP)
+    gen = ModelFiles(SHIP).generation
     assert gen.name == "ship.gen.onnx" and gen.is_file()
     meta = json.loads(onnx.load(str(gen)).metadata_props[0].value)
     step_meta = json.loads(onnx.load(str(SHIP)).metadata_props[0].value)
@@ -119,7 +120,7 @@ def test_greedy_text_equals_tensorflow(ship_run, ship_export):
 
 def test_export_writes_the_generation_graph_and_lists_its_checks(ship_export):
     out, result = ship_export
-    assert generation_path(out) in result.paths and generation_path(out).is_file()
+    assert ModelFiles(out).generation in result.paths and ModelFiles(out).generation.is_file()
     lines = [c.label for c in result.checklist.checks if c.label.startswith("generation graph = per-step")]
     assert len(lines) == 6 and all(c.ok for c in result.checklist.checks)
 
@@ -136,7 +137,7 @@ def test_a_generation_graph_of_another_model_is_not_used(tmp_path):
     step = onnx.load(str(SHIP))
     step.metadata_props[0].value = step.metadata_props[0].value.replace('"window": 10', '"window": 10 ')
     onnx.save(step, str(tmp_path / "ship.onnx"))
-    shutil.copy(generation_path(SHIP), tmp_path / "ship.gen.onnx")
+    shutil.copy(ModelFiles(SHIP).generation, tmp_path / "ship.gen.onnx")
     generator = CharGenerator(tmp_path / "ship.onnx")
     assert generator.engine == "per-step" and "was not made from this ship.onnx" in generator.why_per_step
     assert generator.text("if you", 30) == SENTENCE[6:36]
@@ -144,7 +145,7 @@ def test_a_generation_graph_of_another_model_is_not_used(tmp_path):
 
 def test_the_generation_file_itself_is_not_a_step_model():
     with pytest.raises(ModelFileError, match="the generation graph of a model; pass its step model NAME.onnx"):
-        CharGenerator(generation_path(SHIP))
+        CharGenerator(ModelFiles(SHIP).generation)
 
 
 def test_bad_prompts_fail_at_the_call_on_both_paths():

@@ -170,10 +170,10 @@ def test_gru_and_simple_rnn_forecasters_export_as_fused_ops(cell, fused, sample_
 @pytest.mark.parametrize("graph", ["dynamic", "fixed"])
 @pytest.mark.parametrize("batch", [1, 64])
 def test_onnx_matches_tensorflow_on_real_windows(exported, graph, batch):
-    from edgeseq.export.onnx_graph import fixed_path
+    from edgeseq.contract import ModelFiles
 
     run, out, _, _, windows = exported
-    path = out if graph == "dynamic" else fixed_path(out)
+    path = out if graph == "dynamic" else ModelFiles(out).fixed
     forecaster = Forecaster(path)
     x = windows.x[-batch:]  # the latest windows: test-part prices, beyond the training range
     want = run.model.predict(x, verbose=0)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -167,9 +168,10 @@ def test_a_model_trained_with_a_date_column_still_reads_files_without_it(tmp_pat
 def test_no_training_period_warning_for_a_model_trained_without_dates():
     forecaster = Forecaster()
     backtest = forecaster.backtest(forecaster.read_csv(sample_csv_path()))
-    forecaster.model.meta = {**forecaster.model.meta, "data": {"split_at": "data row 701"}}
+    described = forecaster.model.description
+    forecaster.model.description = replace(described, data={"split_at": "data row 701"})
     assert forecaster.in_training_period(backtest) == 0
-    forecaster.model.meta = {**forecaster.model.meta, "data": {"split_at": "2022-09-07"}}
+    forecaster.model.description = replace(described, data={"split_at": "2022-09-07"})
     assert forecaster.in_training_period(backtest) == sum(d < "2022-09-07" for d in backtest.dates) > 0
 
 

@@ -88,7 +88,7 @@ def words_lines(count: int, seed: int) -> list[str]:
 
 
 def validation_loss(model, data) -> float:
-    from edgeseq.training.char_training import masked_metrics
+    from edgeseq.evaluation.text import masked_metrics
 
     return masked_metrics(model.predict(data.x, verbose=0), data.y, data.weights)["loss"]
 

@@ -21,11 +21,11 @@ import numpy as np
 
 from edgeseq.atomic import refuse_overwrite
 from edgeseq.errors import ExportCheckError
-from edgeseq.export.generation_check import build_and_verify, describe_generation
-from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, fixed_path, write_models
+from edgeseq.export.generation import DEFAULT_UNROLL
+from edgeseq.export.generation_check import build_and_verify
+from edgeseq.contract import CharMeta, GenerationInfo, ModelFiles, StateLayout, file_sha256
+from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, write_models
 from edgeseq.export.verify import Checklist, session
-from edgeseq.runtime.char_runner import generation_path
-from edgeseq.runtime.model_file import file_sha256
 from edgeseq.training.char_model import CharModelConfig, step_function
 from edgeseq.training.run_folder import load_run
 
@@ -34,34 +34,14 @@ TOLERANCE = 1e-4
 
 
 def describe(config: dict, metrics: dict, graph: str, model_config: CharModelConfig,
-             ops: str, checklist: Checklist) -> dict:
-    s, h = model_config.state_count, model_config.hidden
-    time = "time" if graph == "dynamic" else str(config["window"])
-    lengths = {"lengths": "int32 [batch], optional: valid steps per row (rows padded at the end); "
-                          "logits are 0 after them and new_state is the state after the last valid step"}
-    return {
-        "task": "char",
-        "graph": graph,
-        "vocabulary": config["vocabulary"],
-        **{k: model_config.to_dict()[k] for k in ("cell", "layers", "hidden", "head", "input")},
-        "window": config["window"],
-        "context": config.get("context", "window"),
-        **({"line_end": config["line_end"]} if config.get("line_end") else {}),
-        "state": {"shape": ["batch", s, h], "layout": model_config.state_names()},
-        "inputs": {
-            "ids": f"int32 [batch, {time}]: character ids, positions in the vocabulary",
-            "state": f"float32 [batch, {s}, {h}]: recurrent state ({', '.join(model_config.state_names())}); zeros to start",
-            **(lengths if graph == "dynamic" else {}),
-        },
-        "outputs": {
-            "logits": f"float32 [batch, {time}, {model_config.vocab_size}]: next-character logits",
-            "new_state": f"float32 [batch, {s}, {h}]: the state after the last step",
-        },
-        "recurrent_ops": ops,
-        "metrics": metrics,
-        "parity_max_abs_diff": checklist.max_diff(),
-        "training": config.get("training", {}),
-    }
+             ops: str, checklist: Checklist) -> CharMeta:
+    return CharMeta(
+        graph=graph, vocabulary=config["vocabulary"], cell=model_config.cell, layers=model_config.layers,
+        hidden=model_config.hidden, head=model_config.head, input=model_config.input,
+        window=config["window"], context=config.get("context", "window"),
+        state=StateLayout(model_config.state_count, model_config.hidden, tuple(model_config.state_names())),
+        recurrent_ops=ops, metrics=metrics, parity_max_abs_diff=checklist.max_diff(),
+        training=config.get("training", {}), line_end=config.get("line_end"))
 
 
 def check_char_parity(checklist: Checklist, tf_step, onnx_bytes: bytes, cfg: CharModelConfig,
@@ -110,8 +90,9 @@ def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
                 log=None) -> ExportResult:
     log = log or sys.stderr
     out = Path(out)
-    fixed_out = fixed_path(out)
-    for path in (out, fixed_out, generation_path(out)):
+    files = ModelFiles(out)
+    fixed_out = files.fixed
+    for path in files.all():
         refuse_overwrite(path, force)
     model, config, metrics = load_run(run_dir)
     cfg = CharModelConfig(**config["model"])
@@ -135,13 +116,13 @@ def export_char(run_dir: str | Path, out: str | Path, force: bool = False,
     described = {graph: describe(config, metrics, graph, cfg, ops[graph], checklist) for graph in graphs}
     paths = write_models([(out, graphs["dynamic"], described["dynamic"]),
                           (fixed_out, graphs["fixed"], described["fixed"])], force, log)
-    gen_out = generation_path(out)
+    gen_out = files.generation
     if generation is not None:
-        doc = describe_generation(described["dynamic"], out.name, file_sha256(out), window)
+        doc = described["dynamic"].generation_meta(GenerationInfo(out.name, file_sha256(out), DEFAULT_UNROLL))
         paths += write_models([(gen_out, generation, doc)], force, log)
     else:
         gen_out.unlink(missing_ok=True)  # a stale one would not match the new NAME.onnx anyway
     return ExportResult(paths, checklist, ops)
 
 
-__all__ = ["export_char", "fixed_path", "ExportResult", "ExportCheckError"]
+__all__ = ["export_char", "ExportResult", "ExportCheckError"]

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from edgeseq.atomic import write_bytes, write_text
-from edgeseq.runtime.model_file import file_sha256
+from edgeseq.contract import ModelFiles, file_sha256
 
 COMMAND = "python -m edgeseq.export.defaults --force"
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
@@ -41,7 +41,6 @@ SERIES_DEFAULTS = {
 def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.text import sample_text
     from edgeseq.export.char_export import export_char
-    from edgeseq.export.onnx_graph import fixed_path
     from edgeseq.training.char_training import TrainSettings, train_char
 
     text, window = sample_text(spec["sample"])
@@ -51,7 +50,7 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
     out = EXPORTED / f"{name}.onnx"
     result = export_char(work / name, out, force=force)
     entries = {out.name: {"task": "char", "metrics": metrics, "training": spec},
-               fixed_path(out).name: {"task": "char", "graph": "fixed", "of": out.name}}
+               ModelFiles(out).fixed.name: {"task": "char", "graph": "fixed", "of": out.name}}
     for path in result.paths[2:]:  # the generation graph (NAME.gen.onnx), when the model has one
         entries[path.name] = {"task": "char", "graph": "generation", "of": out.name}
     return entries
@@ -60,7 +59,6 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
 def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.series import load_csv
     from edgeseq.data.synthetic import write_synthetic_csv
-    from edgeseq.export.onnx_graph import fixed_path
     from edgeseq.export.series_export import export_series
     from edgeseq.training.series_training import SeriesTrainSettings, train_series
 
@@ -76,7 +74,7 @@ def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     return {csv.name: {"task": "series", "data": "SYNTHETIC price history (a seeded random walk), Yahoo format",
                        "made_by": made_by},
             out.name: {"task": "series", "metrics": run.backtest.evaluation, "training": spec},
-            fixed_path(out).name: {"task": "series", "graph": "fixed", "of": out.name}}
+            ModelFiles(out).fixed.name: {"task": "series", "graph": "fixed", "of": out.name}}
 
 
 def write_manifest(entries: dict) -> Path:

@@ -26,7 +26,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edgeseq.export.onnx_graph import RECURRENT_OPS
+from edgeseq.contract import RECURRENT_OPS
+
 #: Default for the ``lengths`` input: clipped to the time axis, i.e. "no padding".
 NO_PADDING = np.iinfo(np.int32).max
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from edgeseq.export.generation import DEFAULT_UNROLL, GenerationUnsupported, build_generation
+from edgeseq.export.generation import GenerationUnsupported, build_generation
 from edgeseq.export.verify import Checklist, session
 from edgeseq.runtime.char_runner import GenerationGraph, graph_chunks, per_step_chunks
 from edgeseq.runtime.sampling import Sampler
@@ -47,39 +47,6 @@ def verify_generation(checklist, step_bytes: bytes, gen_model: onnx.ModelProto, 
                     cases += 1
             checklist.require(f"generation graph = per-step path: {context}, {label} "
                               f"({cases} prompts x {length} chars)", same)
-
-
-def describe_generation(step_description: dict, step_name: str, step_sha256: str, window: int,
-                        unroll: int = DEFAULT_UNROLL) -> dict:
-    """The generation graph's metadata: the step model's description, its own inputs and
-    outputs, and which step file it was made from (the runtime uses it only beside that file)."""
-    s, h = step_description["state"]["shape"][1:]
-    v = len(step_description["vocabulary"])
-    return {
-        **step_description,
-        "graph": "generation",
-        "inputs": {
-            "ids": "int32 [batch, time]: characters to consume first (the prompt; window context: "
-                   "its last W; to continue: the last generated character)",
-            "state": f"float32 [batch, slots, {s}, {h}]: stateful: slots 1, the step graph's state; "
-                     f"window: slots W, one state per window slot; zeros to start",
-            "window": f"int64 []: 0 for the stateful context; W > 0 (the model's: {window}) for the window context",
-            "position": "int64 []: window context: characters consumed since the slots were zero",
-            "uniforms": "float32 [steps, batch]: one uniform in [0, 1) per character to generate "
-                        "(their count is the chunk length; ignored when greedy)",
-            "temperature": "float32 []: 0 greedy (ArgMax), > 0 sample at this temperature",
-            "top_k": "int64 []: sample among the k most likely characters (0: all)",
-        },
-        "outputs": {
-            "tokens": f"int32 [batch, steps]: generated character ids (< {v})",
-            "new_state": "like state: after ids and every token but the last; to continue, feed the "
-                         "last token as ids (window: position + time + steps - 1)",
-        },
-        "generation": {"of": step_name, "of_sha256": step_sha256, "unroll": unroll,
-                       "contexts": ["stateful", "window"], "sampling": "greedy, temperature, top-k"},
-        # the step file's own entries, so that the runtime can describe it without opening it
-        "step": {k: step_description[k] for k in ("graph", "inputs", "outputs")},
-    }
 
 
 def build_and_verify(checklist, step_model: onnx.ModelProto, window: int, state_shape: tuple,

@@ -16,11 +16,9 @@ import onnx
 import tf2onnx
 
 import edgeseq
-from edgeseq.errors import ExportCheckError
-from edgeseq.runtime.model_file import METADATA_KEY
+from edgeseq.contract import CELL_OPS, METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta
 
 OPSET = 17
-RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 
 
 @dataclass
@@ -30,11 +28,6 @@ class ExportResult:
     paths: list[Path]
     checklist: object  # edgeseq.export.verify.Checklist
     ops: dict[str, str]
-
-
-def fixed_path(out: Path) -> Path:
-    """ship.onnx -> ship.fixed.onnx"""
-    return out.with_name(out.stem + ".fixed" + out.suffix)
 
 
 def convert(function, signature) -> onnx.ModelProto:
@@ -55,19 +48,9 @@ def recurrent_summary(model: onnx.ModelProto) -> str:
     return ", ".join(parts) or "no recurrent op"
 
 
-def require_fused(model: onnx.ModelProto, op: str, expected: int, label: str) -> None:
-    ops = op_counts(model)
-    if ops["Loop"] or ops[op] != expected:
-        raise ExportCheckError(
-            f"{label}: expected {expected} fused {op} op(s) and no Loop, got "
-            f"{recurrent_summary(model)}"
-        )
-
-
-def attach_metadata(model: onnx.ModelProto, description: dict) -> onnx.ModelProto:
+def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
     """Store the model's own description (JSON) in metadata_props, where any reader finds it."""
-    doc = {"format": "edgeseq", "format_version": edgeseq.FORMAT_VERSION,
-           "edgeseq_version": edgeseq.__version__, **description}
+    doc = description.to_json()
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(doc, ensure_ascii=False)
@@ -75,9 +58,6 @@ def attach_metadata(model: onnx.ModelProto, description: dict) -> onnx.ModelProt
     model.producer_version = edgeseq.__version__
     onnx.checker.check_model(model)
     return model
-
-
-FUSED_OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
 def convert_recurrent(function, signature, layers: list, cell: str, checklist, label: str,
@@ -94,7 +74,7 @@ def convert_recurrent(function, signature, layers: list, cell: str, checklist, l
         add_lengths_input(model)
     summary = recurrent_summary(model)
     counts = op_counts(model)
-    op = FUSED_OP[cell]
+    op = CELL_OPS[cell]
     checklist.require(f"{label} graph: {len(layers)} fused {op} and no Loop (got {summary})",
                       counts[op] == len(layers) and not counts["Loop"])
     return model, summary
@@ -108,6 +88,6 @@ def write_models(models: list[tuple], force: bool, log) -> list:
     for path, model, description in models:
         attach_metadata(model, description)
         paths.append(write_bytes(path, model.SerializeToString(), force))
-        what = "generation graph" if description.get("graph") == "generation" else description.get("recurrent_ops")
+        what = "generation graph" if description.graph == "generation" else description.recurrent_ops
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {what})", file=log)
     return paths

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeseq.atomic import refuse_overwrite
-from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, fixed_path, write_models
+from edgeseq.contract import ModelFiles, SeriesMeta
+from edgeseq.export.onnx_graph import ExportResult, convert_recurrent, write_models
 from edgeseq.export.verify import Checklist, session
 from edgeseq.training.run_folder import load_run
 from edgeseq.training.series_model import SeriesModelConfig, forecast_function
@@ -26,35 +27,14 @@ BATCHES = (1, 64)
 
 
 def describe(config: dict, metrics: dict, graph: str, model_config: SeriesModelConfig,
-             ops: str, checklist: Checklist) -> dict:
-    features, target, horizon = config["features"], config["target"], config["horizon"]
-    time = "time" if graph == "dynamic" else str(config["window"])
-    return {
-        "task": "series",
-        "graph": graph,
-        "features": features,
-        "target": target,
-        "window": config["window"],
-        "horizon": horizon,
-        "target_mode": config["target_mode"],
-        "scaler": config["scaler"],
-        "date_column": config.get("date_column"),
-        **{k: model_config.to_dict()[k] for k in ("cell", "layers", "hidden")},
-        "inputs": {
-            "x": f"float32 [batch, {time}, {len(features)}]: consecutive rows, oldest first, columns "
-                 f"{','.join(features)}, each min-max scaled with `scaler` ((value - min) / range)",
-        },
-        "outputs": {
-            "y": f"float32 [batch, {horizon}]: the next {horizon} value(s) of {target} after the last row, "
-                 f"scaled; {target} = y * range + min of its scaler column",
-        },
-        "recurrent_ops": ops,
-        "evaluation": metrics.get("evaluation"),
-        "test": metrics.get("test"),
-        "parity_max_abs_diff": checklist.max_diff(),
-        "data": config.get("data", {}),
-        "training": config.get("training", {}),
-    }
+             ops: str, checklist: Checklist) -> SeriesMeta:
+    return SeriesMeta(
+        graph=graph, features=tuple(config["features"]), target=config["target"], window=config["window"],
+        horizon=config["horizon"], target_mode=config["target_mode"], scaler=config["scaler"],
+        cell=model_config.cell, layers=model_config.layers, hidden=model_config.hidden, recurrent_ops=ops,
+        date_column=config.get("date_column"), evaluation=metrics.get("evaluation"), test=metrics.get("test"),
+        parity_max_abs_diff=checklist.max_diff(), data=config.get("data", {}),
+        training=config.get("training", {}))
 
 
 def check_series_parity(checklist: Checklist, tf_forecast, onnx_bytes: bytes, cfg: SeriesModelConfig,
@@ -74,7 +54,7 @@ def export_series(run_dir: str | Path, out: str | Path, force: bool = False,
                   log=None) -> ExportResult:
     log = log or sys.stderr  # looked up per call, not bound at import
     out = Path(out)
-    fixed_out = fixed_path(out)
+    fixed_out = ModelFiles(out).fixed
     for path in (out, fixed_out):
         refuse_overwrite(path, force)
     model, config, metrics = load_run(run_dir)

@@ -14,9 +14,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from edgeseq.errors import ExportCheckError
-from edgeseq.export.onnx_graph import RECURRENT_OPS
+from edgeseq.contract import RECURRENT_OPS, STATES_PER_OP
 
-STATES_PER_OP = {"LSTM": 2, "GRU": 1, "RNN": 1}
 #: ops that only move or reshape data: followed through when tracing the step graph
 PASS_THROUGH = ("Squeeze", "Unsqueeze", "Identity", "Transpose", "Reshape", "Cast")
 

@@ -30,7 +30,6 @@ gives the same text on either path; greedy text is the same by construction.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,9 +38,9 @@ import onnxruntime as ort
 
 from edgeseq.data.text import Vocabulary
 from edgeseq.errors import InputError, ModelFileError
-from edgeseq import FORMAT_VERSION
-from edgeseq.runtime.model_file import (METADATA_KEY, ModelFile, default_model_path, file_sha256, open_model,
-                                          session_options)
+from edgeseq.evaluation.text import cross_entropy
+from edgeseq.contract import METADATA_KEY, CharMeta, ModelFiles, file_sha256, parse_meta
+from edgeseq.runtime.model_file import ModelFile, default_model_path, open_model, session_options
 from edgeseq.runtime.sampling import Sampler
 
 CONTEXTS = ("window", "stateful")
@@ -50,16 +49,10 @@ CONTEXTS = ("window", "stateful")
 CHUNKS = (1, 5, 17, 65, 129)
 
 
-def generation_path(model_path: str | Path) -> Path:
-    """ship.onnx -> ship.gen.onnx: where the exporter writes a model's generation graph."""
-    path = Path(model_path)
-    return path.with_name(path.stem + ".gen" + path.suffix)
-
-
 class GenerationGraph:
     """A loaded generation graph: ``run`` generates one chunk for a batch of rows."""
 
-    def __init__(self, session: ort.InferenceSession, meta: dict, path: Path | None):
+    def __init__(self, session: ort.InferenceSession, meta: CharMeta | None, path: Path | None):
         self.session = session
         self.meta = meta
         self.path = path
@@ -69,27 +62,23 @@ class GenerationGraph:
         """The generation graph of the step model at ``step_path`` if there is a usable one
         (made from that very file), and why not otherwise."""
         step_path = Path(step_path)
-        path = generation_path(step_path)
+        path = ModelFiles(step_path).generation
         if not path.is_file():
             return None, f"no {path.name} beside {step_path.name}"
         try:
             session = ort.InferenceSession(str(path), session_options(threads),
                                            providers=["CPUExecutionProvider"])
-            meta = json.loads(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+            meta = parse_meta(session.get_modelmeta().custom_metadata_map[METADATA_KEY], str(path))
         except Exception as e:  # a broken or foreign file: the per-step path still works
             return None, f"{path.name} is not a loadable generation graph ({type(e).__name__})"
-        made_for = meta.get("generation", {}).get("of_sha256")
-        if meta.get("graph") != "generation" or made_for != file_sha256(step_path):
+        if (not isinstance(meta, CharMeta) or meta.generation is None
+                or meta.generation.of_sha256 != file_sha256(step_path)):
             return None, f"{path.name} was not made from this {step_path.name} (re-export the model)"
         return cls(session, meta, path), ""
 
-    def step_meta(self) -> dict | None:
-        """The step model's own description, as the generation graph carries it (None if it
-        does not, or the file is not a char model this edgeseq can read)."""
-        meta = self.meta
-        if "step" not in meta or meta.get("task") != "char" or meta.get("format_version", 0) > FORMAT_VERSION:
-            return None
-        return {**{k: v for k, v in meta.items() if k not in ("generation", "step")}, **meta["step"]}
+    def step_meta(self) -> CharMeta:
+        """The step model's own description, as the generation graph carries it."""
+        return self.meta.step_meta()
 
     def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
             uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,18 +107,18 @@ class CharGenerator:
                                              else (None, "generation=False"))
         else:
             self.model, self.graph, self.why_per_step = _open(model, threads, generation)
-        meta = self.model.meta
-        if meta.get("graph") in ("generation", "fixed"):
-            raise ModelFileError(f"{self.model.path}: the {meta['graph']} graph of a model; pass its "
+        meta = self.model.description
+        if meta.graph in ("generation", "fixed"):
+            raise ModelFileError(f"{self.model.path}: the {meta.graph} graph of a model; pass its "
                                  f"step model NAME.onnx (which finds NAME.gen.onnx beside it)")
-        self.vocab = Vocabulary(meta["vocabulary"])
-        self.window = int(meta["window"])
-        self.context = context or meta.get("context", "window")
+        self.vocab = Vocabulary(meta.vocabulary)
+        self.window = meta.window
+        self.context = context or meta.context
         if self.context not in CONTEXTS:
             raise InputError(f"unknown --context {self.context!r}; choose one of: {', '.join(CONTEXTS)}")
-        self.state_shape = tuple(meta["state"]["shape"][1:])
+        self.state_shape = (meta.state.rows, meta.state.hidden)
         self.sampler = Sampler(temperature, top_k, seed)
-        self.line_end = meta.get("line_end") if stop_at_line_end else None
+        self.line_end = meta.line_end if stop_at_line_end else None
 
     @property
     def session(self) -> ort.InferenceSession:
@@ -289,13 +278,6 @@ def pad_rows(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return ids, lengths
 
 
-def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """-log softmax(logits)[target]: logits [..., V], integer targets [...] -> nats [...]."""
-    shifted = logits.astype(np.float64) - logits.max(-1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    return -np.take_along_axis(log_probs, np.asarray(targets)[..., None], -1)[..., 0]
-
-
 def _open(path: str | Path | None, threads: int, generation: bool):
     """(step model, generation graph or None, why per step). With a usable generation graph
     the step model's session is left unopened until something needs it: generating does not,
@@ -303,9 +285,8 @@ def _open(path: str | Path | None, threads: int, generation: bool):
     step_path = default_model_path("char") if path is None else Path(path)
     if generation and step_path.is_file():
         graph, why = GenerationGraph.beside(step_path, threads)
-        meta = graph.step_meta() if graph is not None else None
-        if meta is not None:
-            return _LazyModelFile(step_path, meta, threads), graph, ""
+        if graph is not None:
+            return _LazyModelFile(step_path, graph.step_meta(), threads), graph, ""
         model = open_model(step_path, "char", threads)
         return model, graph, why
     model = open_model(step_path, "char", threads)
@@ -316,8 +297,9 @@ def _open(path: str | Path | None, threads: int, generation: bool):
 class _LazyModelFile(ModelFile):
     """A ModelFile whose session opens on first use (``open_model`` checks it then)."""
 
-    def __init__(self, path: Path, meta: dict, threads: int):  # not the dataclass __init__
-        self.path, self.meta, self._threads, self._session = path, meta, threads, None
+    def __init__(self, path: Path, description: CharMeta, threads: int):  # not the dataclass __init__
+        self.path, self.description, self._threads, self._session = path, description, threads, None
+        self.meta = description.to_json()
 
     @property
     def session(self) -> ort.InferenceSession:

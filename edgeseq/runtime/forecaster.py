@@ -24,7 +24,7 @@ import numpy as np
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import Series, load_csv, make_windows, parse_moment
 from edgeseq.errors import InputError
-from edgeseq.runtime.metrics import evaluate, format_table
+from edgeseq.evaluation.backtest import Backtest, score_forecasts
 from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
 
 #: The CSV that ``edgeseq run stock`` reads when given none (synthetic, made by the project).
@@ -34,36 +34,6 @@ BATCH = 1024  # windows per onnxruntime call in a backtest
 
 def sample_csv_path() -> Path:
     return exported_dir() / SAMPLE_CSV
-
-
-@dataclass(frozen=True, eq=False)
-class Backtest:
-    """Walk-forward forecasts in price units; row i was made from the rows before ``target_row[i]``."""
-
-    target: str
-    target_row: np.ndarray  # int [n]: series row of each forecast's first value
-    dates: tuple[str, ...] | None  # the date of each target_row, when the series has dates
-    actual: np.ndarray  # [n, horizon]
-    predicted: np.ndarray  # [n, horizon]
-    last: np.ndarray  # [n]: last observed value, which is also the persistence forecast
-    evaluation: dict
-
-    def __len__(self) -> int:
-        return int(self.target_row.shape[0])
-
-    def describe(self) -> str:
-        span = f" from {self.dates[0]} to {self.dates[-1]}" if self.dates else ""
-        return (f"walk-forward backtest: {len(self)} forecasts of {self.target}{span}, "
-                f"horizon {self.actual.shape[1]}, price units")
-
-    def table(self) -> str:
-        return format_table(self.evaluation)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "forecasts": len(self), "horizon": int(self.actual.shape[1]),
-                "first": self.dates[0] if self.dates else int(self.target_row[0]),
-                "last": self.dates[-1] if self.dates else int(self.target_row[-1]),
-                "evaluation": self.evaluation}
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,18 +58,6 @@ class Forecast:
         return {"target": self.target, "last": {"date": self.last_label, "value": self.last_value},
                 "forecast": [{"step": i + 1, "date": label, "value": float(value)}
                              for i, (label, value) in enumerate(zip(self.labels, self.values))]}
-
-
-def score_forecasts(series: Series, target_row: np.ndarray, predicted: np.ndarray) -> Backtest:
-    """Put price-unit forecasts [n, horizon] beside what happened and beside persistence."""
-    predicted = np.asarray(predicted, np.float64)
-    truth = series.target_values
-    target_row = np.asarray(target_row, np.int64)
-    actual = truth[target_row[:, None] + np.arange(predicted.shape[1])]
-    last = truth[target_row - 1]
-    dates = tuple(series.dates[i] for i in target_row) if series.dates else None
-    return Backtest(series.target, target_row, dates, actual, predicted, last,
-                    evaluate(actual, predicted, last))
 
 
 def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
@@ -129,15 +87,15 @@ class Forecaster:
 
     def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1):
         self.model = path if isinstance(path, ModelFile) else open_model(path, "series", threads)
-        meta = self.model.meta
-        self.features: tuple[str, ...] = tuple(meta["features"])
-        self.target: str = meta["target"]
+        meta = self.model.description
+        self.features: tuple[str, ...] = meta.features
+        self.target: str = meta.target
         self.target_index = self.features.index(self.target)
-        self.window = int(meta["window"])
-        self.horizon = int(meta["horizon"])
-        self.target_mode: str = meta["target_mode"]
-        self.date_column: str | None = meta.get("date_column")
-        self.scaler = MinMaxScaler.from_dict(meta["scaler"])
+        self.window = meta.window
+        self.horizon = meta.horizon
+        self.target_mode: str = meta.target_mode
+        self.date_column: str | None = meta.date_column
+        self.scaler = MinMaxScaler.from_dict(meta.scaler)
         self.session = self.model.session
         # Names resolved once. Both graphs take exactly `window` steps here, fixed or dynamic.
         self.input_name = self.session.get_inputs()[0].name
@@ -228,14 +186,14 @@ class Forecaster:
 
     def in_training_period(self, backtest: Backtest) -> int:
         """How many of the backtest's forecasts are dated before the model's test part began."""
-        split_at = self.model.meta.get("data", {}).get("split_at")
+        split_at = self.model.description.split_at
         if not backtest.dates or not split_at or split_at.startswith("data row"):
             return 0  # trained without dates: nothing to compare a date with
         return sum(date < split_at for date in backtest.dates)  # ISO dates compare as text
 
     def describe(self) -> str:
-        meta = self.model.meta
-        return (f"model {self.name}: {meta['layers']}x{meta['cell'].upper()}({meta['hidden']}), "
+        meta = self.model.description
+        return (f"model {self.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}), "
                 f"window {self.window}, horizon {self.horizon}, target {self.target} "
                 f"({self.target_mode}), features {','.join(self.features)}")
 

@@ -5,7 +5,6 @@ exposes without the onnx package, so the runner reads models with onnxruntime al
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,9 @@ from pathlib import Path
 import onnxruntime as ort
 
 import edgeseq
+from edgeseq.contract import METADATA_KEY, CharMeta, SeriesMeta, parse_meta
 from edgeseq.errors import ModelFileError
 
-METADATA_KEY = "edgeseq"
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
 
 
@@ -23,16 +22,12 @@ DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
 class ModelFile:
     path: Path
     session: ort.InferenceSession
-    meta: dict
+    meta: dict  # the stored JSON document, as written (what `edgeseq info` prints)
+    description: CharMeta | SeriesMeta  # the same, checked and typed: what the runner reads
 
     @property
     def task(self) -> str:
-        return self.meta["task"]
-
-
-def file_sha256(path: str | Path) -> str:
-    """The hex sha256 of a file: how manifests and generation graphs name the file they mean."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return self.description.task
 
 
 def exported_dir() -> Path:
@@ -77,14 +72,7 @@ def open_model(path: str | Path | None, task: str | None = None, threads: int = 
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if raw is None:
         raise ModelFileError(f"{path}: an ONNX model without edgeseq metadata; export it with 'edgeseq export'")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise ModelFileError(f"{path}: its edgeseq metadata is not valid JSON") from None
-    if meta.get("format_version", 0) > edgeseq.FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: made by a newer edgeseq (format {meta.get('format_version')}); upgrade edgeseq"
-        )
-    if task is not None and meta.get("task") != task:
-        raise ModelFileError(f"{path}: a {meta.get('task')!r} model, but this command needs a {task!r} model")
-    return ModelFile(path, session, meta)
+    description = parse_meta(raw, str(path))
+    if task is not None and description.task != task:
+        raise ModelFileError(f"{path}: a {description.task!r} model, but this command needs a {task!r} model")
+    return ModelFile(path, session, json.loads(raw), description)

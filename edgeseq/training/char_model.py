@@ -12,7 +12,8 @@ import keras
 import tensorflow as tf
 
 from edgeseq.errors import InputError
-from edgeseq.training.layers import CELLS, OneHot, recurrent_layer, states_per_layer
+from edgeseq.contract.cells import CELLS, states_per_layer
+from edgeseq.training.layers import OneHot, recurrent_layer
 
 HEADS = ("dense", "none")
 INPUTS = ("onehot", "embedding")

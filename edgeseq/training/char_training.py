@@ -23,7 +23,7 @@ import numpy as np
 import edgeseq
 from edgeseq.data.text import CharData, line_data, split_lines, window_data
 from edgeseq.errors import InputError
-from edgeseq.runtime.char_runner import cross_entropy
+from edgeseq.evaluation.text import masked_metrics
 from edgeseq.training.char_model import CharModelConfig, build_training_model
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run
@@ -52,20 +52,6 @@ def spread_over_replicas(data: CharData, batch_size: int | None, replicas: int):
         raise InputError(f"--batch-size {batch_size} must be a multiple of the {replicas} replicas")
     keep = len(x) - len(x) % batch_size % replicas
     return x[:keep], y[:keep], None if weights is None else weights[:keep], batch_size
-
-
-def masked_metrics(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> dict:
-    """Mean cross-entropy and accuracy over the valid steps; accuracy at each row's last step."""
-    weights = np.ones(y.shape, np.float64) if weights is None else weights.astype(np.float64)
-    nll = cross_entropy(logits, y)
-    hit = logits.argmax(-1) == y
-    last = weights.shape[1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
-    rows = np.arange(len(y))
-    return {
-        "loss": float((nll * weights).sum() / weights.sum()),
-        "accuracy": float((hit * weights).sum() / weights.sum()),
-        "last_accuracy": float(hit[rows, last].mean()),
-    }
 
 
 def compile_model(model: keras.Model, lr: float) -> None:

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import keras
 
+from edgeseq.contract.cells import CELLS
 from edgeseq.errors import InputError
-
-CELLS = ("rnn", "lstm", "gru")
-
-
-def states_per_layer(cell: str) -> int:
-    """LSTM carries (h, c); GRU and SimpleRNN carry h alone."""
-    return 2 if cell == "lstm" else 1
 
 
 def recurrent_layer(cell: str, units: int, name: str, stateful: bool = False) -> keras.layers.Layer:

@@ -23,7 +23,8 @@ import tensorflow as tf
 
 from edgeseq.data.series import TARGET_MODES
 from edgeseq.errors import InputError
-from edgeseq.training.layers import CELLS, recurrent_layer
+from edgeseq.contract.cells import CELLS
+from edgeseq.training.layers import recurrent_layer
 
 
 @dataclass(frozen=True)

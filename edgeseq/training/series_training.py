@@ -20,7 +20,7 @@ import numpy as np
 import edgeseq
 from edgeseq.data.series import Series, split_point, train_test_windows
 from edgeseq.errors import InputError
-from edgeseq.runtime.forecaster import Backtest, score_forecasts
+from edgeseq.evaluation.backtest import Backtest, score_forecasts
 from edgeseq.training.settings import TrainSettings
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run

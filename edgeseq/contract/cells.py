@@ -1,0 +1,20 @@
+"""The recurrent cells: their user-facing names, the fused ONNX op each becomes, its states.
+
+Training builds Keras layers by these names, export checks that each came out as its fused
+op, the generation builder reads the ops back, and the runtime sizes the packed state from
+them: one table for all four.
+"""
+from __future__ import annotations
+
+#: --cell choices, in the order the help text lists them.
+CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
+#: cell -> the fused ONNX op that runs it (never a Loop).
+CELL_OPS: dict[str, str] = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+RECURRENT_OPS: tuple[str, ...] = tuple(CELL_OPS.values())
+#: fused op -> state tensors it carries: LSTM (h, c); GRU and RNN h alone.
+STATES_PER_OP: dict[str, int] = {"RNN": 1, "LSTM": 2, "GRU": 1}
+
+
+def states_per_layer(cell: str) -> int:
+    """Rows of the packed state one layer of ``cell`` takes."""
+    return STATES_PER_OP[CELL_OPS[cell]]
