@@ -22,21 +22,28 @@ WINDOW = 10
 
 def drain(iterator) -> int:
     count = 0
-    for chunk in iterator:
-        count += chunk.shape[1]
+    for tokens, _ in iterator:
+        count += tokens.shape[1]
     return count
+
+
+def generated_ids(generator, ids: np.ndarray, length: int):
+    """What a request of ``generator`` runs, on rows of ids (no text): its engine's chunks."""
+    from edgeseq.runtime.decoding import decode
+
+    return decode(generator.model, list(ids), length, generator.context, generator.defaults)
 
 
 def char_peers(built, work: Path, size: Sizes):
     """Everything the char tables need, built once: generators, sessions, TF and TFLite."""
-    from edgeseq.runtime.char_runner import CharGenerator
+    from edgeseq.runtime import CharGenerator
 
     p = {"gen": {}, "tf": {}, "tflite": {}}
     for context in ("stateful", "window"):
         p["gen"][context] = CharGenerator(built.onnx, context=context)
         p["gen"][context + "/step"] = CharGenerator(built.onnx, context=context, generation=False)
     p["gen"]["sampled"] = CharGenerator(built.onnx, context="stateful", temperature=0.8, top_k=10, seed=0)
-    assert p["gen"]["stateful"].graph is not None, p["gen"]["stateful"].why_per_step
+    assert p["gen"]["stateful"].model.graph is not None, p["gen"]["stateful"].why_per_step
     p["session"] = ort_session(built.onnx)
     p["tflite_seconds"], p["tflite_bytes"] = {}, {}
     for key, batch, steps in (("step", 1, 1), ("window", 1, WINDOW), ("batch", 32, 1)):
@@ -72,13 +79,13 @@ def stateful_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
     zero = np.zeros((1, cfg.state_count, cfg.hidden), np.float32)
 
     def edgeseq_graph():
-        return drain(p["gen"]["stateful"].generate_ids(prompt, size.chars))
+        return drain(generated_ids(p["gen"]["stateful"], prompt, size.chars))
 
     def edgeseq_sampled():
-        return drain(p["gen"]["sampled"].generate_ids(prompt, size.chars))
+        return drain(generated_ids(p["gen"]["sampled"], prompt, size.chars))
 
     def edgeseq_step():
-        return drain(p["gen"]["stateful/step"].generate_ids(prompt, size.chars))
+        return drain(generated_ids(p["gen"]["stateful/step"], prompt, size.chars))
 
     def plain_loop():
         logits, state = session.run(None, {"ids": prompt, "state": zero})
@@ -154,10 +161,10 @@ def window_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
     zero = np.zeros((1, cfg.state_count, cfg.hidden), np.float32)
 
     def edgeseq_graph():
-        return drain(p["gen"]["window"].generate_ids(prompt, size.window_chars))
+        return drain(generated_ids(p["gen"]["window"], prompt, size.window_chars))
 
     def edgeseq_step():
-        return drain(p["gen"]["window/step"].generate_ids(prompt, size.window_chars))
+        return drain(generated_ids(p["gen"]["window/step"], prompt, size.window_chars))
 
     def plain_loop():
         history = list(prompt[0])
@@ -213,13 +220,13 @@ def batch_blocks(p, size: Sizes, prompts: np.ndarray) -> dict:
     n = size.batch_chars
 
     def edgeseq_graph():
-        return batch * drain(p["gen"]["stateful"].generate_ids(prompts, n))
+        return batch * drain(generated_ids(p["gen"]["stateful"], prompts, n))
 
     def edgeseq_window():
-        return batch * drain(p["gen"]["window"].generate_ids(prompts, n))
+        return batch * drain(generated_ids(p["gen"]["window"], prompts, n))
 
     def edgeseq_step():
-        return batch * drain(p["gen"]["stateful/step"].generate_ids(prompts, n))
+        return batch * drain(generated_ids(p["gen"]["stateful/step"], prompts, n))
 
     def plain_loop():
         logits, state = session.run(None, {"ids": prompts, "state": zero})
@@ -268,7 +275,7 @@ def batch_blocks(p, size: Sizes, prompts: np.ndarray) -> dict:
 
 def first_character(p, built, prompt_text: str, size: Sizes) -> list[tuple[str, float, float]]:
     """Time to the first character: a fresh generator's first call (cold) and later calls (warm)."""
-    from edgeseq.runtime.char_runner import CharGenerator
+    from edgeseq.runtime import CharGenerator
 
     rows = []
     for context in ("stateful", "window"):
@@ -276,12 +283,12 @@ def first_character(p, built, prompt_text: str, size: Sizes) -> list[tuple[str, 
             label = f"{context}, {'generation graph' if generation else 'per-step path'}"
             generator = CharGenerator(built.onnx, context=context, generation=generation)
             started = time.perf_counter()
-            next(generator.chunks(prompt_text, 200))
+            next(generator.request(prompt_text, 200))
             cold = time.perf_counter() - started
             warm = Timing(label)
             for _ in range(max(3, size.rounds * 3)):
                 started = time.perf_counter()
-                next(generator.chunks(prompt_text, 200))
+                next(generator.request(prompt_text, 200))
                 warm.per_unit.append(time.perf_counter() - started)
             rows.append((label, cold, warm.median))
     return rows

@@ -232,41 +232,25 @@ def run_char(
 
     With the model's generation graph the characters come in chunks (the first one alone,
     then growing); without it, one at a time."""
-    from edgeseq.runtime.char_runner import CharGenerator
+    from edgeseq.runtime.generator import CharGenerator
 
-    generator = CharGenerator(model, context=context, temperature=temperature, top_k=top_k,
-                              seed=seed, threads=threads)
-    meta = generator.model.description
+    generator = CharGenerator(model, context=context, threads=threads)
+    request = generator.request(prompt if len(prompt) > 1 else prompt[0], length,  # checks every option
+                                temperature=temperature, top_k=top_k, seed=seed)
     if temperature == 0 and (seed is not None or top_k):
         print("note: --seed and --top-k only matter when sampling (--temperature > 0)", file=sys.stderr)
-    if generator.context == "stateful" and meta.context == "window":
+    if generator.context == "stateful" and generator.model.description.context == "window":
         print(f"note: this model was trained on windows of {generator.window} from a zero state; "
               "carrying the state further may drift (--context window re-reads the window)", file=sys.stderr)
-    if len(prompt) > 1:
-        started = time.perf_counter()
-        texts = generator.generate_batch(prompt, length)
-        elapsed = time.perf_counter() - started
-        print("\n".join(texts))
-        print(f"{len(texts)} prompts x {length} chars in {elapsed * 1e3:.1f} ms "
-              f"({len(texts) * length / elapsed:,.0f} chars/s)", file=sys.stderr)
-        return
-    chunks = generator.chunks(prompt[0], length)  # checks the prompt and length first
-    print(f"model {generator.model.path.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}), "
-          f"context {generator.context}" + (f" {generator.window}" if generator.context == "window" else "")
-          + f", {generator.engine}" + (f" ({generator.why_per_step})" if generator.graph is None else ""),
-          file=sys.stderr)
-    started = time.perf_counter()
-    first = None
-    count = 0
-    for chunk in chunks:
-        sys.stdout.write(chunk)
-        sys.stdout.flush()
-        count += len(chunk)
-        first = first or time.perf_counter() - started
-    sys.stdout.write("\n")
-    elapsed = time.perf_counter() - started
-    print(f"{count} chars in {elapsed * 1e3:.1f} ms ({count / elapsed:,.0f} chars/s; first after "
-          f"{first * 1e3:.2f} ms)", file=sys.stderr)
+    if request.batch:
+        print("\n".join(request.text()))
+    else:
+        print(generator.summary(), file=sys.stderr)
+        for chunk in request:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    print(request.summary(), file=sys.stderr)
 
 
 @run_app.command("stock")

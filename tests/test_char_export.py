@@ -11,6 +11,7 @@ from edgeseq.errors import ExportCheckError, InputError
 from edgeseq.contract import ModelFiles
 from edgeseq.export.char_export import export_char
 from edgeseq.runtime import CharGenerator
+from edgeseq.runtime.char_model import CharModel
 from edgeseq.runtime.model_file import open_model
 
 TOLERANCE = 1e-4
@@ -48,12 +49,12 @@ def test_tf_and_onnx_agree_on_both_graphs(exported):
 
 def test_streaming_one_character_at_a_time_equals_one_call(exported):
     _, _, out, _ = exported
-    generator = CharGenerator(out, context="stateful")
+    model = CharModel(out)
     ids = np.random.default_rng(2).integers(0, 25, (3, 17), dtype=np.int32)
-    whole, _ = generator.logits(ids)
-    state, steps = generator.zero_state(3), []
+    whole, _ = model.logits(ids)
+    state, steps = model.zero_state(3), []
     for t in range(ids.shape[1]):
-        step, state = generator.logits(ids[:, t:t + 1], state)
+        step, state = model.logits(ids[:, t:t + 1], state)
         steps.append(step)
     assert np.abs(np.concatenate(steps, axis=1) - whole).max() <= TOLERANCE
 

@@ -19,7 +19,8 @@ from edgeseq.export.generation import GenerationUnsupported, build_generation
 from edgeseq.export.generation_check import build_and_verify
 from edgeseq.export.verify import Checklist
 from edgeseq.contract import ModelFiles, file_sha256
-from edgeseq.runtime.char_runner import CHUNKS, CharGenerator
+from edgeseq.runtime.decoding import CHUNKS
+from edgeseq.runtime.generator import CharGenerator
 
 SHIP = EXPORTED / "ship.onnx"
 SENTENCE = ("if you want to build a ship, don't drum up people together to collect wood and don't "
@@ -67,25 +68,23 @@ def test_seeded_sampling_gives_the_same_text_on_both_paths(context, temperature,
 
 def test_chunks_start_with_one_character_and_grow():
     fast, step = both("stateful")
-    sizes = [len(c) for c in fast.chunks("if you", 300)]
+    sizes = [len(c) for c in fast.request("if you", 300)]
     assert sizes[:len(CHUNKS)] == list(CHUNKS) and sum(sizes) == 300
-    assert [len(c) for c in step.chunks("if you", 5)] == [1] * 5
+    assert [len(c) for c in step.request("if you", 5)] == [1] * 5
 
 
 @pytest.mark.parametrize("context", ["window", "stateful"])
 def test_rows_of_a_batch_are_generated_as_if_alone(context):
     fast, step = both(context)
     prompts = ["if you w", "ship, do", "the sea.", "  abcdef"]
-    ids = np.stack([fast.vocab.encode(p) for p in prompts])
-    together = np.concatenate(list(fast.generate_ids(ids, 90)), axis=1)
-    assert together.shape == (4, 90)
+    together = fast.request(prompts, 90).text()
+    assert [len(text) for text in together] == [90] * 4
     for row, prompt in enumerate(prompts):
-        assert fast.vocab.decode(together[row]) == fast.text(prompt, 90)
-    assert np.array_equal(together, np.concatenate(list(step.generate_ids(ids, 90)), axis=1))
+        assert together[row] == fast.text(prompt, 90)
+    assert together == step.request(prompts, 90).text()
     # sampling: one uniform per row per step, in the same order on both paths
     fast, step = both(context, temperature=1.2, top_k=5, seed=4)
-    assert np.array_equal(np.concatenate(list(fast.generate_ids(ids, 50)), axis=1),
-                          np.concatenate(list(step.generate_ids(ids, 50)), axis=1))
+    assert fast.request(prompts, 50).text() == step.request(prompts, 50).text()
 
 
 def test_greedy_text_equals_tensorflow(ship_run, ship_export):
@@ -153,10 +152,10 @@ def test_bad_prompts_fail_at_the_call_on_both_paths():
         with pytest.raises(InputError, match="at least one character"):
             generator.stream("", 5)
         with pytest.raises(InputError, match="positive number"):
-            generator.chunks("if", 0)
+            generator.request("if", 0)
         with pytest.raises(InputError, match="not in the model's vocabulary"):
             generator.stream("if you?", 5)
-        logits, state = generator.logits(generator.vocab.encode("if")[None])
+        logits, state = generator.model.logits(generator.vocab.encode("if")[None])
         assert logits.shape == (1, 2, 25) and state.shape == (1, 4, 64)
 
 

@@ -54,7 +54,7 @@ def ragged_case(rng, vocab_size, state_count, hidden):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_path):
     from edgeseq.export.char_export import export_char
-    from edgeseq.runtime import CharGenerator
+    from edgeseq.runtime.char_model import CharModel
     from edgeseq.runtime.model_file import open_model
     from edgeseq.training.char_model import CharModelConfig, step_function
     from edgeseq.training.char_training import TrainSettings, train_on
@@ -70,7 +70,7 @@ def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_pat
     ids, state, lengths = ragged_case(np.random.default_rng(3), vocab_size, config.state_count, 12)
     tf_out = masked(ids, state, lengths)
     onnx_logits, onnx_state = session.run(None, {"ids": ids, "state": state, "lengths": lengths})
-    runner_logits, runner_state = CharGenerator(tmp_path / "m.onnx").logits(ids, state, lengths)
+    runner_logits, runner_state = CharModel(tmp_path / "m.onnx").logits(ids, state, lengths)
     for row, n in enumerate(lengths):
         alone = plain(ids[row:row + 1, :n], state[row:row + 1])
         for logits, final in ((tf_out["logits"].numpy(), tf_out["new_state"].numpy()), (onnx_logits, onnx_state),
@@ -156,7 +156,7 @@ def test_stateful_model_does_not_drift_and_matches_tensorflow(stateful_model):
     assert config["context"] == "stateful"
     generator = CharGenerator(path)
     assert generator.context == "stateful"  # from the metadata
-    losses = generator.char_losses(text, chunk=97)  # teacher forcing, state carried between calls
+    losses = generator.model.char_losses(text, chunk=97)  # teacher forcing, state carried between calls
     assert losses.shape == (len(text) - 1,)
     assert losses[1900:2000].mean() <= losses[:100].mean() * 1.1
     ids = generator.vocab.encode(text)
@@ -180,26 +180,26 @@ def test_batch_of_prompts_equals_each_prompt_alone(stateful_model, context, gene
 
     path = stateful_model[3]
     prompts = ["if you want to build", "s", "don't drum up peo", "ship, "]
-    batch = CharGenerator(path, context=context, generation=generation).generate_batch(prompts, 40)
+    batch = CharGenerator(path, context=context, generation=generation).request(prompts, 40).text()
     alone = [CharGenerator(path, context=context, generation=generation).text(p, 40) for p in prompts]
     assert batch == alone
     sampled = CharGenerator(path, context=context, temperature=0.9, seed=4, generation=generation)
     one = CharGenerator(path, context=context, temperature=0.9, seed=4, generation=generation)
-    assert sampled.generate_batch(["if you"], 30) == [one.text("if you", 30)]
+    assert sampled.request(["if you"], 30).text() == [one.text("if you", 30)]
 
 
 def test_runner_rejects_bad_lengths(stateful_model):
-    from edgeseq.runtime import CharGenerator
+    from edgeseq.runtime.char_model import CharModel
 
-    generator = CharGenerator(stateful_model[3])
+    model = CharModel(stateful_model[3])
     ids = np.zeros((2, 5), np.int32)
     with pytest.raises(InputError, match=r"length 7 of row 1 is longer than the padded time axis \(5\)"):
-        generator.logits(ids, lengths=[3, 7])
+        model.logits(ids, lengths=[3, 7])
     with pytest.raises(InputError, match="lengths must be at least 1, got 0"):
-        generator.logits(ids, lengths=[0, 2])
+        model.logits(ids, lengths=[0, 2])
     with pytest.raises(InputError, match="lengths must be at least 1, got -2"):
-        generator.logits(ids, lengths=[-2, 2])
-    logits, _ = generator.logits(ids, lengths=[5, 2])
+        model.logits(ids, lengths=[-2, 2])
+    logits, _ = model.logits(ids, lengths=[5, 2])
     assert (logits[1, 2:] == 0).all() and (logits[0] != 0).any()
 
 
@@ -216,5 +216,5 @@ def test_a_line_model_learns_where_lines_end_and_stops_there(tmp_path):
         generator = CharGenerator(tmp_path / "names.onnx", generation=generation)
         assert generator.line_end == "\n"
         assert generator.text("maxim", 40) == "ilian"
-        assert generator.generate_batch(["chri", "z"], 40) == ["stopher", "oe"]
+        assert generator.request(["chri", "z"], 40).text() == ["stopher", "oe"]
     assert "\n" in CharGenerator(tmp_path / "names.onnx", stop_at_line_end=False).text("zo", 5)

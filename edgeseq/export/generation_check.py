@@ -13,7 +13,8 @@ import onnx
 
 from edgeseq.export.generation import GenerationUnsupported, build_generation
 from edgeseq.export.verify import Checklist, session
-from edgeseq.runtime.char_runner import GenerationGraph, graph_chunks, per_step_chunks
+from edgeseq.runtime.char_model import GenerationGraph
+from edgeseq.runtime.decoding import graph_chunks, per_step_chunks
 from edgeseq.runtime.sampling import Sampler
 
 
@@ -41,7 +42,7 @@ def verify_generation(checklist, step_bytes: bytes, gen_model: onnx.ModelProto, 
                     runs = []
                     for make in (lambda s: graph_chunks(graph, ids, length, context, window, state_shape, s),
                                  lambda s: per_step_chunks(step, ids, length, context, window, state_shape, s)):
-                        chunks = list(make(Sampler(temperature, top_k, case_seed)))
+                        chunks = [tokens for tokens, _ in make(Sampler(temperature, top_k, case_seed))]
                         runs.append(np.concatenate(chunks, axis=1))
                     same &= runs[0].shape == runs[1].shape and bool((runs[0] == runs[1]).all())
                     cases += 1

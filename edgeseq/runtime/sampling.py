@@ -13,7 +13,14 @@ from edgeseq.errors import InputError
 
 
 class Sampler:
-    def __init__(self, temperature: float = 0.0, top_k: int = 0, seed: int | None = None):
+    """The settings of one request and the random stream it draws from.
+
+    ``seed``: an int for a fresh stream, None for an unpredictable one, or a numpy
+    Generator to draw from a stream shared with other samplers (a CharGenerator's default).
+    """
+
+    def __init__(self, temperature: float = 0.0, top_k: int = 0,
+                 seed: int | np.random.Generator | None = None):
         if not temperature >= 0:
             raise InputError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
         if top_k < 0:
@@ -29,15 +36,6 @@ class Sampler:
     def uniforms(self, n: int) -> np.ndarray:
         """The next n uniforms in [0, 1), as float32 (what a sampling graph is given)."""
         return self.rng.random(n).astype(np.float32)
-
-    def choose(self, logits: np.ndarray, u: float | None = None) -> int:
-        """One id from a row of logits [vocab]."""
-        if self.greedy:
-            return int(np.argmax(logits))
-        if u is None:
-            u = self.uniforms(1)[0]
-        return pick(logits, self.temperature, self.top_k, u)
-
 
     def choose_rows(self, logits: np.ndarray) -> np.ndarray:
         """One id per row of logits [batch, vocab], int64 [batch]; when sampling, the batch's

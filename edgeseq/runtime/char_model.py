@@ -1,0 +1,158 @@
+"""A char model loaded once: its description, its sessions, and the two things it computes.
+
+A char model is a step file ``NAME.onnx`` (ids and a state in, logits and a state out),
+usually with a generation graph ``NAME.gen.onnx`` beside it that runs the character loop
+inside onnxruntime. Loading pairs the two: the generation graph is used only if its
+metadata names this very step file by sha256; a missing, stale, foreign or broken one
+leaves the model to run per step, and ``why_per_step`` says why.
+
+Sessions cost tens of milliseconds to open, so the step session opens on first use. With a
+usable generation graph, plain generation never needs it (the graph carries the step
+file's description whole); scoring (``logits``, ``char_losses``), ragged batches and the
+per-step path do.
+
+What is generated, and how, is the business of ``decoding`` and ``generator``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from edgeseq.contract import METADATA_KEY, CharMeta, ModelFiles, file_sha256, parse_meta
+from edgeseq.data.text import Vocabulary
+from edgeseq.errors import InputError, ModelFileError
+from edgeseq.evaluation.text import cross_entropy
+from edgeseq.runtime.model_file import ModelFile, default_model_path, open_model, session_options
+
+
+class GenerationGraph:
+    """A loaded generation graph: ``run`` generates one chunk for a batch of rows."""
+
+    def __init__(self, session: ort.InferenceSession, meta: CharMeta | None, path: Path | None):
+        self.session = session
+        self.meta = meta
+        self.path = path
+
+    @classmethod
+    def beside(cls, step_path: str | Path, threads: int = 1) -> tuple[GenerationGraph | None, str]:
+        """The generation graph of the step model at ``step_path`` if there is a usable one
+        (made from that very file), and why not otherwise."""
+        step_path = Path(step_path)
+        path = ModelFiles(step_path).generation
+        if not path.is_file():
+            return None, f"no {path.name} beside {step_path.name}"
+        try:
+            session = ort.InferenceSession(str(path), session_options(threads),
+                                           providers=["CPUExecutionProvider"])
+            meta = parse_meta(session.get_modelmeta().custom_metadata_map[METADATA_KEY], str(path))
+        except Exception as e:  # a broken or foreign file: the per-step path still works
+            return None, f"{path.name} is not a loadable generation graph ({type(e).__name__})"
+        if (not isinstance(meta, CharMeta) or meta.generation is None
+                or meta.generation.of_sha256 != file_sha256(step_path)):
+            return None, f"{path.name} was not made from this {step_path.name} (re-export the model)"
+        return cls(session, meta, path), ""
+
+    def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
+            uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        """One call: read ``ids``, then generate ``len(uniforms)`` tokens per row (see the
+        inputs and outputs in the file's metadata)."""
+        tokens, new_state = self.session.run(["tokens", "new_state"], {
+            "ids": ids, "state": state, "window": np.array(window, np.int64),
+            "position": np.array(position, np.int64), "uniforms": uniforms,
+            "temperature": np.array(temperature, np.float32), "top_k": np.array(top_k, np.int64)})
+        return tokens, new_state
+
+
+class CharModel:
+    """A char step model and, when there is a matching one, its generation graph.
+
+    ``model``: a path to NAME.onnx, None for the shipped model, or an already opened
+    ModelFile. ``generation=False`` ignores the generation graph (the per-step path is the
+    reference; both give the same text).
+    """
+
+    def __init__(self, model: str | Path | ModelFile | None = None, *, threads: int = 1,
+                 generation: bool = True):
+        opened = model if isinstance(model, ModelFile) else None
+        path = opened.path if opened else default_model_path("char") if model is None else Path(model)
+        self.graph, self.why_per_step = None, "generation=False"
+        if generation and path.is_file():
+            self.graph, self.why_per_step = GenerationGraph.beside(path, threads)
+        if opened is None and self.graph is None:
+            opened = open_model(path, "char", threads)
+        # with a usable generation graph, its copy of the step file's description serves and
+        # the step session waits until something needs it
+        description = opened.description if opened else self.graph.meta.step_meta()
+        self._session = opened.session if opened else None
+        if description.task != "char":
+            raise ModelFileError(f"{path}: a {description.task!r} model, but a char model is needed")
+        if description.graph in ("generation", "fixed"):
+            raise ModelFileError(f"{path}: the {description.graph} graph of a model; pass its "
+                                 f"step model NAME.onnx (which finds NAME.gen.onnx beside it)")
+        self.path, self.description, self.threads = path, description, threads
+        self.vocab = Vocabulary(description.vocabulary)
+        self.window = description.window
+        self.state_shape = (description.state.rows, description.state.hidden)
+        self.line_end = description.line_end
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The step graph's session, opened (and its file checked) on first use."""
+        if self._session is None:
+            self._session = open_model(self.path, "char", self.threads).session
+        return self._session
+
+    @property
+    def engine(self) -> str:
+        """'generation graph' or 'per-step': how characters are produced."""
+        return "generation graph" if self.graph is not None else "per-step"
+
+    def zero_state(self, batch: int = 1) -> np.ndarray:
+        return np.zeros((batch, *self.state_shape), np.float32)
+
+    def logits(self, ids: np.ndarray, state: np.ndarray | None = None,
+               lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One call of the step graph: ids [batch, time] -> (logits [batch, time, V], new state).
+
+        ``lengths`` [batch]: rows padded at the end; logits past a row's length are 0 and
+        its new state is the one after its last valid step (the lab's dynamic_rnn).
+        """
+        ids = np.ascontiguousarray(ids, np.int32)
+        feeds = {"ids": ids, "state": self.zero_state(ids.shape[0]) if state is None else state}
+        if lengths is not None:
+            feeds["lengths"] = checked_lengths(lengths, ids.shape)
+        logits, new_state = self.session.run(["logits", "new_state"], feeds)
+        return logits, new_state
+
+    def char_losses(self, text: str, chunk: int = 256) -> np.ndarray:
+        """Per-character cross-entropy (nats) of ``text`` under the model, teacher forced.
+
+        The text is fed ``chunk`` characters per call with the state carried from call to
+        call, as a stateful stream would run; entry i scores character i + 1.
+        """
+        ids = self.vocab.encode(text)
+        if len(ids) < 2:
+            raise InputError("the text needs at least two characters to score one")
+        state, losses = self.zero_state(), []
+        for start in range(0, len(ids) - 1, chunk):
+            inputs, targets = ids[start:start + chunk], ids[start + 1:start + chunk + 1]
+            inputs = inputs[: len(targets)]
+            logits, state = self.logits(inputs[None, :], state)
+            losses.append(cross_entropy(logits[0], targets))
+        return np.concatenate(losses)
+
+
+def checked_lengths(lengths, shape: tuple) -> np.ndarray:
+    """Lengths [batch] as int32, each from 1 to the padded time axis, or a one-line error."""
+    lengths = np.asarray(lengths)
+    batch, time = shape
+    if lengths.shape != (batch,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise InputError(f"lengths must be {batch} whole numbers, one per row, got shape {lengths.shape}")
+    if (lengths < 1).any():
+        raise InputError(f"lengths must be at least 1, got {lengths.min()} (row {int(np.argmin(lengths))})")
+    if (lengths > time).any():
+        row = int(np.argmax(lengths))
+        raise InputError(f"length {lengths[row]} of row {row} is longer than the padded time axis ({time})")
+    return lengths.astype(np.int32)
