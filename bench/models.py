@@ -3,10 +3,10 @@
 * char: Embedding(64, 32) -> LSTM(128) x 2 -> Dense(64), the anchor's model, trained with
   edgeseq's ``train_char`` for a few epochs on generated text (seeded pseudo-words over a
   64-character alphabet), so its predictions have real margins, then exported with
-  ``export_char`` (dynamic, fixed and generation graphs, all verified).
+  ``export_run`` (dynamic, fixed and generation graphs, all verified).
 * stock: LSTM(10) over 7 days x 5 columns -> Dense(1), trained with edgeseq's
   ``train_series`` on the project's synthetic price file and exported with
-  ``export_series``.
+  ``export_run``.
 
 The TensorFlow peer of each is the same Keras model from the run folder, called through a
 ``tf.function`` with fixed shapes; the TFLite peer is that function converted with
@@ -47,7 +47,7 @@ def generated_text(chars: int, seed: int = 0) -> str:
 
 
 def build_char(work: Path, smoke: bool) -> Built:
-    from edgeseq.export.char_export import export_char
+    from edgeseq.export.exporter import export_run
     from edgeseq.training.char_training import TrainSettings, train_char
 
     model = dict(cell="lstm", layers=2, hidden=16 if smoke else 128, head="dense", input="embedding",
@@ -58,7 +58,7 @@ def build_char(work: Path, smoke: bool) -> Built:
                out=work / "char_run", source="bench: generated pseudo-words", log=io.StringIO())
     trained = time.perf_counter()
     out = work / "char.onnx"
-    result = export_char(work / "char_run", out, log=io.StringIO())
+    result = export_run(work / "char_run", out)
     exported = time.perf_counter()
     files = {p.name: p.stat().st_size for p in result.paths}
     files["char_run/model.keras"] = (work / "char_run" / "model.keras").stat().st_size
@@ -69,7 +69,7 @@ def build_char(work: Path, smoke: bool) -> Built:
 def build_stock(work: Path, smoke: bool) -> Built:
     from edgeseq.data.series import load_csv
     from edgeseq.data.synthetic import write_synthetic_csv
-    from edgeseq.export.series_export import export_series
+    from edgeseq.export.exporter import export_run
     from edgeseq.training.series_training import SeriesTrainSettings, train_series
 
     csv = write_synthetic_csv(work / "prices.csv", days=1000, seed=7)
@@ -80,7 +80,7 @@ def build_stock(work: Path, smoke: bool) -> Built:
                  window=7, horizon=1, out=work / "stock_run", log=io.StringIO())
     trained = time.perf_counter()
     out = work / "stock.onnx"
-    result = export_series(work / "stock_run", out, log=io.StringIO())
+    result = export_run(work / "stock_run", out)
     exported = time.perf_counter()
     files = {p.name: p.stat().st_size for p in result.paths}
     return Built(work / "stock_run", out, trained - started, exported - trained, files)

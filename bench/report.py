@@ -84,10 +84,10 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         f"Dense({cfg.vocab_size}), trained with `edgeseq.training.char_training.train_char` "
         f"for {1 if size.smoke else 3} epochs on generated pseudo-words over a 64-character alphabet "
         f"(trained weights, not untrained: greedy text then has real margins), exported with "
-        f"`export_char` (dynamic + fixed + generation graph, {char.extra['checks']} checks passed). "
+        f"`export_run` (dynamic + fixed + generation graph, {char.extra['checks']} checks passed). "
         f"Train {char.train_seconds:.1f} s, export {char.export_seconds:.1f} s.",
         f"- **stock**: LSTM(10) over 7 days × 5 columns → Dense(1), trained with `train_series` on the "
-        f"synthetic price file, exported with `export_series`. Train {stock.train_seconds:.1f} s, "
+        f"synthetic price file, exported with `export_run`. Train {stock.train_seconds:.1f} s, "
         f"export {stock.export_seconds:.1f} s.",
         "",
         "## Targets (issue 5)",

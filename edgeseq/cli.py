@@ -18,6 +18,7 @@ import typer
 
 import edgeseq
 from edgeseq.errors import EdgeseqError
+from edgeseq.log import setup_cli_logging
 
 app = typer.Typer(
     help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
@@ -72,6 +73,7 @@ def version_callback(value: bool):
 def main(version: Annotated[Optional[bool], typer.Option(
         "--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None):
     """edgeseq: sequence models for CPU edge devices."""
+    setup_cli_logging()
 
 
 # ---------------------------------------------------------------- train
@@ -201,17 +203,9 @@ def export(
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
-    from edgeseq.training.run_folder import read_run_config
+    from edgeseq.export.exporter import export_run
 
-    task = read_run_config(run)["task"]
-    out = out or run / "model.onnx"
-    if task == "char":
-        from edgeseq.export.char_export import export_char as export_task
-    elif task == "series":
-        from edgeseq.export.series_export import export_series as export_task
-    else:
-        raise EdgeseqError(f"{run}: unknown task {task!r} in config.json")
-    export_task(run, out, force=force)
+    export_run(run, out or run / "model.onnx", force=force)
 
 
 # ---------------------------------------------------------------- run

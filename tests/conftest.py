@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from edgeseq.log import setup_cli_logging
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+setup_cli_logging()  # the edgeseq logger's lines on (captured) stderr, as the CLI shows them
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
@@ -37,9 +40,9 @@ def ship_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ship_export(ship_run, tmp_path_factory):
-    from edgeseq.export.char_export import export_char
+    from edgeseq.export.exporter import export_run
 
     run_dir = ship_run[0]
     out = tmp_path_factory.mktemp("exported") / "ship.onnx"
-    result = export_char(run_dir, out)
+    result = export_run(run_dir, out)
     return out, result

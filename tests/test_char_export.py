@@ -9,7 +9,7 @@ import pytest
 
 from edgeseq.errors import ExportCheckError, InputError
 from edgeseq.contract import ModelFiles
-from edgeseq.export.char_export import export_char
+from edgeseq.export.exporter import export_run
 from edgeseq.runtime import CharGenerator
 from edgeseq.runtime.char_model import CharModel
 from edgeseq.runtime.model_file import open_model
@@ -30,7 +30,7 @@ def exported(request, tmp_path_factory):
                                                 hidden=25 if head == "none" else 16),
                              TrainSettings(epochs=3, seed=1), out=run_dir, log=io.StringIO())
     out = run_dir.parent / "model.onnx"
-    result = export_char(run_dir, out, log=io.StringIO())
+    result = export_run(run_dir, out)
     return request.param, model, out, result
 
 
@@ -92,24 +92,23 @@ def test_export_refuses_to_overwrite_and_force_replaces(ship_run, tmp_path):
     out = tmp_path / "m.onnx"
     out.write_bytes(b"keep me")
     with pytest.raises(InputError, match="already exists; pass --force"):
-        export_char(ship_run[0], out, log=io.StringIO())
+        export_run(ship_run[0], out)
     assert out.read_bytes() == b"keep me" and not ModelFiles(out).fixed.exists()
-    export_char(ship_run[0], out, force=True, log=io.StringIO())
+    export_run(ship_run[0], out, force=True)
     assert open_model(out).meta["task"] == "char"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.gen.onnx", "m.onnx"]  # no temp files left
 
 
-def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch):
-    import edgeseq.export.char_export as char_export
+def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch, capsys):
+    import edgeseq.export.exporter as exporter
 
     def broken(checklist, *args, **kwargs):
         checklist.add("dynamic logits", np.zeros(3), np.ones(3), TOLERANCE)
 
-    monkeypatch.setattr(char_export, "check_char_parity", broken)
-    log = io.StringIO()
+    monkeypatch.setattr(exporter, "check_parity", broken)
     with pytest.raises(ExportCheckError, match="check\\(s\\) failed: dynamic logits.*pass --force"):
-        export_char(ship_run[0], tmp_path / "m.onnx", log=log)
-    assert "FAIL dynamic logits" in log.getvalue()
+        export_run(ship_run[0], tmp_path / "m.onnx")
+    assert "FAIL dynamic logits" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -120,7 +119,7 @@ def test_a_generation_graph_that_disagrees_is_left_out_not_fatal(ship_run, tmp_p
         checklist.require("generation graph = per-step path: stateful, greedy", False)
 
     monkeypatch.setattr(generation, "verify_generation", disagrees)
-    result = export_char(ship_run[0], tmp_path / "m.onnx", log=io.StringIO())
+    result = export_run(ship_run[0], tmp_path / "m.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.onnx"]
     assert any("no generation graph: it disagreed" in note for note in result.checklist.notes)
     assert CharGenerator(tmp_path / "m.onnx").engine == "per-step"

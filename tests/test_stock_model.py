@@ -38,14 +38,14 @@ def sample_csv(tmp_path_factory):
 
 
 def train_and_export(csv, tmp_path_factory, model_options, train_settings, name):
-    from edgeseq.export.series_export import export_series
+    from edgeseq.export.exporter import export_run
     from edgeseq.training.series_training import train_series
 
     run_dir = tmp_path_factory.mktemp("runs") / name
     run = train_series(load_csv(csv), model_options, train_settings, window=DEFAULT["window"],
                        horizon=DEFAULT.get("horizon", 1), out=run_dir, log=io.StringIO())
     out = run_dir.parent / f"{name}.onnx"
-    result = export_series(run_dir, out, log=io.StringIO())
+    result = export_run(run_dir, out)
     return run, out, result
 
 

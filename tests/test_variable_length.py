@@ -53,7 +53,7 @@ def ragged_case(rng, vocab_size, state_count, hidden):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_path):
-    from edgeseq.export.char_export import export_char
+    from edgeseq.export.exporter import export_run
     from edgeseq.runtime.char_model import CharModel
     from edgeseq.runtime.model_file import open_model
     from edgeseq.training.char_model import CharModelConfig, step_function
@@ -65,7 +65,7 @@ def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_pat
     config = CharModelConfig(vocab_size=vocab_size, cell=cell, layers=layers, hidden=12)
     plain, _ = step_function(model, config)
     masked, _ = step_function(model, config, lengths=True)
-    export_char(tmp_path / "run", tmp_path / "m.onnx", log=io.StringIO())
+    export_run(tmp_path / "run", tmp_path / "m.onnx")
     session = open_model(tmp_path / "m.onnx").session
     ids, state, lengths = ragged_case(np.random.default_rng(3), vocab_size, config.state_count, 12)
     tf_out = masked(ids, state, lengths)
@@ -131,7 +131,7 @@ def test_cli_by_line_skips_empty_lines_and_rejects_files_without_lines(tmp_path)
 def stateful_model(tmp_path_factory):
     """The ship sentence repeated to 4,000 characters, trained with the state carried."""
     from edgeseq.data.text import sample_text
-    from edgeseq.export.char_export import export_char
+    from edgeseq.export.exporter import export_run
     from edgeseq.training.char_training import TrainSettings, train_on
 
     sentence, _ = sample_text("ship")
@@ -139,7 +139,7 @@ def stateful_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stateful")
     model, config, _ = train_on(stateful_data(text, chunk=50, streams=8), dict(cell="lstm", layers=2, hidden=64),
                                 TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run", log=io.StringIO())
-    export_char(folder / "run", folder / "long.onnx", log=io.StringIO())
+    export_run(folder / "run", folder / "long.onnx")
     return text, model, config, folder / "long.onnx"
 
 
@@ -204,14 +204,14 @@ def test_runner_rejects_bad_lengths(stateful_model):
 
 
 def test_a_line_model_learns_where_lines_end_and_stops_there(tmp_path):
-    from edgeseq.export.char_export import export_char
+    from edgeseq.export.exporter import export_run
     from edgeseq.runtime import CharGenerator
     from edgeseq.training.char_training import TrainSettings, train_char_lines
 
     names = ["anna", "bob", "christopher", "maximilian", "zoe", "eve"]
     train_char_lines(names, dict(cell="gru", layers=1, hidden=32), TrainSettings(epochs=150, lr=0.05, seed=0),
                      out=tmp_path / "run", log=io.StringIO())
-    export_char(tmp_path / "run", tmp_path / "names.onnx", log=io.StringIO())
+    export_run(tmp_path / "run", tmp_path / "names.onnx")
     for generation in (True, False):
         generator = CharGenerator(tmp_path / "names.onnx", generation=generation)
         assert generator.line_end == "\n"

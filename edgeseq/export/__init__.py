@@ -1,6 +1,9 @@
-"""The conversion side: tf2onnx, graph checks, parity against TensorFlow, metadata.
+"""The export stage: a run folder to verified ONNX files (``exporter.export_run``).
 
-With ``edgeseq.training`` the only place TensorFlow and tf2onnx are imported; importing
-``edgeseq.training`` first loads TensorFlow quietly (see its docstring).
+Only the modules that convert load TensorFlow and tf2onnx, quietly, through
+``edgeseq.training``: ``exporter`` (export_run), ``convert`` (tf2onnx), and the two tasks
+``char_task`` and ``series_task``. The graph code is pure ONNX and loads no TensorFlow:
+``onnx_graph`` (op types, metadata, writing), ``verify`` (the checklist and the parity
+check), ``fuse`` and ``step_graph`` (graph surgery and reading), ``generation`` and
+``generation_check`` (the generation graph). So this package imports nothing by itself.
 """
-import edgeseq.training  # noqa: F401

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from edgeseq.atomic import write_bytes, write_text
 from edgeseq.contract import ModelFiles, file_sha256
+from edgeseq.log import logger, setup_cli_logging
 
 COMMAND = "python -m edgeseq.export.defaults --force"
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
@@ -40,7 +40,7 @@ SERIES_DEFAULTS = {
 
 def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.text import sample_text
-    from edgeseq.export.char_export import export_char
+    from edgeseq.export.exporter import export_run
     from edgeseq.training.char_training import TrainSettings, train_char
 
     text, window = sample_text(spec["sample"])
@@ -48,7 +48,7 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
                                TrainSettings(epochs=spec["epochs"], lr=spec["lr"], seed=spec["seed"]),
                                out=work / name, source=f"sample:{spec['sample']}")
     out = EXPORTED / f"{name}.onnx"
-    result = export_char(work / name, out, force=force)
+    result = export_run(work / name, out, force=force)
     entries = {out.name: {"task": "char", "metrics": metrics, "training": spec},
                ModelFiles(out).fixed.name: {"task": "char", "graph": "fixed", "of": out.name}}
     for path in result.paths[2:]:  # the generation graph (NAME.gen.onnx), when the model has one
@@ -59,7 +59,7 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
 def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.series import load_csv
     from edgeseq.data.synthetic import write_synthetic_csv
-    from edgeseq.export.series_export import export_series
+    from edgeseq.export.exporter import export_run
     from edgeseq.training.series_training import SeriesTrainSettings, train_series
 
     sample = write_synthetic_csv(work / spec["csv"], days=spec["days"], seed=spec["data_seed"])
@@ -69,7 +69,7 @@ def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     run = train_series(load_csv(csv), spec["model"], settings, window=spec["window"], horizon=spec["horizon"],
                        out=work / name, source=f"exported/{csv.name}")
     out = EXPORTED / f"{name}.onnx"
-    export_series(work / name, out, force=force)
+    export_run(work / name, out, force=force)
     made_by = f"edgeseq.data.synthetic.write_synthetic_csv(days={spec['days']}, seed={spec['data_seed']})"
     return {csv.name: {"task": "series", "data": "SYNTHETIC price history (a seeded random walk), Yahoo format",
                        "made_by": made_by},
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite the shipped files")
     parser.add_argument("--only", choices=sorted([*CHAR_DEFAULTS, *SERIES_DEFAULTS]), help="rebuild just this one")
     args = parser.parse_args(argv)
+    setup_cli_logging()
     entries = {}
     with tempfile.TemporaryDirectory() as work:
         for name, spec in CHAR_DEFAULTS.items():
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, spec in SERIES_DEFAULTS.items():
             if args.only in (None, name):
                 entries.update(build_series(name, spec, Path(work), args.force))
-    print(f"wrote {write_manifest(entries)}", file=sys.stderr)
+    logger.info(f"wrote {write_manifest(entries)}")
 
 
 if __name__ == "__main__":

@@ -58,284 +58,134 @@ window, rows shorter than W step through the step graph with ``lengths`` until e
 holds a full window, and the graph takes over from there.
 
 The graph has no ``If``: each mode (stateful or window, greedy or sampled) is its own chain
-of top-level Loops, and the modes not asked for run zero iterations (see ``build``).
+of top-level Loops, and the modes not asked for run zero iterations (see ``_Generation``).
+
+Built in three modules: this one assembles the graph (modes, sampling settings, uniforms,
+the first character, outputs); ``generation_contexts`` holds the stateful and the window
+Loops; ``generation_step`` the nodes of one step and of the choice of a character.
 """
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
+from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms, WindowContext
+from edgeseq.export.generation_step import StepNodes
+from edgeseq.export.onnx_builder import F, I32, I64, GraphBuilder, value_info
+from edgeseq.export.onnx_graph import OPSET
 from edgeseq.export.step_graph import GenerationUnsupported, StepParts, read_step_graph
 
 __all__ = ["build_generation", "read_step_graph", "GenerationUnsupported", "DEFAULT_UNROLL"]
 
-GEN_OPSET = 17
 DEFAULT_UNROLL = 4
-
-F, I32, I64, BOOL = TensorProto.FLOAT, TensorProto.INT32, TensorProto.INT64, TensorProto.BOOL
-
-
-# ------------------------------------------------------------------ building the graph
-
-class _Builder:
-    """Nodes of one (sub)graph; every name is unique across the whole model."""
-
-    def __init__(self, counter):
-        self.nodes: list[onnx.NodeProto] = []
-        self.counter = counter
-
-    def fresh(self, hint: str) -> str:
-        return f"{hint}_{next(self.counter)}"
-
-    def add(self, op: str, inputs: list[str], outputs: int | list[str] = 1, **attrs):
-        names = [self.fresh(op.lower()) for _ in range(outputs)] if isinstance(outputs, int) else outputs
-        self.nodes.append(helper.make_node(op, inputs, names, **attrs))
-        return names[0] if len(names) == 1 else names
-
-    def sub(self) -> "_Builder":
-        return _Builder(self.counter)
-
-
-def _value(name: str, elem: int, shape=None) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, elem, shape)
 
 
 class _Generation:
-    """Builds the generation graph for one step graph's parts."""
+    """The generation graph of one step graph's parts.
+
+    onnxruntime pre-packs the recurrent weights of kernels in a subgraph directly under the
+    main graph, but not in deeper ones (a Loop inside an If branch ran 30% slower), so the
+    graph has no If: every mode (stateful / window, greedy / sample) is a chain of Loops at
+    the top level, and the modes not asked for run zero iterations (a Loop of zero
+    iterations passes its carried values through). The tokens of all Loops are
+    concatenated: only the active ones have any.
+    """
 
     def __init__(self, parts: StepParts, unroll: int):
-        self.p = parts
-        self.unroll = unroll
-        self.counter = itertools.count()
-        self.consts: dict[str, np.ndarray] = {}
-
-    def const(self, value, dtype) -> str:
-        """A shared constant initializer (one per distinct value)."""
-        value = np.asarray(value, dtype)
-        key = f"c_{value.dtype}_{'x'.join(map(str, value.shape))}_{'_'.join(map(str, value.reshape(-1).tolist()))}"
-        key = key.replace("-", "m").replace(".", "p")
-        self.consts.setdefault(key, value)
-        return key
-
-    # -------------------------------------------------------------- pieces
-
-    def layers(self, b: _Builder, x: str, states: list[str], sequence_out: bool) -> tuple[str, list[str]]:
-        """The recurrent layers over x [time, rows, E] from states (each [1, rows, H]).
-
-        Returns (the last layer's final h [1, rows, H], the new states). Only the layers
-        below the last write their whole output sequence (the next layer's input)."""
-        new = list(states)
-        for i, layer in enumerate(self.p.layers):
-            last = i == len(self.p.layers) - 1
-            count = len(layer.state_rows)
-            y = "" if last or not sequence_out else b.fresh("y")
-            finals = [b.fresh("final") for _ in range(count)]
-            b.add(layer.op_type, [x, *layer.weights, "", *(states[r] for r in layer.state_rows)],
-                  outputs=[y, *finals], **layer.attributes)
-            for r, name in zip(layer.state_rows, finals):
-                new[r] = name
-            # time 1: the final h is the output sequence, already [1, rows, H]
-            x = b.add("Squeeze", [y, self.const([1], np.int64)]) if y else finals[0]
-        return x, new
-
-    def head(self, b: _Builder, h: str) -> str:
-        if self.p.head_weight is None:
-            return h
-        return b.add("Add", [b.add("MatMul", [h, "head_weight"]), "head_bias"])
-
-    def choose(self, b: _Builder, logits: str, u: str | None) -> str:
-        """Ids int64 [...] from logits [..., V]: ArgMax when u is None, else the inverse-CDF draw
-        with u [...]; the same arithmetic as runtime.sampling.pick."""
-        if u is None:
-            return b.add("ArgMax", [logits], axis=-1, keepdims=0)
-        last = self.const([-1], np.int64)
-        z = b.add("Div", [logits, "safe_temperature"])
-        top = b.add("TopK", [z, "top_k_1d"], outputs=2, axis=-1, largest=1, sorted=1)[0]
-        kth = b.add("Gather", [top, self.const(-1, np.int64)], axis=-1)
-        keep = b.add("GreaterOrEqual", [z, b.add("Unsqueeze", [kth, last])])
-        exp = b.add("Exp", [b.add("Sub", [z, b.add("ReduceMax", [z], axes=[-1], keepdims=1)])])
-        weights = b.add("Where", [keep, exp, self.const(0.0, np.float32)])
-        cumulative = b.add("CumSum", [weights, self.const(-1, np.int64)])
-        total = b.add("Gather", [cumulative, self.const(-1, np.int64)], axis=-1)
-        target = b.add("Unsqueeze", [b.add("Mul", [u, total]), last])
-        below = b.add("Cast", [b.add("LessOrEqual", [cumulative, target])], to=I64)
-        index = b.add("ReduceSum", [below, last], keepdims=0)
-        return b.add("Min", [index, self.const(self.p.vocab - 1, np.int64)])
-
-    def loop(self, b: _Builder, count: str, carried: list[tuple[str, int]], body_fn, scans: int) -> list[str]:
-        """A Loop of ``count`` iterations. body_fn(builder, iteration, carried names) returns
-        (new carried names, scan output names)."""
-        body = b.sub()
-        iteration, cond = body.fresh("iter"), body.fresh("cond")
-        names_in = [body.fresh("in") for _ in carried]
-        new, scan_names = body_fn(body, iteration, names_in)
-        outs, seen = [], set(names_in)
-        for name in [*new, *scan_names]:  # a body output must be a distinct, computed name
-            outs.append(body.add("Identity", [name]) if name in seen else name)
-            seen.add(name)
-        cond_out = body.add("Identity", [cond])
-        graph = helper.make_graph(
-            body.nodes, body.fresh("body"),
-            [_value(iteration, I64, []), _value(cond, BOOL, []),
-             *(_value(n, t) for n, (_, t) in zip(names_in, carried))],
-            [_value(cond_out, BOOL, []),
-             *(_value(n, t) for n, (_, t) in zip(outs[:len(carried)], carried)),
-             *(_value(n, I64) for n in outs[len(carried):])],
-        )
-        results = b.add("Loop", [count, "", *(n for n, _ in carried)], outputs=len(carried) + scans, body=graph)
-        return results if isinstance(results, list) else [results]
-
-    # -------------------------------------------------------------- the whole graph
-    #
-    # onnxruntime pre-packs the recurrent weights of kernels in a subgraph directly under
-    # the main graph, but not in deeper ones (a Loop inside an If branch ran 30% slower),
-    # so the graph has no If: every mode (stateful / window, greedy / sample) is a chain
-    # of Loops at the top level, and the modes not asked for run zero iterations (a Loop
-    # of zero iterations passes its carried values through). The tokens of all Loops are
-    # concatenated: only the active ones have any.
+        self.parts, self.unroll = parts, unroll
+        self.step = StepNodes(parts)
+        self.top = GraphBuilder()
+        for value in (0, 1, [0], [1]):  # the first constants: their order names the initializers
+            self.top.i64(value)
 
     def build(self) -> onnx.GraphProto:
-        b = _Builder(self.counter)
-        p = self.p
-        s, hsize, e = p.state_count, p.hidden, p.table.shape[1]
-        i64 = lambda v: self.const(v, np.int64)  # noqa: E731
-        zero_i, one_i, axis0, axis1 = i64(0), i64(1), i64([0]), i64([1])
-        # -- modes and sizes
-        steps = b.add("Squeeze", [b.add("Shape", ["uniforms"], start=0, end=1), axis0])
-        batch = b.add("Shape", ["ids"], start=0, end=1)  # [1]
-        time = b.add("Squeeze", [b.add("Shape", ["ids"], start=1, end=2), axis0])
-        greedy = b.add("Equal", ["temperature", self.const(0.0, np.float32)])
-        windowed = b.add("Greater", ["window", zero_i])
-        stateful = b.add("Not", [windowed])
-        to_i = lambda flag: b.add("Cast", [flag], to=I64)  # noqa: E731
-        greedy_i, sample_i = to_i(greedy), to_i(b.add("Not", [greedy]))
-        stateful_i, windowed_i = to_i(stateful), to_i(windowed)
-        gated = lambda count, *flags: b.add("Mul", [count, *flags] if len(flags) == 1 else  # noqa: E731
-                                            [b.add("Mul", [count, flags[0]]), flags[1]])
-        # sampling settings: temperature 1 when greedy (the sampled choice is then unused)
-        b.add("Where", [greedy, self.const(1.0, np.float32), "temperature"], outputs=["safe_temperature"])
-        k = b.add("Where", [b.add("Greater", ["top_k", zero_i]), b.add("Min", ["top_k", i64(p.vocab)]), i64(p.vocab)])
-        b.add("Reshape", [k, i64([1])], outputs=["top_k_1d"])
-        rest = b.add("Sub", [steps, one_i])  # characters after the first
+        modes = self.modes()
+        self.sampling_settings(modes)
+        uniforms = self.split_uniforms(modes)
+        stateful = StatefulContext(self.step, self.top, modes, self.unroll)
+        window = WindowContext(self.step, self.top, modes)
+        logits_stateful = stateful.prefill()
+        logits_window = window.prefill(stateful.zero_h)
+        first = self.first_character(modes, logits_stateful, logits_window)
+        tokens_stateful, final_stateful = stateful.generate(first, uniforms)
+        tokens_window, final_window = window.generate(first, uniforms)
+        self.outputs(modes, [first, *tokens_stateful, *tokens_window], final_stateful, final_window)
+        return self.graph()
+
+    def modes(self) -> Modes:
+        top, axis0 = self.top, self.top.i64([0])
+        steps = top.add("Squeeze", [top.add("Shape", ["uniforms"], start=0, end=1), axis0])
+        batch = top.add("Shape", ["ids"], start=0, end=1)  # [1]
+        time = top.add("Squeeze", [top.add("Shape", ["ids"], start=1, end=2), axis0])
+        greedy = top.add("Equal", ["temperature", top.const(0.0, np.float32)])
+        windowed = top.add("Greater", ["window", top.i64(0)])
+        stateful = top.add("Not", [windowed])
+        greedy_i, sample_i = top.as_i64(greedy), top.as_i64(top.add("Not", [greedy]))
+        return Modes(steps, batch, time, greedy, windowed, greedy_i, sample_i, top.as_i64(stateful),
+                     top.as_i64(windowed))
+
+    def sampling_settings(self, modes: Modes) -> None:
+        """safe_temperature (1 when greedy: the sampled choice is then unused) and top_k_1d (k in 1..V)."""
+        top, vocab = self.top, self.parts.vocab
+        top.add("Where", [modes.greedy, top.const(1.0, np.float32), "temperature"], outputs=["safe_temperature"])
+        k = top.add("Where", [top.add("Greater", ["top_k", top.i64(0)]), top.add("Min", ["top_k", top.i64(vocab)]),
+                              top.i64(vocab)])
+        top.add("Reshape", [k, top.i64([1])], outputs=["top_k_1d"])
+
+    def split_uniforms(self, modes: Modes) -> Uniforms:
+        """The first character uses uniforms[0]; the rest are cut for the Loops that follow."""
+        top, i64, axis0, one = self.top, self.top.i64, self.top.i64([0]), self.top.i64(1)
+        count = top.add("Sub", [modes.steps, one])
         unroll = i64(self.unroll)
-        iterations, remainder = b.add("Div", [rest, unroll]), b.add("Mod", [rest, unroll])
-        split = b.add("Unsqueeze", [b.add("Add", [one_i, b.add("Mul", [iterations, unroll])]), axis0])
-        big = i64([np.iinfo(np.int64).max])
-        u_main = b.add("Reshape", [b.add("Slice", ["uniforms", i64([1]), split, axis0]),
-                                   b.add("Concat", [i64([-1, self.unroll]), batch], axis=0)])  # [iterations, U, B]
-        u_tail = b.add("Slice", ["uniforms", split, big, axis0])  # [remainder, B]
-        u_rest = b.add("Slice", ["uniforms", i64([1]), big, axis0])  # [steps - 1, B]
+        iterations, remainder = top.add("Div", [count, unroll]), top.add("Mod", [count, unroll])
+        split = top.add("Unsqueeze", [top.add("Add", [one, top.add("Mul", [iterations, unroll])]), axis0])
+        end = i64([np.iinfo(np.int64).max])
+        blocks = top.add("Reshape", [top.add("Slice", ["uniforms", i64([1]), split, axis0]),
+                                     top.add("Concat", [i64([-1, self.unroll]), modes.batch], axis=0)])
+        tail = top.add("Slice", ["uniforms", split, end, axis0])
+        each = top.add("Slice", ["uniforms", i64([1]), end, axis0])
+        return Uniforms(count, blocks, iterations, tail, remainder, each)
 
-        # -- stateful: a one-iteration Loop consumes ids, then Loops of U steps and of 1 step
-        rows = b.add("Transpose", [b.add("Gather", ["state", zero_i], axis=1)], perm=[1, 0, 2])  # [S, B, H]
-        states = [b.add("Slice", [rows, i64([r]), i64([r + 1]), axis0]) for r in range(s)]
-        x_ids = b.add("Gather", ["input_table", b.add("Transpose", ["ids"], perm=[1, 0])])  # [T, B, E]
-        h_start = b.add("Expand", [self.const(0.0, np.float32), b.add("Concat", [axis1, batch, i64([hsize])], axis=0)])
+    def first_character(self, modes: Modes, logits_stateful: str, logits_window: str) -> str:
+        """The first character [B], from whichever prefill ran."""
+        top, choose = self.top, self.step.choose
+        logits = top.add("Where", [modes.windowed, logits_window, logits_stateful])  # [B, V]
+        return top.add("Where", [modes.greedy, choose(top, logits, None),
+                                 choose(top, logits, top.add("Gather", ["uniforms", top.i64(0)]))])
 
-        def prefill(bb: _Builder, iteration: str, names: list[str]):
-            h, st = self.layers(bb, x_ids, names[1:], sequence_out=True)
-            return [h, *st], []
+    def outputs(self, modes: Modes, tokens: list[str], final_stateful: list[str], final_window: list[str]) -> None:
+        """tokens: every Loop's (only the active ones have any); new_state: the active mode's."""
+        top, i64, axis0, axis1 = self.top, self.top.i64, self.top.i64([0]), self.top.i64([1])
+        flat = top.add("Concat", [i64([-1]), modes.batch], axis=0)
+        joined = top.add("Concat", [top.add("Reshape", [t, flat]) for t in tokens], axis=0)  # [steps, B]
+        top.add("Cast", [top.add("Transpose", [joined], perm=[1, 0])], outputs=["tokens"], to=I32)
+        packed_s = top.add("Unsqueeze", [self._rows_first(final_stateful), axis1])  # [B, 1, S, H]
+        packed_w = top.add("Reshape", [self._rows_first(final_window),  # [B, W, S, H]
+                                       top.add("Concat", [modes.batch, i64([-1, self.parts.state_count,
+                                                                            self.parts.hidden])], axis=0)])
+        slots = top.add("Shape", ["state"], start=1, end=2)
+        keep_s = top.add("Slice", [packed_s, axis0, top.add("Unsqueeze", [modes.stateful_i, axis0]), axis1])
+        keep_w = top.add("Slice", [packed_w, axis0, top.add("Mul", [slots, modes.windowed_i]), axis1])
+        top.add("Concat", [keep_s, keep_w], outputs=["new_state"], axis=1)
 
-        pre = self.loop(b, stateful_i, [(h_start, F)] + [(st, F) for st in states], prefill, 0)
-        logits_s = b.add("Squeeze", [self.head(b, pre[0]), axis0])  # [B, V]
+    def _rows_first(self, states: list[str]) -> str:
+        """States (each [1, rows, H]) packed as [rows, S, H]."""
+        return self.top.add("Transpose", [self.top.add("Concat", states, axis=0)], perm=[1, 0, 2])
 
-        # -- window: W staggered slots; a Loop consumes ids one character at a time
-        rows_w = b.add("Transpose", [b.add("Reshape", ["state", i64([-1, s, hsize])])], perm=[1, 0, 2])  # [S, BW, H]
-        states_w = [b.add("Slice", [rows_w, i64([r]), i64([r + 1]), axis0]) for r in range(s)]
-        window_1d = b.add("Unsqueeze", ["window", axis0])
-        slot_of_row = b.add("Reshape", [b.add("Tile", [b.add("Range", [zero_i, "window", one_i]), batch]),
-                                        i64([1, -1, 1])])  # [1, BW, 1]
-        expand_shape = b.add("Concat", [batch, window_1d, i64([e])], axis=0)  # [B, W, E]
-        slots_shape = b.add("Concat", [batch, window_1d, i64([hsize])], axis=0)  # [B, W, H]
-        ids_t = b.add("Cast", [b.add("Transpose", ["ids"], perm=[1, 0])], to=I64)  # [T, B]
-
-        def slot_step(bb: _Builder, token: str, st: list[str], k: str):
-            """Every slot reads token [B]: (the h of slot k mod W [B, H], the states, that slot zeroed)."""
-            x = bb.add("Gather", ["input_table", token])  # [B, E]
-            x = bb.add("Expand", [bb.add("Unsqueeze", [x, axis1]), expand_shape])
-            x = bb.add("Reshape", [x, i64([1, -1, e])])  # [1, BW, E]
-            h, st = self.layers(bb, x, st, sequence_out=False)
-            slot = bb.add("Mod", [bb.add("Add", ["position", k]), "window"])
-            read = bb.add("Gather", [bb.add("Reshape", [h, slots_shape]), slot], axis=1)  # [B, H]
-            keep = bb.add("Cast", [bb.add("Not", [bb.add("Equal", [slot_of_row, slot])])], to=F)  # [1, BW, 1]
-            return read, [bb.add("Mul", [state, keep]) for state in st]
-
-        def window_prefill(bb: _Builder, iteration: str, names: list[str]):
-            read, st = slot_step(bb, bb.add("Gather", [ids_t, iteration]), names[1:], iteration)
-            return [read, *st], []
-
-        h_start_w = b.add("Squeeze", [h_start, axis0])  # [B, H]
-        pre_w = self.loop(b, gated(time, windowed_i), [(h_start_w, F)] + [(st, F) for st in states_w],
-                          window_prefill, 0)
-        logits_w = self.head(b, pre_w[0])  # [B, V]
-
-        # -- the first character, from whichever prefill ran
-        logits = b.add("Where", [windowed, logits_w, logits_s])  # [B, V]
-        first = b.add("Where", [greedy, self.choose(b, logits, None),
-                                self.choose(b, logits, b.add("Gather", ["uniforms", zero_i]))])  # [B]
-        first_s = b.add("Unsqueeze", [first, axis0])  # [1, B]
-
-        def stateful_body(unrolled: int, greedy_body: bool, uniforms: str):
-            def fn(bb: _Builder, iteration: str, names: list[str]):
-                token, st = names[0], names[1:]
-                block = None if greedy_body else bb.add("Gather", [uniforms, iteration])  # [U, B] or [B]
-                tokens = []
-                for j in range(unrolled):
-                    h, st = self.layers(bb, bb.add("Gather", ["input_table", token]), st, sequence_out=False)
-                    u = None if greedy_body else (bb.add("Gather", [block, i64(j)]) if unrolled > 1 else block)
-                    token = self.choose(bb, self.head(bb, h), u)  # [1, B]
-                    tokens.append(token)
-                return [token, *st], [bb.add("Concat", tokens, axis=0) if unrolled > 1 else tokens[0]]
-            return fn
-
-        def window_body(greedy_body: bool):
-            def fn(bb: _Builder, iteration: str, names: list[str]):
-                read, st = slot_step(bb, names[0], names[1:], bb.add("Add", [time, iteration]))
-                u = None if greedy_body else bb.add("Gather", [u_rest, iteration])
-                token = self.choose(bb, self.head(bb, read), u)  # [B]
-                return [token, *st], [token]
-            return fn
-
-        scans = []
-        chain = [first_s, *pre[1:]]
-        for unrolled, count, uniforms in ((self.unroll, iterations, u_main), (1, remainder, u_tail)):
-            for greedy_body, flag in ((True, greedy_i), (False, sample_i)):
-                out = self.loop(b, gated(count, stateful_i, flag), [(chain[0], I64)] + [(st, F) for st in chain[1:]],
-                                stateful_body(unrolled, greedy_body, uniforms), 1)
-                chain, scans = out[:-1], scans + [out[-1]]
-        final_s = chain[1:]
-        chain = [first, *pre_w[1:]]
-        for greedy_body, flag in ((True, greedy_i), (False, sample_i)):
-            out = self.loop(b, gated(rest, windowed_i, flag), [(chain[0], I64)] + [(st, F) for st in chain[1:]],
-                            window_body(greedy_body), 1)
-            chain, scans = out[:-1], scans + [out[-1]]
-        final_w = chain[1:]
-
-        # -- outputs: the tokens of every Loop (only the active ones have any), the state of the mode
-        flat = b.add("Concat", [i64([-1]), batch], axis=0)
-        tokens = b.add("Concat", [b.add("Reshape", [t, flat]) for t in [first, *scans]], axis=0)  # [steps, B]
-        b.add("Cast", [b.add("Transpose", [tokens], perm=[1, 0])], outputs=["tokens"], to=I32)
-        packed_s = b.add("Unsqueeze", [b.add("Transpose", [b.add("Concat", final_s, axis=0)], perm=[1, 0, 2]), axis1])
-        packed_w = b.add("Reshape", [b.add("Transpose", [b.add("Concat", final_w, axis=0)], perm=[1, 0, 2]),
-                                     b.add("Concat", [batch, i64([-1, s, hsize])], axis=0)])  # [B, slots, S, H]
-        slots = b.add("Shape", ["state"], start=1, end=2)
-        keep_s = b.add("Slice", [packed_s, axis0, b.add("Unsqueeze", [stateful_i, axis0]), axis1])
-        keep_w = b.add("Slice", [packed_w, axis0, b.add("Mul", [slots, windowed_i]), axis1])
-        b.add("Concat", [keep_s, keep_w], outputs=["new_state"], axis=1)
-        inits = [numpy_helper.from_array(p.table, "input_table"), *p.initializers,
-                 *(numpy_helper.from_array(v, k) for k, v in self.consts.items())]
-        if p.head_weight is not None:
-            inits += [numpy_helper.from_array(p.head_weight, "head_weight"),
-                      numpy_helper.from_array(p.head_bias, "head_bias")]
+    def graph(self) -> onnx.GraphProto:
+        parts, s, hidden = self.parts, self.parts.state_count, self.parts.hidden
+        inits = [numpy_helper.from_array(parts.table, "input_table"), *parts.initializers, *self.top.initializers()]
+        if parts.head_weight is not None:
+            inits += [numpy_helper.from_array(parts.head_weight, "head_weight"),
+                      numpy_helper.from_array(parts.head_bias, "head_bias")]
         return helper.make_graph(
-            b.nodes, "edgeseq_generation",
-            [_value("ids", I32, ["batch", "time"]), _value("state", F, ["batch", "slots", s, hsize]),
-             _value("window", I64, []), _value("position", I64, []),
-             _value("uniforms", F, ["steps", "batch"]), _value("temperature", F, []), _value("top_k", I64, [])],
-            [_value("tokens", I32, ["batch", "steps"]), _value("new_state", F, ["batch", "slots", s, hsize])],
+            self.top.nodes, "edgeseq_generation",
+            [value_info("ids", I32, ["batch", "time"]), value_info("state", F, ["batch", "slots", s, hidden]),
+             value_info("window", I64, []), value_info("position", I64, []),
+             value_info("uniforms", F, ["steps", "batch"]), value_info("temperature", F, []),
+             value_info("top_k", I64, [])],
+            [value_info("tokens", I32, ["batch", "steps"]), value_info("new_state", F, ["batch", "slots", s, hidden])],
             initializer=inits)
 
 
@@ -343,13 +193,8 @@ def build_generation(step: onnx.ModelProto, unroll: int = DEFAULT_UNROLL) -> onn
     """The generation graph for the exported step graph ``step`` (see the module docstring)."""
     if unroll < 1:
         raise ValueError(f"unroll must be at least 1, got {unroll}")
-    parts = read_step_graph(step)
-    graph = _Generation(parts, unroll).build()
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", GEN_OPSET)],
-                              producer_name="edgeseq")
+    graph = _Generation(read_step_graph(step), unroll).build()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgeseq")
     model.ir_version = min(step.ir_version, model.ir_version)
     onnx.checker.check_model(model, full_check=True)
     return model
-
-
-__all__ = ["build_generation", "read_step_graph", "GenerationUnsupported", "DEFAULT_UNROLL"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from edgeseq.log import logger
 from edgeseq.export.generation import GenerationUnsupported, build_generation
 from edgeseq.export.verify import Checklist, session
 from edgeseq.runtime.char_model import GenerationGraph
@@ -18,7 +19,7 @@ from edgeseq.runtime.decoding import graph_chunks, per_step_chunks
 from edgeseq.runtime.sampling import Sampler
 
 
-def verify_generation(checklist, step_bytes: bytes, gen_model: onnx.ModelProto, window: int,
+def verify_generation(checklist: Checklist, step_bytes: bytes, gen_model: onnx.ModelProto, window: int,
                       state_shape: tuple, length: int = 40, seed: int = 0) -> None:
     """The generation graph against the per-step path of the runtime, token for token.
 
@@ -50,16 +51,15 @@ def verify_generation(checklist, step_bytes: bytes, gen_model: onnx.ModelProto, 
                               f"({cases} prompts x {length} chars)", same)
 
 
-def build_and_verify(checklist, step_model: onnx.ModelProto, window: int, state_shape: tuple,
-                     log=None) -> onnx.ModelProto | None:
+def build_and_verify(checklist: Checklist, step_model: onnx.ModelProto, window: int,
+                     state_shape: tuple) -> onnx.ModelProto | None:
     """The exporter's entry point: build the generation graph of ``step_model`` and check it.
 
     The generation graph is an optional speed-up: a step graph the builder does not
     recognise, or a generation graph that disagrees with the per-step path, gets a note and
     no graph (the model then runs per step, correctly); it never blocks the step graphs.
     """
-    if log is not None:
-        print("building the generation graph ...", file=log)
+    logger.info("building the generation graph ...")
     try:
         gen = build_generation(step_model)
     except GenerationUnsupported as e:

@@ -1,17 +1,22 @@
 """Export = convert + verify: compare every output of ONNX against TensorFlow.
 
 Each case runs both on the same inputs and records the largest absolute difference per
-output; the result is a checklist printed line by line. All failures are collected before
+output; the result is a checklist logged line by line. All failures are collected before
 anything is refused, so the user sees the whole picture at once.
+
+Pure ONNX side: nothing here imports TensorFlow. The reference a parity check compares
+against is any callable returning its outputs by name (the exporter passes a tf.function).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
 
 from edgeseq.errors import ExportCheckError
+from edgeseq.log import logger
 from edgeseq.runtime.model_file import session_options
 
 
@@ -64,13 +69,13 @@ class Checklist:
     def report(self) -> str:
         return "\n".join([*(c.line() for c in self.checks), *(f"  note {n}" for n in self.notes)])
 
-    def settle(self, what: str, force: bool, log) -> None:
-        """Print the checklist; refuse on a failure unless ``force``, then only warn."""
-        print(self.report(), file=log)
+    def log_and_enforce(self, what: str, force: bool) -> None:
+        """Log the checklist; then refuse on a failure, or with ``force`` only warn."""
+        logger.info(self.report())
         if not force:
             self.raise_if_failed(what)
         elif self.failures:
-            print(f"warning: {len(self.failures)} check(s) failed; writing anyway (--force)", file=log)
+            logger.warning(f"warning: {len(self.failures)} check(s) failed; writing anyway (--force)")
 
     def raise_if_failed(self, what: str) -> None:
         if self.failures:
@@ -85,3 +90,23 @@ class Checklist:
 def session(model_bytes: bytes) -> ort.InferenceSession:
     """A session set up exactly as the runtime sets up its own (one thread, quiet)."""
     return ort.InferenceSession(model_bytes, session_options(threads=1), providers=["CPUExecutionProvider"])
+
+
+#: One parity case: (label before the output name, label after it, the inputs by name).
+Case = tuple[str, str, dict[str, np.ndarray]]
+
+
+def check_parity(checklist: Checklist, reference: Callable, sess: ort.InferenceSession,
+                 cases: Iterable[Case], tolerance: float) -> None:
+    """Every output of ``sess`` against ``reference`` on each case's inputs: one line per output.
+
+    ``reference`` takes the inputs in the case's order and returns a mapping from output
+    name to value. Labels read "PREFIX OUTPUT SUFFIX", output names padded to one width so
+    that the lines of one case align ("dynamic logits    batch 1 time 10").
+    """
+    names = [output.name for output in sess.get_outputs()]
+    width = max(map(len, names))
+    for prefix, suffix, feeds in cases:
+        want = reference(*feeds.values())
+        for name, got in zip(names, sess.run(names, feeds)):
+            checklist.add(f"{prefix} {name:<{width}} {suffix}".rstrip(), got, want[name], tolerance)

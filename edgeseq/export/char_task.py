@@ -1,0 +1,114 @@
+"""Exporting a trained char model: what is its own in an export (see edgeseq.export.task).
+
+The dynamic graph (ids [batch, time], state in/out, an optional lengths input) serves prompt
+prefill and streaming alike. The fixed graph pins time to the training window for runtimes
+that want static shapes. Both are compared with TensorFlow on random ids and states (batch 1
+and 3, several lengths); the dynamic graph is also checked streaming step by step against
+one whole-sequence call, and on a ragged batch (rows of different lengths) against
+TensorFlow's masked layers.
+
+Beside them goes NAME.gen.onnx, the generation graph (edgeseq.export.generation): the
+character loop and the sampling inside one graph, built from the dynamic graph and checked
+token for token against the runtime's per-step path. A separate file, so that the step
+graph stays exactly the verified contract other tools read, and a model without one (or a
+cell the builder does not know) simply runs per step.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from edgeseq.contract import CharMeta, GenerationInfo, ModelFiles, StateLayout, file_sha256
+from edgeseq.export.generation import DEFAULT_UNROLL
+from edgeseq.export.generation_check import build_and_verify
+from edgeseq.export.onnx_graph import write_models
+from edgeseq.export.task import ExportTask
+from edgeseq.export.verify import Checklist, check_parity
+from edgeseq.training.char_model import CharModelConfig, step_function
+
+TOLERANCE = 1e-4
+
+
+class CharExport(ExportTask):
+    tolerance = TOLERANCE
+    batches = (1, 3)
+    lengths_input = True
+
+    def __init__(self, model, config: dict, metrics: dict):
+        super().__init__(model, config, metrics, CharModelConfig(**config["model"]))
+        self.generation: onnx.ModelProto | None = None
+
+    @classmethod
+    def files_written(cls, files: ModelFiles) -> tuple[Path, ...]:
+        return files.all()
+
+    def reference(self, time: int | None, lengths: bool = False):
+        return step_function(self.model, self.model_config, time, lengths=lengths)
+
+    def times(self, time: int | None) -> list[int]:
+        return [1, self.window, self.window + 7] if time is None else [time]
+
+    def sample(self, rng: np.random.Generator, batch: int, time: int) -> dict[str, np.ndarray]:
+        """Random ids and random states (not only zeros: a stream continues from any state)."""
+        cfg = self.model_config
+        ids = rng.integers(0, cfg.vocab_size, (batch, time), dtype=np.int32)
+        state = (rng.standard_normal((batch, cfg.state_count, cfg.hidden)) * 0.5).astype(np.float32)
+        return {"ids": ids, "state": state}
+
+    def extra_checks(self, checklist: Checklist, graph: str, times: list[int], sess: ort.InferenceSession,
+                     rng: np.random.Generator) -> None:
+        if times[0] != 1 and len(times) == 1:
+            return  # a fixed graph cannot take single steps
+        self.check_streaming(checklist, graph, max(times), sess, rng)
+        if graph == "dynamic":
+            self.check_ragged(checklist, graph, self.window + 3, sess)
+
+    def check_streaming(self, checklist: Checklist, graph: str, time: int, sess: ort.InferenceSession,
+                        rng: np.random.Generator) -> None:
+        """One character per call, carrying the state, gives the logits of one whole call."""
+        cfg = self.model_config
+        ids = rng.integers(0, cfg.vocab_size, (3, time), dtype=np.int32)
+        state = np.zeros((3, cfg.state_count, cfg.hidden), np.float32)
+        whole = sess.run(["logits"], {"ids": ids, "state": state})[0]
+        streamed = []
+        for t in range(time):
+            step_logits, state = sess.run(["logits", "new_state"], {"ids": ids[:, t:t + 1], "state": state})
+            streamed.append(step_logits)
+        checklist.add(f"{graph} streaming vs whole, batch 3 time {time}",
+                      np.concatenate(streamed, axis=1), whole, TOLERANCE)
+
+    def check_ragged(self, checklist: Checklist, graph: str, time: int, sess: ort.InferenceSession,
+                     seed: int = 1) -> None:
+        """Rows of different lengths in one padded call: ONNX ``lengths`` vs TF's masked layers."""
+        lengths = np.array([time, max(1, time // 2), 1], np.int32)
+        feeds = {**self.sample(np.random.default_rng(seed), 3, time), "lengths": lengths}
+        masked, _ = self.reference(None, lengths=True)
+        check_parity(checklist, masked, sess, [(f"{graph} lengths {lengths.tolist()}", "", feeds)], TOLERANCE)
+
+    def after_graphs(self, checklist: Checklist, graphs: dict[str, onnx.ModelProto]) -> None:
+        cfg = self.model_config
+        self.generation = build_and_verify(checklist, graphs["dynamic"], self.window, (cfg.state_count, cfg.hidden))
+
+    def metadata_for(self, graph: str, ops: str, checklist: Checklist) -> CharMeta:
+        config, cfg = self.config, self.model_config
+        return CharMeta(
+            graph=graph, vocabulary=config["vocabulary"], cell=cfg.cell, layers=cfg.layers,
+            hidden=cfg.hidden, head=cfg.head, input=cfg.input,
+            window=config["window"], context=config.get("context", "window"),
+            state=StateLayout(cfg.state_count, cfg.hidden, tuple(cfg.state_names())),
+            recurrent_ops=ops, metrics=self.metrics, parity_max_abs_diff=checklist.max_diff(),
+            training=config.get("training", {}), line_end=config.get("line_end"))
+
+    def write_companions(self, files: ModelFiles, step_meta: CharMeta, force: bool) -> list[Path]:
+        """The generation graph, naming the step file it was made from by its sha256."""
+        if self.generation is None:
+            files.generation.unlink(missing_ok=True)  # a stale one would not match the new NAME.onnx anyway
+            return []
+        info = GenerationInfo(files.step.name, file_sha256(files.step), DEFAULT_UNROLL)
+        return write_models([(files.generation, self.generation, step_meta.generation_meta(info))], force)
+
+
+__all__ = ["CharExport", "TOLERANCE"]

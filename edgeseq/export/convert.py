@@ -1,0 +1,41 @@
+"""Converting a tf.function to ONNX with tf2onnx, every recurrent layer as a fused op.
+
+One of the few modules that load TensorFlow (with the exporter and the two export tasks):
+``edgeseq.training`` is imported first so that TensorFlow loads quietly (see its
+docstring) before tf2onnx imports it. The graph work after the conversion (fusing Loops,
+the ``lengths`` input, counting ops) is pure ONNX and lives in its own modules.
+"""
+from __future__ import annotations
+
+import onnx
+
+import edgeseq.training  # noqa: F401  (TensorFlow, quietly, before tf2onnx loads it)
+import tf2onnx
+
+from edgeseq.contract import CELL_OPS
+from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
+from edgeseq.export.onnx_graph import OPSET, op_counts, recurrent_summary
+from edgeseq.export.verify import Checklist
+
+
+def convert(function, signature) -> onnx.ModelProto:
+    model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
+    return model
+
+
+def convert_recurrent(function, signature, layers: list, cell: str, checklist: Checklist, label: str,
+                      lengths: bool = False) -> tuple[onnx.ModelProto, str]:
+    """tf2onnx, then every recurrent layer as a fused op (and ``lengths`` wired in), checked.
+
+    Returns the graph and a summary of its recurrent ops for the checklist and metadata.
+    """
+    model = convert(function, signature)
+    fuse_recurrent_loops(model, layers)
+    if lengths:
+        add_lengths_input(model)
+    summary = recurrent_summary(model)
+    counts = op_counts(model)
+    op = CELL_OPS[cell]
+    checklist.require(f"{label} graph: {len(layers)} fused {op} and no Loop (got {summary})",
+                      counts[op] == len(layers) and not counts["Loop"])
+    return model, summary

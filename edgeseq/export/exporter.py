@@ -1,0 +1,91 @@
+"""``export_run``: a run folder to NAME.onnx and its siblings, each checked against TensorFlow.
+
+Every export is the same few steps, whatever the task:
+
+1. refuse files that exist (unless --force), load the run, pick its task (``TASKS``);
+2. for the dynamic graph (time axis free) and the fixed graph (time = the training window):
+   convert with tf2onnx, every recurrent layer a fused op (edgeseq.export.convert), then
+   compare ONNX with TensorFlow on the task's sample inputs, every output, plus the task's
+   own checks;
+3. the task's work on both graphs together (a char model's generation graph);
+4. log the checklist and refuse on any failure (unless --force: then a warning);
+5. write the files atomically with their metadata, then the task's companion files.
+
+What differs between tasks (references, inputs, tolerances, metadata, extra checks and
+files) is in edgeseq.export.char_task and edgeseq.export.series_task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from edgeseq.atomic import refuse_overwrite
+from edgeseq.contract import ModelFiles
+from edgeseq.errors import EdgeseqError
+from edgeseq.export.char_task import CharExport
+from edgeseq.export.convert import convert_recurrent
+from edgeseq.export.onnx_graph import write_models
+from edgeseq.export.series_task import SeriesExport
+from edgeseq.export.task import ExportTask
+from edgeseq.export.verify import Checklist, check_parity, session
+from edgeseq.log import logger
+from edgeseq.training.run_folder import load_run, read_run_config
+
+#: a run's task (config.json) -> how it is exported
+TASKS: dict[str, type[ExportTask]] = {"char": CharExport, "series": SeriesExport}
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote, the checklist it passed, and each graph's recurrent ops."""
+
+    paths: list[Path]
+    checklist: Checklist
+    ops: dict[str, str]
+
+
+def export_run(run_dir: str | Path, out: str | Path, force: bool = False) -> ExportResult:
+    """Export the run folder ``run_dir`` to ``out`` (NAME.onnx) and its siblings, verified."""
+    task_name = read_run_config(run_dir)["task"]
+    if task_name not in TASKS:
+        raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
+    files = ModelFiles(out)
+    for path in TASKS[task_name].files_written(files):
+        refuse_overwrite(path, force)
+    task = TASKS[task_name](*load_run(run_dir))
+    checklist = Checklist()
+    graphs, ops = {}, {}
+    for graph, time in (("dynamic", None), ("fixed", task.window)):
+        graphs[graph], ops[graph] = convert_and_check(task, checklist, graph, time)
+    task.after_graphs(checklist, graphs)
+    checklist.log_and_enforce(f"export of {run_dir}", force)
+    meta = {graph: task.metadata_for(graph, ops[graph], checklist) for graph in graphs}
+    paths = write_models([(files.step, graphs["dynamic"], meta["dynamic"]),
+                          (files.fixed, graphs["fixed"], meta["fixed"])], force)
+    paths += task.write_companions(files, meta["dynamic"], force)
+    return ExportResult(paths, checklist, ops)
+
+
+def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,
+                      time: int | None) -> tuple[onnx.ModelProto, str]:
+    """Convert one graph and compare it with TensorFlow: the task's inputs, then its own checks.
+
+    One seeded generator per graph draws the inputs of every parity case, then of the
+    task's own checks, so the same run gives the same figures every time."""
+    logger.info(f"converting the {graph} graph with tf2onnx ...")
+    reference, signature = task.reference(time)
+    model, ops = convert_recurrent(reference, signature, task.layers, task.cell, checklist, graph,
+                                   lengths=task.lengths_input and time is None)
+    sess = session(model.SerializeToString())
+    rng = np.random.default_rng(0)
+    times = task.times(time)
+    cases = ((graph, f"batch {batch} time {t}", task.sample(rng, batch, t)) for batch in task.batches for t in times)
+    check_parity(checklist, reference, sess, cases, task.tolerance)
+    task.extra_checks(checklist, graph, times, sess, rng)
+    return model, ops
+
+
+__all__ = ["export_run", "ExportResult", "TASKS"]

@@ -1,0 +1,77 @@
+"""What the exporter asks of a task: the part of an export that differs between char and series.
+
+``export_run`` (edgeseq.export.exporter) does what every export does: convert the dynamic
+and the fixed graph, compare each with TensorFlow on the task's sample inputs (every output,
+one checklist line each), log the checklist, refuse on a failure, write the files with their
+metadata. An ``ExportTask`` says only what is the task's own: the TensorFlow function that
+is converted and is the reference, the sample inputs, batches, lengths and tolerance, the
+metadata record, and any checks or files of its own (the char model's streaming and ragged
+checks and its generation graph).
+
+This base holds no TensorFlow; the tasks (char_task, series_task) build their references
+with ``edgeseq.training``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from edgeseq.contract import CharMeta, ModelFiles, SeriesMeta
+from edgeseq.export.verify import Checklist
+
+
+class ExportTask:
+    """One trained model (from its run folder) as the exporter needs to see it."""
+
+    #: largest |ONNX - TensorFlow| accepted on any output
+    tolerance: float
+    #: batch sizes the sample inputs come in
+    batches: tuple[int, ...]
+    #: whether the dynamic graph gets a ``lengths [batch]`` input (edgeseq.export.fuse)
+    lengths_input: bool = False
+
+    def __init__(self, model, config: dict, metrics: dict, model_config):
+        """``model``, ``config``, ``metrics``: a run folder's (training.run_folder.load_run);
+        ``model_config``: the typed model settings (at least ``cell`` and ``layers``)."""
+        self.model, self.config, self.metrics, self.model_config = model, config, metrics, model_config
+        self.window = int(config["window"])
+        self.cell = model_config.cell
+        self.layers = [model.get_layer(f"rnn_{i}") for i in range(model_config.layers)]
+
+    @classmethod
+    def files_written(cls, files: ModelFiles) -> tuple[Path, ...]:
+        """Every file an export of this task may write (none is overwritten without --force)."""
+        return (files.step, files.fixed)
+
+    def reference(self, time: int | None):
+        """(tf.function, input signature) of the model with time fixed to ``time`` (None: dynamic).
+
+        The function is converted, and is the reference the graph is compared with; it takes
+        the graph's inputs in order and returns its outputs by name."""
+        raise NotImplementedError
+
+    def times(self, time: int | None) -> list[int]:
+        """The sequence lengths to compare the graph of time axis ``time`` on."""
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, batch: int, time: int) -> dict[str, np.ndarray]:
+        """Random inputs for one parity case, by input name."""
+        raise NotImplementedError
+
+    def extra_checks(self, checklist: Checklist, graph: str, times: list[int], sess: ort.InferenceSession,
+                     rng: np.random.Generator) -> None:
+        """Checks of this task's own on one converted graph, after the parity cases (same rng)."""
+
+    def after_graphs(self, checklist: Checklist, graphs: dict[str, onnx.ModelProto]) -> None:
+        """Work on the converted graphs together, before the checklist is enforced."""
+
+    def metadata_for(self, graph: str, ops: str, checklist: Checklist) -> CharMeta | SeriesMeta:
+        """The metadata record written into the file of ``graph``."""
+        raise NotImplementedError
+
+    def write_companions(self, files: ModelFiles, step_meta: CharMeta | SeriesMeta, force: bool) -> list[Path]:
+        """Files written after the step graphs (which they may name by sha256); their paths."""
+        return []
