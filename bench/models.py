@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import string
 import time
+from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,14 +49,15 @@ def generated_text(chars: int, seed: int = 0) -> str:
 
 def build_char(work: Path, smoke: bool) -> Built:
     from edgeseq.export.exporter import export_run
-    from edgeseq.training.char_training import TrainSettings, train_char
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 
-    model = dict(cell="lstm", layers=2, hidden=16 if smoke else 128, head="dense", input="embedding",
-                 embedding_dim=32)
+    model = CharModelSpec(cell="lstm", layers=2, hidden=16 if smoke else 128, head="dense", input="embedding",
+                          embedding_dim=32)
     text = generated_text(1500 if smoke else 16000)
     started = time.perf_counter()
-    train_char(text, 10, model, TrainSettings(epochs=1 if smoke else 3, lr=0.01, batch_size=256, seed=0),
-               out=work / "char_run", source="bench: generated pseudo-words", log=io.StringIO())
+    with redirect_stderr(io.StringIO()):  # the progress bar
+        train_char(text, 10, model, TrainSettings(epochs=1 if smoke else 3, lr=0.01, batch_size=256, seed=0),
+                   out=work / "char_run", source="bench: generated pseudo-words")
     trained = time.perf_counter()
     out = work / "char.onnx"
     result = export_run(work / "char_run", out)
@@ -70,14 +72,15 @@ def build_stock(work: Path, smoke: bool) -> Built:
     from edgeseq.data.series import load_csv
     from edgeseq.data.synthetic import write_synthetic_csv
     from edgeseq.export.exporter import export_run
-    from edgeseq.training.series_training import SeriesTrainSettings, train_series
+    from edgeseq.training.series_training import SeriesModelSpec, SeriesTrainSettings, train_series
 
     csv = write_synthetic_csv(work / "prices.csv", days=1000, seed=7)
     settings = SeriesTrainSettings(epochs=1 if smoke else 20, lr=1e-3, batch_size=32, seed=0,
                                    validation=0.2, patience=10)
     started = time.perf_counter()
-    train_series(load_csv(csv), dict(cell="lstm", layers=1, hidden=10, target_mode="delta"), settings,
-                 window=7, horizon=1, out=work / "stock_run", log=io.StringIO())
+    with redirect_stderr(io.StringIO()):  # the progress bar
+        train_series(load_csv(csv), SeriesModelSpec(window=7, horizon=1, cell="lstm", layers=1, hidden=10,
+                                                    target_mode="delta"), settings, out=work / "stock_run")
     trained = time.perf_counter()
     out = work / "stock.onnx"
     result = export_run(work / "stock_run", out)

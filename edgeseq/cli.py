@@ -3,6 +3,11 @@
 Each command parses its options and hands over to one stage, imported inside the command,
 so ``edgeseq run`` starts without TensorFlow. A known failure (an EdgeseqError) becomes one
 line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+
+Options become typed specs (``edgeseq.specs``), which own the defaults and check every value
+once; the choices an option lists in its help are the ones it is checked against
+(``edgeseq.choices``). Diagnostics go through the "edgeseq" logger (``edgeseq.log``), set up
+once in ``main``. The file is over 300 lines only because every option's help text is here.
 """
 from __future__ import annotations
 
@@ -10,15 +15,19 @@ import functools
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 import edgeseq
+from edgeseq.choices import (CELLS, CONTEXTS, FILL_METHODS, HEADS, INPUTS, STRATEGIES, TARGET_MODES, either,
+                             explain)
+from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import EdgeseqError
-from edgeseq.log import setup_cli_logging
+from edgeseq.log import logger, setup_cli_logging
+from edgeseq.specs import (CHAR_HIDDEN, STATEFUL_WINDOW, TEXT_WINDOW, CharDataSpec, CharModelSpec, SeriesModelSpec,
+                           SeriesTrainSettings, TrainSettings)
 
 app = typer.Typer(
     help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
@@ -76,88 +85,82 @@ def main(version: Annotated[Optional[bool], typer.Option(
     setup_cli_logging()
 
 
+# Help texts that explain each choice, checked against the lists the options are checked with.
+CONTEXT_HELP = explain({"window": "every window starts from a zero state",
+                        "stateful": "consecutive chunks with the state carried across batches, for long texts "
+                                    "streamed without limit"}, CONTEXTS)
+HEAD_HELP = explain({"dense": "a softmax layer over the RNN outputs", "none": "the RNN outputs are the logits"}, HEADS)
+INPUT_HELP = explain({"onehot": "ids enter as one-hot vectors", "embedding": "ids enter as learned vectors"},
+                     INPUTS)
+STRATEGY_HELP = explain({"default": "one device (a visible GPU, else the CPU)",
+                         "mirrored": "tf.distribute over all GPUs, or logical CPUs"}, STRATEGIES)
+TARGET_MODE_HELP = explain({"delta": "predict the change from the last value (untrained = persistence)",
+                            "level": "predict the value itself"}, TARGET_MODES)
+FILL_HELP = explain({"ffill": "fill empty cells from the previous row and say how many"}, FILL_METHODS)
+
+
 # ---------------------------------------------------------------- train
 
 @train_app.command("char")
 @reports_errors
 def train_char(
-    sample: Annotated[Optional[str], typer.Option(help="A built-in text from the lab: hihello, fighting or ship.")] = None,
+    sample: Annotated[Optional[str], typer.Option(help=f"A built-in sample text: {either(tuple(SAMPLES))}.")] = None,
     text: Annotated[Optional[Path], typer.Option(help="Train on this UTF-8 text file instead of a sample.")] = None,
-    window: Annotated[Optional[int], typer.Option(help="Characters per training window, or per chunk with --context stateful (default: the sample's; 10 for --text; 50 stateful).")] = None,
+    window: Annotated[Optional[int], typer.Option(help=f"Characters per training window, or per chunk with --context stateful (default: the sample's; {TEXT_WINDOW} for --text; {STATEFUL_WINDOW} stateful).")] = None,
     by_line: Annotated[bool, typer.Option("--by-line", help="One sequence per line of --text, any lengths; padding is masked out of the loss.")] = False,
-    context: Annotated[str, typer.Option(help="window: every window starts from a zero state (the lab); stateful: consecutive chunks with the state carried across batches, for long texts streamed without limit.")] = "window",
-    streams: Annotated[int, typer.Option(help="With --context stateful: parallel streams the text is split into (the batch size).")] = 8,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
-    hidden: Annotated[Optional[int], typer.Option(help="Units per layer (default 64; with --head none, the vocabulary size).")] = None,
-    head: Annotated[str, typer.Option(help="dense: a softmax layer over the RNN outputs; none: the RNN outputs are the logits.")] = "dense",
-    input: Annotated[str, typer.Option("--input", help="How ids enter the model: onehot (the lab) or embedding.")] = "onehot",
-    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 100,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (the lab's 0.1).")] = 0.1,
-    batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch (default: all of them, as the lab).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = 0,
-    strategy: Annotated[str, typer.Option(help="default, or mirrored (tf.distribute over all GPUs, or logical CPUs).")] = "default",
+    context: Annotated[str, typer.Option(help=f"{CONTEXT_HELP}.")] = CharDataSpec.context,
+    streams: Annotated[int, typer.Option(help="With --context stateful: parallel streams the text is split into (the batch size).")] = CharDataSpec.streams,
+    cell: Annotated[str, typer.Option(help=f"Recurrent cell: {either(CELLS)}.")] = CharModelSpec.cell,
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = CharModelSpec.layers,
+    hidden: Annotated[Optional[int], typer.Option(help=f"Units per layer (default {CHAR_HIDDEN}; with --head none, the vocabulary size).")] = None,
+    head: Annotated[str, typer.Option(help=f"{HEAD_HELP}.")] = CharModelSpec.head,
+    input: Annotated[str, typer.Option("--input", help=f"{INPUT_HELP}.")] = CharModelSpec.input,
+    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = TrainSettings.epochs,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = TrainSettings.lr,
+    batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch (default: the whole data set as one batch).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = TrainSettings.seed,
+    strategy: Annotated[str, typer.Option(help=f"{STRATEGY_HELP}.")] = TrainSettings.strategy,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
 ):
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
-    from edgeseq.data import text as textdata
-
     from edgeseq.atomic import refuse_overwrite
 
-    if (sample is None) == (text is None):
-        raise EdgeseqError("give exactly one of --sample NAME or --text FILE")
-    if context not in ("window", "stateful"):
-        raise EdgeseqError(f"unknown --context {context!r}; choose window or stateful")
-    if by_line and (text is None or context != "window"):
-        raise EdgeseqError("--by-line reads the lines of --text FILE, each from a zero state (--context window)")
-    if sample is not None:
-        corpus, sample_window = textdata.sample_text(sample)
-        name = sample
-    else:
-        corpus, sample_window, name = textdata.read_text(text), 10, text.stem
-    out = out or Path("runs") / name
+    source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
+                          by_line=by_line)
+    model = CharModelSpec(cell=cell, layers=layers, hidden=hidden, head=head, input=input)
+    settings = TrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy)
+    out = out or Path("runs") / source.name
     refuse_overwrite(out, force)
-    # all data errors surface here, before TensorFlow takes seconds to import
-    if by_line:
-        lines, skipped = textdata.split_lines(corpus)
-        if skipped:
-            print(f"skipped {skipped} empty line(s) of {text}", file=sys.stderr)
-        data = textdata.line_data(lines)
-    elif context == "stateful":
-        data = textdata.stateful_data(corpus, 50 if window is None else window, streams)
-    else:
-        data = textdata.window_data(corpus, sample_window if window is None else window)
-    from edgeseq.training.char_training import TrainSettings, train_on
+    data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import
+    model = model.for_vocabulary(len(data.vocab))
+    from edgeseq.training.char_training import train_char_data
 
-    model = dict(cell=cell, layers=layers, head=head, input=input,
-                 hidden=(len(data.vocab) if head == "none" else 64) if hidden is None else hidden)
-    train_on(data, model, TrainSettings(epochs, lr, batch_size, seed, strategy),
-             out=out, force=force, source=str(text or f"sample:{sample}"))
+    train_char_data(data, model, settings, out=out, force=force, source=source.source)
 
 
 @train_app.command("stock")
 @reports_errors
 def train_stock(
-    csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, the lab's headerless file, or any CSV with a header (then give --target).")],
-    features: Annotated[Optional[str], typer.Option(help="Comma-separated input columns (Yahoo and lab files: Open,High,Low,Volume,Close).")] = None,
-    target: Annotated[Optional[str], typer.Option(help="The column to forecast (Yahoo and lab files: Close); it is always an input too.")] = None,
+    csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, a headerless file of Open,High,Low,Volume,Close rows, newest first (the 'lab format'), or any CSV with a header (then give --target).")],
+    features: Annotated[Optional[str], typer.Option(help="Comma-separated input columns (Yahoo and headerless files: Open,High,Low,Volume,Close).")] = None,
+    target: Annotated[Optional[str], typer.Option(help="The column to forecast (Yahoo and headerless files: Close); it is always an input too.")] = None,
     date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
-    fill: Annotated[Optional[str], typer.Option(help="ffill: fill empty cells from the previous row and say how many (default: an empty cell is an error).")] = None,
-    window: Annotated[int, typer.Option(help="Rows the model reads per forecast (the lab: 7 days).")] = 7,
-    horizon: Annotated[int, typer.Option(help="Predict this many next values of the target at once.")] = 1,
-    train_fraction: Annotated[float, typer.Option(help="The first part of the rows, in time order, to train on; the rest is the backtest.")] = 0.7,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
-    hidden: Annotated[int, typer.Option(help="Units per layer.")] = 32,
-    target_mode: Annotated[str, typer.Option(help="delta: predict the change from the last value (untrained = persistence); level: predict the value itself.")] = "delta",
-    epochs: Annotated[int, typer.Option(help="At most this many passes over the training windows.")] = 100,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 32,
-    validation: Annotated[float, typer.Option(help="Latest fraction of the training windows held out for early stopping (0: none).")] = 0.2,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a lower validation loss, keeping the best (0: never).")] = 10,
-    seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = 0,
-    strategy: Annotated[str, typer.Option(help="default, or mirrored (tf.distribute over all GPUs, or logical CPUs).")] = "default",
+    fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: an empty cell is an error).")] = None,
+    window: Annotated[int, typer.Option(help="Rows the model reads per forecast.")] = SeriesModelSpec.window,
+    horizon: Annotated[int, typer.Option(help="Predict this many next values of the target at once.")] = SeriesModelSpec.horizon,
+    train_fraction: Annotated[float, typer.Option(help="The first part of the rows, in time order, to train on; the rest is the backtest.")] = SeriesTrainSettings.train_fraction,
+    cell: Annotated[str, typer.Option(help=f"Recurrent cell: {either(CELLS)}.")] = SeriesModelSpec.cell,
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = SeriesModelSpec.layers,
+    hidden: Annotated[int, typer.Option(help="Units per layer.")] = SeriesModelSpec.hidden,
+    target_mode: Annotated[str, typer.Option(help=f"{TARGET_MODE_HELP}.")] = SeriesModelSpec.target_mode,
+    epochs: Annotated[int, typer.Option(help="At most this many passes over the training windows.")] = SeriesTrainSettings.epochs,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = SeriesTrainSettings.lr,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = SeriesTrainSettings.batch_size,
+    validation: Annotated[float, typer.Option(help="Latest fraction of the training windows held out for early stopping (0: none).")] = SeriesTrainSettings.validation,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a lower validation loss, keeping the best (0: never).")] = SeriesTrainSettings.patience,
+    seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = SeriesTrainSettings.seed,
+    strategy: Annotated[str, typer.Option(help=f"{STRATEGY_HELP}.")] = SeriesTrainSettings.strategy,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/CSV-NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and --plot file).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of a table.")] = False,
@@ -167,6 +170,10 @@ def train_stock(
     from edgeseq.atomic import refuse_overwrite
     from edgeseq.data.series import load_csv
 
+    model = SeriesModelSpec(window=window, horizon=horizon, cell=cell, layers=layers, hidden=hidden,
+                            target_mode=target_mode)
+    settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy,
+                                   validation=validation, patience=patience, train_fraction=train_fraction)
     out = out or Path("runs") / csv.stem
     refuse_overwrite(out, force)
     if plot is not None:
@@ -174,17 +181,13 @@ def train_stock(
 
         check_plot_path(plot, force)
     series = load_csv(csv, features, target, date, fill)  # bad files fail before TensorFlow loads
-    from edgeseq.training.series_training import SeriesTrainSettings, train_series
+    from edgeseq.training.series_training import train_series
 
-    settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                                   strategy=strategy, validation=validation, patience=patience)
-    run = train_series(series, dict(cell=cell, layers=layers, hidden=hidden, target_mode=target_mode),
-                       settings, window=window, horizon=horizon, train_fraction=train_fraction,
-                       date_column=date, out=out, force=force)
+    run = train_series(series, model, settings, date_column=date, out=out, force=force)
     if as_json:
         print(json.dumps({"run": str(out), "backtest": run.backtest.to_json()}, indent=2))
     else:
-        print(run.backtest.describe())
+        print(run.backtest.headline())
         print(run.backtest.table())
     if plot is not None:
         from edgeseq.plot import plot_backtest
@@ -253,7 +256,7 @@ def run_stock(
     csv: Annotated[Optional[Path], typer.Option(help="Price history with the model's columns (default: the shipped synthetic sample_prices.csv).")] = None,
     model: Annotated[Optional[Path], typer.Option(help="An exported series model (default: the shipped stock model).")] = None,
     date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (default: the model's, or Date in Yahoo files).")] = None,
-    fill: Annotated[Optional[str], typer.Option(help="ffill: fill empty cells from the previous row and say how many.")] = None,
+    fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP}.")] = None,
     backtest: Annotated[bool, typer.Option(help="Also replay the whole file through the model and print the evaluation table.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the forecast (and backtest) as JSON.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs persistence) to this PNG.")] = None,
@@ -271,8 +274,8 @@ def run_stock(
     csv = Path(csv or sample_csv_path())
     series = forecaster.read_csv(csv, date, fill)
     for note in series.notes:
-        print(note, file=sys.stderr)
-    print(forecaster.describe(), file=sys.stderr)
+        logger.info(note)
+    print(forecaster.summary(), file=sys.stderr)
     forecast = forecaster.forecast(series)
     report = forecaster.backtest(series) if backtest else None
     if as_json:
@@ -283,7 +286,7 @@ def run_stock(
     else:
         print("\n".join(forecast.lines()))
         if report is not None:
-            print(f"\n{report.describe()}\n{report.table()}")
+            print(f"\n{report.headline()}\n{report.table()}")
     in_training = forecaster.in_training_period(report) if report is not None else 0
     if in_training:
         print(f"note: {in_training} of the {len(report)} forecasts fall in the model's training period; if "

@@ -11,6 +11,10 @@ from edgeseq.log import setup_cli_logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 setup_cli_logging()  # the edgeseq logger's lines on (captured) stderr, as the CLI shows them
 
+from edgeseq.log import setup_cli_logging  # noqa: E402
+
+setup_cli_logging()  # the edgeseq logger's lines on (captured) stderr, as the CLI has them
+
 REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
 
@@ -28,12 +32,12 @@ def cli(*args: str):
 def ship_run(tmp_path_factory):
     """The lab's ship setup: 2-layer LSTM + dense head, windows of 10, full batch, 500 epochs."""
     from edgeseq.data.text import sample_text
-    from edgeseq.training.char_training import TrainSettings, train_char
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 
     text, window = sample_text("ship")
     out = tmp_path_factory.mktemp("runs") / "ship"
     model, config, metrics = train_char(
-        text, window, dict(cell="lstm", layers=2, hidden=64, head="dense"),
+        text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
         TrainSettings(epochs=500, lr=0.1, seed=0), out=out)
     return out, model, config, metrics
 

@@ -1,7 +1,6 @@
 """The lab's results reproduce in edgeseq (Adam, lr 0.1, sequence cross-entropy)."""
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -14,10 +13,10 @@ from edgeseq.errors import InputError
 
 
 def train(sample, seed=0, epochs=50, **model):
-    from edgeseq.training.char_training import TrainSettings, train_char
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 
     text, window = sample_text(sample)
-    return train_char(text, window, model, TrainSettings(epochs=epochs, lr=0.1, seed=seed), log=io.StringIO())
+    return train_char(text, window, CharModelSpec(**model), TrainSettings(epochs=epochs, lr=0.1, seed=seed))
 
 
 @pytest.mark.parametrize("sample", ["hihello", "fighting"])
@@ -72,15 +71,17 @@ def test_bad_model_settings_are_refused():
 
 
 MIRRORED = """
-import io, os, sys
+import io, logging, os, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from edgeseq.training.char_training import TrainSettings, train_char
+from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 from edgeseq.data.text import sample_text
 log = io.StringIO()
+logging.getLogger("edgeseq").addHandler(logging.StreamHandler(log))
+logging.getLogger("edgeseq").setLevel(logging.INFO)
 text, window = sample_text("hihello")
-_, _, m = train_char(text, window, dict(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=50, seed=0, strategy="mirrored"), log=log)
+_, _, m = train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=50, seed=0, strategy="mirrored"))
 print(m["accuracy"], log.getvalue().splitlines()[0])
 """
 

@@ -30,6 +30,34 @@ def test_run_char_bad_options(args, message):
     assert message in one_error_line(cli("run", "char", "--model", SHIP, *args))
 
 
+@pytest.mark.parametrize("command, option, choices", [
+    ("char", "--sample", "hihello, fighting, ship"),
+    ("char", "--cell", "rnn, lstm, gru"),
+    ("char", "--head", "dense, none"),
+    ("char", "--input", "onehot, embedding"),
+    ("char", "--context", "window, stateful"),
+    ("char", "--strategy", "default, mirrored"),
+    ("stock", "--cell", "rnn, lstm, gru"),
+    ("stock", "--target-mode", "delta, level"),
+    ("stock", "--strategy", "default, mirrored"),
+])
+def test_an_unknown_choice_reads_the_same_for_every_option_and_comes_first(tmp_path, command, option, choices):
+    # the CSV does not exist and the run folder does: the option is still what is refused
+    (tmp_path / "run").mkdir()
+    source = {"char": ["--sample", "ship"], "stock": ["--csv", str(tmp_path / "none.csv")]}[command]
+    source = [] if option == "--sample" else source
+    message = one_error_line(cli("train", command, *source, option, "x", "-o", str(tmp_path / "run")))
+    assert message == f"unknown {option} 'x'; choose one of: {choices}"
+
+
+def test_help_lists_the_choices_that_are_checked():
+    help_text = " ".join(cli("train", "char", "--help").stdout.split())
+    assert "A built-in sample text: hihello, fighting or ship." in help_text
+    assert "Recurrent cell: rnn, lstm or gru." in help_text
+    assert "dense: a softmax layer over the RNN outputs; none: the RNN outputs are the logits." in help_text
+    assert "lab" not in help_text
+
+
 def test_prompt_error_names_every_unknown_character():
     message = one_error_line(cli("run", "char", "--prompt", "Ship ÄÄ!", "--length", "3"))
     assert message.startswith("characters not in the model's vocabulary: 'S', 'Ä', '!'")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import subprocess
 import sys
@@ -39,11 +38,11 @@ def sample_csv(tmp_path_factory):
 
 def train_and_export(csv, tmp_path_factory, model_options, train_settings, name):
     from edgeseq.export.exporter import export_run
-    from edgeseq.training.series_training import train_series
+    from edgeseq.training.series_training import SeriesModelSpec, train_series
 
     run_dir = tmp_path_factory.mktemp("runs") / name
-    run = train_series(load_csv(csv), model_options, train_settings, window=DEFAULT["window"],
-                       horizon=DEFAULT.get("horizon", 1), out=run_dir, log=io.StringIO())
+    spec = SeriesModelSpec(window=DEFAULT["window"], horizon=DEFAULT.get("horizon", 1), **model_options)
+    run = train_series(load_csv(csv), spec, train_settings, out=run_dir)
     out = run_dir.parent / f"{name}.onnx"
     result = export_run(run_dir, out)
     return run, out, result
@@ -93,7 +92,7 @@ def walk_csv(path, closes):
 
 
 def test_changing_the_test_rows_does_not_change_the_trained_weights(tmp_path):
-    from edgeseq.training.series_training import train_series
+    from edgeseq.training.series_training import SeriesModelSpec, train_series
 
     closes = 100 + np.cumsum(np.random.default_rng(3).standard_normal(120))
     changed_future = closes.copy()
@@ -103,8 +102,8 @@ def test_changing_the_test_rows_does_not_change_the_trained_weights(tmp_path):
 
     def weights(closes, name):
         run = train_series(load_csv(walk_csv(tmp_path / name, closes)),
-                           dict(cell="lstm", layers=1, hidden=4, target_mode="delta"),
-                           settings(epochs=2, patience=0), log=io.StringIO())
+                           SeriesModelSpec(cell="lstm", layers=1, hidden=4, target_mode="delta"),
+                           settings(epochs=2, patience=0))
         return run.model.get_weights(), run.config["scaler"]
 
     base, base_scaler = weights(closes, "base.csv")
@@ -116,26 +115,26 @@ def test_changing_the_test_rows_does_not_change_the_trained_weights(tmp_path):
 
 
 def test_too_few_rows_and_constant_columns_name_the_file(tmp_path):
-    from edgeseq.training.series_training import train_series
+    from edgeseq.training.series_training import SeriesModelSpec, train_series
 
     short = load_csv(walk_csv(tmp_path / "short.csv", np.linspace(10, 20, 9)))
     with pytest.raises(InputError, match=r"short\.csv: the training part has 6 rows"):
-        train_series(short, {}, settings(), log=io.StringIO())
+        train_series(short, SeriesModelSpec(), settings())
     flat = load_csv(walk_csv(tmp_path / "flat.csv", np.linspace(10, 20, 60)), features="Open,Close")
     constant_open = np.array(flat.values)
     constant_open[:, 0] = 7.0
     flat = dataclasses.replace(flat, values=constant_open)
     with pytest.raises(InputError, match=r"flat\.csv: column 'Open' is constant"):
-        train_series(flat, {}, settings(), log=io.StringIO())
+        train_series(flat, SeriesModelSpec(), settings())
 
 
 @pytest.mark.parametrize("option, value", [("cell", "transformer"), ("target_mode", "ratio"),
                                            ("layers", 0), ("hidden", 0)])
 def test_model_options_are_checked(option, value):
-    from edgeseq.training.series_model import SeriesModelConfig
+    from edgeseq.specs import SeriesModelSpec
 
     with pytest.raises(InputError, match=option.replace("_", "-")):
-        SeriesModelConfig(features=2, target_index=1, **{option: value})
+        SeriesModelSpec(**{option: value})
 
 
 # ------------------------------------------------------------------ export parity
@@ -217,7 +216,7 @@ def test_metadata_describes_the_model_for_the_runner(exported):
 
 
 MIRRORED = """
-import io, sys
+import io, logging, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -226,11 +225,13 @@ from edgeseq.errors import InputError
 from edgeseq.training.series_training import SeriesTrainSettings, train_series
 series = load_csv(sys.argv[1])
 try:
-    train_series(series, {}, SeriesTrainSettings(strategy="mirrored", batch_size=33), log=io.StringIO())
+    train_series(series, settings=SeriesTrainSettings(strategy="mirrored", batch_size=33))
 except InputError as e:
     print(e)
 log = io.StringIO()
-run = train_series(series, {}, SeriesTrainSettings(strategy="mirrored", epochs=2, patience=0), log=log)
+logging.getLogger("edgeseq").addHandler(logging.StreamHandler(log))
+logging.getLogger("edgeseq").setLevel(logging.INFO)
+run = train_series(series, settings=SeriesTrainSettings(strategy="mirrored", epochs=2, patience=0))
 print(log.getvalue().splitlines()[2])
 print(run.backtest.evaluation["rmse"]["ratio"])
 """

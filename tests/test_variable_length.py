@@ -1,7 +1,6 @@
 """Variable-length sequences with the lab's dynamic_rnn semantics, and stateful training."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
@@ -57,10 +56,10 @@ def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_pat
     from edgeseq.runtime.char_model import CharModel
     from edgeseq.runtime.model_file import open_model
     from edgeseq.training.char_model import CharModelConfig, step_function
-    from edgeseq.training.char_training import TrainSettings, train_on
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
 
-    model, _, _ = train_on(line_data(LINES), dict(cell=cell, layers=layers, hidden=12),
-                           TrainSettings(epochs=2, seed=0), out=tmp_path / "run", log=io.StringIO())
+    model, _, _ = train_char_data(line_data(LINES), CharModelSpec(cell=cell, layers=layers, hidden=12),
+                                  TrainSettings(epochs=2, seed=0), out=tmp_path / "run")
     vocab_size = len(line_data(LINES).vocab)
     config = CharModelConfig(vocab_size=vocab_size, cell=cell, layers=layers, hidden=12)
     plain, _ = step_function(model, config)
@@ -94,22 +93,22 @@ def validation_loss(model, data) -> float:
 
 
 def test_padding_length_does_not_change_training():
-    from edgeseq.training.char_training import TrainSettings, train_on
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
 
     train_lines, valid_lines = words_lines(120, 0), words_lines(40, 1)
     vocab = Vocabulary.from_text("".join(train_lines + valid_lines) + "\n")
     valid = line_data(valid_lines, vocab=vocab)
     settings = TrainSettings(epochs=15, lr=0.02, batch_size=32, seed=0)
-    model_config = dict(cell="gru", layers=1, hidden=32)
+    model_config = CharModelSpec(cell="gru", layers=1, hidden=32)
     losses = {}
     for pad in (20, 200):
-        model, _, _ = train_on(line_data(train_lines, pad, vocab), model_config, settings, log=io.StringIO())
+        model, _, _ = train_char_data(line_data(train_lines, pad, vocab), model_config, settings)
         losses[pad] = validation_loss(model, valid)
     assert abs(losses[20] - losses[200]) <= 0.01 * losses[20], losses
     # without the weights, the padding is learned and the result depends on it
     unmasked = line_data(train_lines, 200, vocab)
     unmasked = type(unmasked)(**{**unmasked.__dict__, "weights": None})
-    model, _, _ = train_on(unmasked, model_config, settings, log=io.StringIO())
+    model, _, _ = train_char_data(unmasked, model_config, settings)
     assert validation_loss(model, valid) > 1.05 * losses[20]
 
 
@@ -132,13 +131,14 @@ def stateful_model(tmp_path_factory):
     """The ship sentence repeated to 4,000 characters, trained with the state carried."""
     from edgeseq.data.text import sample_text
     from edgeseq.export.exporter import export_run
-    from edgeseq.training.char_training import TrainSettings, train_on
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
 
     sentence, _ = sample_text("ship")
     text = ((sentence + " ") * 25)[:4000]
     folder = tmp_path_factory.mktemp("stateful")
-    model, config, _ = train_on(stateful_data(text, chunk=50, streams=8), dict(cell="lstm", layers=2, hidden=64),
-                                TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run", log=io.StringIO())
+    model, config, _ = train_char_data(stateful_data(text, chunk=50, streams=8),
+                                       CharModelSpec(cell="lstm", layers=2, hidden=64),
+                                       TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run")
     export_run(folder / "run", folder / "long.onnx")
     return text, model, config, folder / "long.onnx"
 
@@ -206,11 +206,11 @@ def test_runner_rejects_bad_lengths(stateful_model):
 def test_a_line_model_learns_where_lines_end_and_stops_there(tmp_path):
     from edgeseq.export.exporter import export_run
     from edgeseq.runtime import CharGenerator
-    from edgeseq.training.char_training import TrainSettings, train_char_lines
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_lines
 
     names = ["anna", "bob", "christopher", "maximilian", "zoe", "eve"]
-    train_char_lines(names, dict(cell="gru", layers=1, hidden=32), TrainSettings(epochs=150, lr=0.05, seed=0),
-                     out=tmp_path / "run", log=io.StringIO())
+    train_char_lines(names, CharModelSpec(cell="gru", layers=1, hidden=32), TrainSettings(epochs=150, lr=0.05, seed=0),
+                     out=tmp_path / "run")
     export_run(tmp_path / "run", tmp_path / "names.onnx")
     for generation in (True, False):
         generator = CharGenerator(tmp_path / "names.onnx", generation=generation)

@@ -18,3 +18,8 @@ STATES_PER_OP: dict[str, int] = {"RNN": 1, "LSTM": 2, "GRU": 1}
 def states_per_layer(cell: str) -> int:
     """Rows of the packed state one layer of ``cell`` takes."""
     return STATES_PER_OP[CELL_OPS[cell]]
+
+
+def stack_label(cell: str, layers: int, hidden: int) -> str:
+    """'2xLSTM(64)': a model's recurrent stack as every one-line description names it."""
+    return f"{layers}x{cell.upper()}({hidden})"

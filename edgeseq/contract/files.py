@@ -51,3 +51,7 @@ class ModelFiles:
     def all(self) -> tuple[Path, ...]:
         """Every file an export of this model may write, step graph first."""
         return (self.step, self.fixed, self.generation)
+
+    def of_task(self, task: str) -> tuple[Path, ...]:
+        """The files an export of a ``task`` model writes: a series model has no generation graph."""
+        return self.all() if task == "char" else (self.step, self.fixed)

@@ -1,7 +1,7 @@
 """Price or sensor CSV files to a time-ordered array, and that array to forecasting windows.
 
 Two mistakes silently flatter a forecaster: reading the file in the wrong time order (the
-lab's file is newest first) and letting the test period leak into training (through the
+classic RNN lab's stock file, the "lab format", is newest first) and letting the test period leak into training (through the
 scaler or through windows whose targets cross the split). This module makes the order
 explicit — every Series is oldest row first, and its notes say how that order was found —
 and builds the training and test windows from one split point so that nothing after it
@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from edgeseq.choices import FILL_METHODS, TARGET_MODES, check_choice
 from edgeseq.data.files import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
@@ -33,8 +34,6 @@ LAB_COLUMNS: tuple[str, ...] = ("Open", "High", "Low", "Volume", "Close")
 YAHOO_COLUMNS: frozenset[str] = frozenset({"Date", "Open", "High", "Low", "Close", "Volume"})
 #: Cell texts that mean "no value" (compared lower-case); Yahoo writes "null".
 MISSING_MARKERS: frozenset[str] = frozenset({"", "nan", "null", "na", "n/a"})
-FILL_METHODS: tuple[str, ...] = ("ffill",)
-TARGET_MODES: tuple[str, ...] = ("level", "delta")
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,8 +114,11 @@ def load_csv(
     and the file has such a column; a file without it is read as if no date were named.
     """
     source = os.fspath(path)
+    # The one unknown choice not worded by check_choice: both `--fill` and `fill=` reach this
+    # check, and users (and tests) know this wording.
     if fill is not None and fill not in FILL_METHODS:
-        raise InputError(f"unknown fill method '{fill}': use 'ffill' or leave it out")
+        raise InputError(f"unknown fill method '{fill}': use {' or '.join(repr(m) for m in FILL_METHODS)} "
+                         "or leave it out")
     if isinstance(features, str):
         features = [name.strip() for name in features.split(",") if name.strip()]
 
@@ -396,8 +398,7 @@ def make_windows(
     n_rows, n_features = scaled.shape
     if window < 1 or horizon < 1:
         raise InputError(f"--window and --horizon must be at least 1, got {window} and {horizon}")
-    if target_mode not in TARGET_MODES:
-        raise InputError(f"unknown target mode '{target_mode}': use 'level' or 'delta'")
+    check_choice("target mode", target_mode, TARGET_MODES)
     if not 0 <= target_index < n_features:
         raise InputError(f"target index {target_index} is out of range for {n_features} features")
     needed = window + horizon

@@ -1,9 +1,10 @@
 """Characters to integer ids and back, and training windows over a text.
 
-The lab built its vocabulary with ``list(set(text))``, whose order changes from one Python
-process to the next, so a model trained in one run decodes garbage in another. Here the
-vocabulary is the sorted set of characters: the same text always gives the same ids, and
-the vocabulary travels inside the exported model.
+The classic RNN lab this project grows out of (the hihello / ship exercises of a deep
+learning course) built its vocabulary with ``list(set(text))``, whose order changes from
+one Python process to the next, so a model trained in one run decodes garbage in another.
+Here the vocabulary is the sorted set of characters: the same text always gives the same
+ids, and the vocabulary travels inside the exported model.
 """
 from __future__ import annotations
 
@@ -12,21 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseq.choices import check_choice
 from edgeseq.data.files import read_utf8
+from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import InputError
-
-#: The lab's three programs, by name: (text, window). A window of None means "the whole
-#: text is one sequence" (hihello: hihell -> ihello).
-SAMPLES: dict[str, tuple[str, int | None]] = {
-    "hihello": ("hihello", None),
-    "fighting": (" 화이팅입니다", None),
-    "ship": (
-        "if you want to build a ship, don't drum up people together to collect wood and "
-        "don't assign them tasks and work, but rather teach them to long for the endless "
-        "immensity of the sea.",
-        10,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -177,13 +167,13 @@ class CharData:
     weights: np.ndarray | None  # None: every step counts
     window: int  # the longest context seen from a zero state (stateful: the chunk)
     context: str  # "window" or "stateful"
-    describe: str
+    summary: str  # what was cut, for the training line: "183 windows of 10"
     streams: int | None = None  # stateful: rows per batch, each a consecutive stream
     line_end: str | None = None  # line models: the character that ends a generated line
 
 
 def window_data(text: str, window: int | None) -> CharData:
-    """The lab's data: the whole text as one sequence (window None) or sliding windows."""
+    """The whole text as one sequence (window None) or sliding windows, as the lab cuts it."""
     vocab = Vocabulary.from_text(text)
     ids = vocab.encode(text)
     w = sliding_windows(ids, len(ids) - 1 if window is None else window)
@@ -216,9 +206,5 @@ def read_text(path: str | Path) -> str:
 
 def sample_text(name: str) -> tuple[str, int | None]:
     """One of the built-in samples: (text, window)."""
-    try:
-        return SAMPLES[name]
-    except KeyError:
-        raise InputError(
-            f"unknown sample {name!r}; choose one of: {', '.join(SAMPLES)}"
-        ) from None
+    check_choice("sample", name, SAMPLES)
+    return SAMPLES[name]

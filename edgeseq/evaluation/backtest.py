@@ -30,7 +30,8 @@ class Backtest:
     def __len__(self) -> int:
         return int(self.target_row.shape[0])
 
-    def describe(self) -> str:
+    def headline(self) -> str:
+        """The line above the table: how many forecasts of what, over which dates."""
         span = f" from {self.dates[0]} to {self.dates[-1]}" if self.dates else ""
         return (f"walk-forward backtest: {len(self)} forecasts of {self.target}{span}, "
                 f"horizon {self.actual.shape[1]}, price units")

@@ -41,10 +41,6 @@ class CharExport(ExportTask):
         super().__init__(model, config, metrics, CharModelConfig(**config["model"]))
         self.generation: onnx.ModelProto | None = None
 
-    @classmethod
-    def files_written(cls, files: ModelFiles) -> tuple[Path, ...]:
-        return files.all()
-
     def reference(self, time: int | None, lengths: bool = False):
         return step_function(self.model, self.model_config, time, lengths=lengths)
 

@@ -41,10 +41,10 @@ SERIES_DEFAULTS = {
 def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.text import sample_text
     from edgeseq.export.exporter import export_run
-    from edgeseq.training.char_training import TrainSettings, train_char
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 
     text, window = sample_text(spec["sample"])
-    _, _, metrics = train_char(text, window, spec["model"],
+    _, _, metrics = train_char(text, window, CharModelSpec(**spec["model"]),
                                TrainSettings(epochs=spec["epochs"], lr=spec["lr"], seed=spec["seed"]),
                                out=work / name, source=f"sample:{spec['sample']}")
     out = EXPORTED / f"{name}.onnx"
@@ -60,14 +60,14 @@ def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     from edgeseq.data.series import load_csv
     from edgeseq.data.synthetic import write_synthetic_csv
     from edgeseq.export.exporter import export_run
-    from edgeseq.training.series_training import SeriesTrainSettings, train_series
+    from edgeseq.training.series_training import SeriesModelSpec, SeriesTrainSettings, train_series
 
     sample = write_synthetic_csv(work / spec["csv"], days=spec["days"], seed=spec["data_seed"])
     csv = write_bytes(EXPORTED / spec["csv"], sample.read_bytes(), force=force)
     settings = SeriesTrainSettings(**{k: spec[k] for k in ("epochs", "lr", "batch_size", "validation",
                                                            "patience", "seed")})
-    run = train_series(load_csv(csv), spec["model"], settings, window=spec["window"], horizon=spec["horizon"],
-                       out=work / name, source=f"exported/{csv.name}")
+    model = SeriesModelSpec(window=spec["window"], horizon=spec["horizon"], **spec["model"])
+    run = train_series(load_csv(csv), model, settings, out=work / name, source=f"exported/{csv.name}")
     out = EXPORTED / f"{name}.onnx"
     export_run(work / name, out, force=force)
     made_by = f"edgeseq.data.synthetic.write_synthetic_csv(days={spec['days']}, seed={spec['data_seed']})"

@@ -2,7 +2,8 @@
 
 Every export is the same few steps, whatever the task:
 
-1. refuse files that exist (unless --force), load the run, pick its task (``TASKS``);
+1. read the run's task and refuse files that exist (unless --force), before TensorFlow
+   loads; then load the run and its task (``task_class``);
 2. for the dynamic graph (time axis free) and the fixed graph (time = the training window):
    convert with tf2onnx, every recurrent layer a fused op (edgeseq.export.convert), then
    compare ONNX with TensorFlow on the task's sample inputs, every output, plus the task's
@@ -24,18 +25,26 @@ import onnx
 
 from edgeseq.atomic import refuse_overwrite
 from edgeseq.contract import ModelFiles
+from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import EdgeseqError
-from edgeseq.export.char_task import CharExport
-from edgeseq.export.convert import convert_recurrent
 from edgeseq.export.onnx_graph import write_models
-from edgeseq.export.series_task import SeriesExport
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity, session
 from edgeseq.log import logger
-from edgeseq.training.run_folder import load_run, read_run_config
 
-#: a run's task (config.json) -> how it is exported
-TASKS: dict[str, type[ExportTask]] = {"char": CharExport, "series": SeriesExport}
+#: the tasks a run folder's config.json may name
+TASKS = ("char", "series")
+
+
+def task_class(name: str) -> type[ExportTask]:
+    """How a ``name`` model is exported; imported only now, as it loads TensorFlow."""
+    if name == "char":
+        from edgeseq.export.char_task import CharExport
+
+        return CharExport
+    from edgeseq.export.series_task import SeriesExport
+
+    return SeriesExport
 
 
 @dataclass
@@ -53,9 +62,11 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False) -> Exp
     if task_name not in TASKS:
         raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
     files = ModelFiles(out)
-    for path in TASKS[task_name].files_written(files):
+    for path in files.of_task(task_name):
         refuse_overwrite(path, force)
-    task = TASKS[task_name](*load_run(run_dir))
+    from edgeseq.training.run_folder import load_run  # everything is checked: now TensorFlow loads
+
+    task = task_class(task_name)(*load_run(run_dir))
     checklist = Checklist()
     graphs, ops = {}, {}
     for graph, time in (("dynamic", None), ("fixed", task.window)):
@@ -75,6 +86,8 @@ def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,
 
     One seeded generator per graph draws the inputs of every parity case, then of the
     task's own checks, so the same run gives the same figures every time."""
+    from edgeseq.export.convert import convert_recurrent
+
     logger.info(f"converting the {graph} graph with tf2onnx ...")
     reference, signature = task.reference(time)
     model, ops = convert_recurrent(reference, signature, task.layers, task.cell, checklist, graph,

@@ -41,11 +41,6 @@ class ExportTask:
         self.cell = model_config.cell
         self.layers = [model.get_layer(f"rnn_{i}") for i in range(model_config.layers)]
 
-    @classmethod
-    def files_written(cls, files: ModelFiles) -> tuple[Path, ...]:
-        """Every file an export of this task may write (none is overwritten without --force)."""
-        return (files.step, files.fixed)
-
     def reference(self, time: int | None):
         """(tf.function, input signature) of the model with time fixed to ``time`` (None: dynamic).
 

@@ -191,7 +191,8 @@ class Forecaster:
             return 0  # trained without dates: nothing to compare a date with
         return sum(date < split_at for date in backtest.dates)  # ISO dates compare as text
 
-    def describe(self) -> str:
+    def summary(self) -> str:
+        """One line on what this model is: 'model stock.onnx: 1xLSTM(32), window 7, ...'."""
         meta = self.model.description
         return (f"model {self.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}), "
                 f"window {self.window}, horizon {self.horizon}, target {self.target} "

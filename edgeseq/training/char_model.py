@@ -1,8 +1,9 @@
 """The character model: ids -> (one-hot | embedding) -> N recurrent layers -> logits.
 
 One set of layers, two ways to call them. ``training_model`` starts every sequence from a
-zero state, as the lab does. ``step_function`` takes the state in and gives it back, which
-is the graph the runner needs to consume a prompt in one call and then stream.
+zero state, as the classic RNN lab (the course exercises edgeseq grows out of) does.
+``step_function`` takes the state in and gives it back, which is the graph the runner needs
+to consume a prompt in one call and then stream.
 """
 from __future__ import annotations
 
@@ -11,40 +12,35 @@ from dataclasses import asdict, dataclass
 import keras
 import tensorflow as tf
 
-from edgeseq.errors import InputError
-from edgeseq.contract.cells import CELLS, states_per_layer
+from edgeseq.contract.cells import stack_label, states_per_layer
+from edgeseq.specs import CHAR_HIDDEN, CharModelSpec
 from edgeseq.training.layers import OneHot, recurrent_layer
-
-HEADS = ("dense", "none")
-INPUTS = ("onehot", "embedding")
 
 
 @dataclass(frozen=True)
 class CharModelConfig:
-    vocab_size: int
-    cell: str = "lstm"
-    layers: int = 2
-    hidden: int = 64
-    head: str = "dense"
-    input: str = "onehot"
-    embedding_dim: int = 32
+    """A ``CharModelSpec`` settled for its vocabulary: what is built, and what a run records.
 
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise InputError(f"unknown --cell {self.cell!r}; choose one of: {', '.join(CELLS)}")
-        if self.head not in HEADS:
-            raise InputError(f"unknown --head {self.head!r}; choose one of: {', '.join(HEADS)}")
-        if self.input not in INPUTS:
-            raise InputError(f"unknown --input {self.input!r}; choose one of: {', '.join(INPUTS)}")
-        if self.layers < 1:
-            raise InputError(f"--layers must be at least 1, got {self.layers}")
-        if self.hidden < 1:
-            raise InputError(f"--hidden must be at least 1, got {self.hidden}")
-        if self.head == "none" and self.hidden != self.vocab_size:
-            raise InputError(
-                f"--head none makes the recurrent outputs the logits, so --hidden must equal "
-                f"the vocabulary size ({self.vocab_size}), got {self.hidden}"
-            )
+    Made by ``from_spec`` (which checked the user's choices once) or read back from a run
+    folder's config.json, which such a spec wrote.
+    """
+
+    vocab_size: int
+    cell: str = CharModelSpec.cell
+    layers: int = CharModelSpec.layers
+    hidden: int = CHAR_HIDDEN
+    head: str = CharModelSpec.head
+    input: str = CharModelSpec.input
+    embedding_dim: int = CharModelSpec.embedding_dim
+
+    @classmethod
+    def from_spec(cls, spec: CharModelSpec, vocab_size: int) -> "CharModelConfig":
+        spec = spec.for_vocabulary(vocab_size)
+        return cls(vocab_size, spec.cell, spec.layers, spec.hidden, spec.head, spec.input, spec.embedding_dim)
+
+    def summary(self) -> str:
+        """'2xLSTM(64) head=dense input=onehot', for the training line."""
+        return f"{stack_label(self.cell, self.layers, self.hidden)} head={self.head} input={self.input}"
 
     @property
     def state_count(self) -> int:
@@ -82,7 +78,8 @@ def step_function(model: keras.Model, config: CharModelConfig, time: int | None 
     ``time=None`` gives the dynamic graph; an int fixes the time axis (the batch axis stays
     dynamic: tf2onnx 1.17 fuses LSTM only when the batch is not a static 1).
 
-    ``lengths=True`` adds lengths [batch] with the lab's dynamic_rnn semantics: outputs
+    ``lengths=True`` adds lengths [batch] with the lab's dynamic_rnn semantics (TF1's
+    ``tf.nn.dynamic_rnn(sequence_length=...)``): outputs
     (and logits) are zero at steps >= length, and the state is the one after the last
     valid step. Keras masking carries the state over masked steps but repeats the last
     output, hence the multiplications by the mask. This masked function is the reference

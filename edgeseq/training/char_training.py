@@ -2,8 +2,9 @@
 
 Three ways to present a text, one loss (sequence cross-entropy, Adam):
 
-* ``windows``: the lab's programs. hihello and the Korean string are one sequence each;
-  the ship sentence is cut into sliding windows of 10. Every window starts from a zero
+* ``windows``: the classic RNN lab's programs (the course exercises edgeseq grows out of).
+  hihello and the Korean string are one sequence each; the ship sentence is cut into
+  sliding windows of 10. Every window starts from a zero
   state, so the model must be run the same way: ``context: window``.
 * ``lines``: one sequence per line, of any length, padded at the end. Padded steps have
   weight 0 in the loss and the metrics (the lab's sequence_loss weights) and the loss is
@@ -15,7 +16,6 @@ Three ways to present a text, one loss (sequence cross-entropy, Adam):
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +24,11 @@ import edgeseq
 from edgeseq.data.text import CharData, line_data, split_lines, window_data
 from edgeseq.errors import InputError
 from edgeseq.evaluation.text import masked_metrics
+from edgeseq.log import logger
+from edgeseq.specs import CharModelSpec, TrainSettings
 from edgeseq.training.char_model import CharModelConfig, build_training_model
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run
-from edgeseq.training.settings import TrainSettings
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
 
@@ -79,32 +80,30 @@ def copy_weights(trained: keras.Model, plain: keras.Model) -> keras.Model:
     return plain
 
 
-def fit_stateful(data: CharData, config: CharModelConfig, settings: TrainSettings, log):
+def fit_stateful(data: CharData, config: CharModelConfig, settings: TrainSettings):
     """Train with the state carried across batches; return an ordinary (stateless) model."""
     if settings.strategy != "default":
         raise InputError("--context stateful trains on one device; drop --strategy")
     model = build_training_model(config, stateful_batch=data.streams)
     compile_model(model, settings.lr)
     history = model.fit(data.x, data.y, batch_size=data.streams, epochs=settings.epochs, verbose=0,
-                        shuffle=False, callbacks=[ResetStatesEachEpoch(), ProgressBar(settings.epochs, log)])
+                        shuffle=False, callbacks=[ResetStatesEachEpoch(), ProgressBar(settings.epochs)])
     reset_states(model)  # predict in order: the carried state again, as in training
     logits = model.predict(data.x, batch_size=data.streams, verbose=0)
     return copy_weights(model, build_training_model(config)), history, logits
 
 
-def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: str | Path | None = None,
-             force: bool = False, source: str = "", log=None) -> tuple[keras.Model, dict, dict]:
+def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings,
+                    out: str | Path | None = None, force: bool = False,
+                    source: str = "") -> tuple[keras.Model, dict, dict]:
     """Train on prepared data; save a run folder at ``out`` when given. Returns (model, config, metrics)."""
-    log = log or sys.stderr  # looked up per call: the CLI's stderr may be redirected
-    settings.check()
-    config = CharModelConfig(vocab_size=len(data.vocab), **model_config)
+    config = CharModelConfig.from_spec(spec, len(data.vocab))
     seed_everything(settings.seed)
     strategy = distribution_strategy(settings.strategy)
-    print(f"training {config.layers}x{config.cell.upper()}({config.hidden}) head={config.head} "
-          f"input={config.input} on {data.describe}, vocabulary {len(data.vocab)}, "
-          f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)", file=log)
+    logger.info(f"training {config.summary()} on {data.summary}, vocabulary {len(data.vocab)}, "
+                f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)")
     if data.context == "stateful":
-        model, history, logits = fit_stateful(data, config, settings, log)
+        model, history, logits = fit_stateful(data, config, settings)
         batch = data.streams
     else:
         x, y, weights, batch = spread_over_replicas(data, settings.batch_size, strategy.num_replicas_in_sync)
@@ -112,12 +111,12 @@ def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: s
             model = build_training_model(config)
             compile_model(model, settings.lr)
         history = model.fit(x, y, sample_weight=weights, batch_size=batch, epochs=settings.epochs,
-                            verbose=0, shuffle=batch < len(x), callbacks=[ProgressBar(settings.epochs, log)])
+                            verbose=0, shuffle=batch < len(x), callbacks=[ProgressBar(settings.epochs)])
         if strategy.num_replicas_in_sync > 1:  # evaluate and save outside the strategy
             model = copy_weights(model, build_training_model(config))
         logits = model.predict(data.x, verbose=0, batch_size=4096)
     metrics = masked_metrics(logits, data.y, data.weights)
-    print("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), file=log)
+    logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,
@@ -126,28 +125,28 @@ def train_on(data: CharData, model_config: dict, settings: TrainSettings, out: s
         "window": data.window,
         "context": data.context,
         **({"line_end": data.line_end} if data.line_end else {}),
-        "training": {**settings.__dict__, "batch_size": batch, "source": source, "data": data.describe,
+        "training": {**settings.__dict__, "batch_size": batch, "source": source, "data": data.summary,
                      "tensorflow": tf.__version__},
     }
     history_doc = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     if out is not None:
         save_run(out, model, run_config, history_doc, metrics, force)
-        print(f"saved run folder {out}", file=log)
+        logger.info(f"saved run folder {out}")
     return model, run_config, metrics
 
 
-def train_char(text: str, window: int | None, model_config: dict, settings: TrainSettings,
-               out: str | Path | None = None, force: bool = False, source: str = "",
-               log=None) -> tuple[keras.Model, dict, dict]:
-    """The lab's way: windows of ``text`` (or the whole text as one sequence)."""
-    return train_on(window_data(text, window), model_config, settings, out, force, source, log)
+def train_char(text: str, window: int | None, spec: CharModelSpec, settings: TrainSettings,
+               out: str | Path | None = None, force: bool = False,
+               source: str = "") -> tuple[keras.Model, dict, dict]:
+    """Windows of ``text`` (or, window None, the whole text as one sequence), as the lab cuts them."""
+    return train_char_data(window_data(text, window), spec, settings, out, force, source)
 
 
-def train_char_lines(lines: list[str], model_config: dict, settings: TrainSettings,
+def train_char_lines(lines: list[str], spec: CharModelSpec, settings: TrainSettings,
                      pad_to: int | None = None, out: str | Path | None = None, force: bool = False,
-                     source: str = "", log=None) -> tuple[keras.Model, dict, dict]:
+                     source: str = "") -> tuple[keras.Model, dict, dict]:
     """One sequence per string, any lengths (empty strings are skipped)."""
     usable, skipped = split_lines("\n".join(lines))
     if skipped:
-        print(f"skipped {skipped} empty line(s)", file=log or sys.stderr)
-    return train_on(line_data(usable, pad_to), model_config, settings, out, force, source, log)
+        logger.info(f"skipped {skipped} empty line(s)")
+    return train_char_data(line_data(usable, pad_to), spec, settings, out, force, source)

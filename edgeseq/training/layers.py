@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import keras
 
-from edgeseq.contract.cells import CELLS
-from edgeseq.errors import InputError
-
 
 def recurrent_layer(cell: str, units: int, name: str, stateful: bool = False) -> keras.layers.Layer:
-    """``stateful=True`` keeps the final state of each batch row as the next batch's start."""
+    """A layer of ``cell`` (one of contract.cells.CELLS, checked by the model spec).
+
+    ``stateful=True`` keeps the final state of each batch row as the next batch's start.
+    """
     common = dict(return_sequences=True, return_state=True, name=name, stateful=stateful)
     if cell == "lstm":
         return keras.layers.LSTM(units, **common)
@@ -23,12 +23,12 @@ def recurrent_layer(cell: str, units: int, name: str, stateful: bool = False) ->
         return keras.layers.GRU(units, reset_after=True, **common)
     if cell == "rnn":
         return keras.layers.SimpleRNN(units, **common)
-    raise InputError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
+    raise ValueError(f"no Keras layer for cell {cell!r}")  # a spec or run config would have refused it
 
 
 @keras.saving.register_keras_serializable(package="edgeseq")
 class OneHot(keras.layers.Layer):
-    """ids [batch, time] -> one-hot float [batch, time, depth], as the lab feeds its cells."""
+    """ids [batch, time] -> one-hot float [batch, time, depth], as the RNN lab feeds its cells."""
 
     def __init__(self, depth: int, **kwargs):
         super().__init__(**kwargs)

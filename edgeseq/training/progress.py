@@ -2,6 +2,8 @@
 
 Keras' own bar prints a line per epoch, which buries a 500-epoch run; this one redraws a
 single line on a terminal and prints a line every tenth of the run elsewhere (CI logs).
+It is not a log line (a redrawn line has no place in a log), so it writes to sys.stderr
+itself, as sys.stderr is when training starts; everything else goes through edgeseq.log.
 """
 from __future__ import annotations
 
@@ -12,19 +14,20 @@ import keras
 
 
 class ProgressBar(keras.callbacks.Callback):
-    def __init__(self, epochs: int, stream=None, width: int = 24):
+    def __init__(self, epochs: int, width: int = 24):
         super().__init__()
         self.epochs = epochs
-        self.stream = stream or sys.stderr
         self.width = width
         self.every = max(1, epochs // 10)
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def on_train_begin(self, logs=None):
+        self.stream = sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.started = time.perf_counter()
+        self.done = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        done = epoch + 1
+        self.done = done = epoch + 1
         if not self.tty and done % self.every and done != self.epochs:
             return
         filled = int(self.width * done / self.epochs)
@@ -36,3 +39,8 @@ class ProgressBar(keras.callbacks.Callback):
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def on_train_end(self, logs=None):
+        if self.tty and 0 < self.done < self.epochs:  # stopped early: end the line that expected more
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,9 +1,4 @@
-"""The run folder: everything a training run produced, enough to export it later.
-
-    RUN/model.keras     the trained Keras model
-    RUN/config.json     task, model settings, vocabulary or scaler, training settings
-    RUN/history.json    per-epoch loss and metrics
-    RUN/metrics.json    final figures (what the export copies into the ONNX metadata)
+"""Writing a run folder and loading its Keras model (its layout: edgeseq.contract.run_folder).
 
 The folder is written whole or not at all (see ``edgeseq.atomic.new_folder``).
 """
@@ -13,6 +8,7 @@ import json
 from pathlib import Path
 
 from edgeseq.atomic import new_folder
+from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import InputError
 
 
@@ -23,26 +19,6 @@ def save_run(dest: str | Path, model, config: dict, history: dict,
         for name, doc in (("config", config), ("history", history), ("metrics", metrics)):
             (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return Path(dest)
-
-
-def read_run_config(path: str | Path) -> dict:
-    """A run folder's config.json, or a one-line error saying what is wrong with the folder.
-
-    Needs no TensorFlow, so the CLI can check a run before importing it.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise InputError(f"{path}: not a run folder (train one with 'edgeseq train')")
-    missing = [n for n in ("model.keras", "config.json") if not (path / n).exists()]
-    if missing:
-        raise InputError(f"{path}: not a run folder, {', '.join(missing)} missing")
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{path / 'config.json'} is not valid JSON; train the run again") from None
-    if not isinstance(config, dict) or "task" not in config:
-        raise InputError(f"{path / 'config.json'} has no task; train the run again")
-    return config
 
 
 def load_run(path: str | Path):

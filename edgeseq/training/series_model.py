@@ -1,9 +1,9 @@
 """The series model: x [batch, time, features] -> N recurrent layers -> dense on the last step.
 
-This is the lab's many-to-one forecaster (an LSTM and a linear layer on its last output),
-generalised to any cell, depth and horizon. Its output ``y`` is always the next ``horizon``
-values of the target in scaled units, whatever the target mode, so the runner only has to
-undo the scaling:
+This is the classic RNN lab's many-to-one stock forecaster (an LSTM and a linear layer on
+its last output), generalised to any cell, depth and horizon. Its output ``y`` is always the
+next ``horizon`` values of the target in scaled units, whatever the target mode, so the
+runner only has to undo the scaling:
 
 * ``level``: the dense layer predicts the scaled values themselves.
 * ``delta``: the dense layer predicts the change from the last observed target, and the
@@ -21,32 +21,30 @@ from dataclasses import asdict, dataclass
 import keras
 import tensorflow as tf
 
-from edgeseq.data.series import TARGET_MODES
-from edgeseq.errors import InputError
-from edgeseq.contract.cells import CELLS
+from edgeseq.specs import SeriesModelSpec
 from edgeseq.training.layers import recurrent_layer
 
 
 @dataclass(frozen=True)
 class SeriesModelConfig:
+    """A ``SeriesModelSpec`` settled for its data: what is built, and what a run records.
+
+    Made by ``from_spec`` (which checked the user's choices once) or read back from a run
+    folder's config.json, which such a spec wrote. The window is not part of the model (the
+    graph takes any length); the run records it beside.
+    """
+
     features: int  # columns per time step
     target_index: int  # which of them is the target
-    horizon: int = 1
-    cell: str = "lstm"
-    layers: int = 1
-    hidden: int = 32
-    target_mode: str = "delta"
+    horizon: int = SeriesModelSpec.horizon
+    cell: str = SeriesModelSpec.cell
+    layers: int = SeriesModelSpec.layers
+    hidden: int = SeriesModelSpec.hidden
+    target_mode: str = SeriesModelSpec.target_mode
 
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise InputError(f"unknown --cell {self.cell!r}; choose one of: {', '.join(CELLS)}")
-        if self.target_mode not in TARGET_MODES:
-            raise InputError(f"unknown --target-mode {self.target_mode!r}; choose one of: {', '.join(TARGET_MODES)}")
-        for option, value in (("--layers", self.layers), ("--hidden", self.hidden), ("--horizon", self.horizon)):
-            if value < 1:
-                raise InputError(f"{option} must be at least 1, got {value}")
-        if not 0 <= self.target_index < self.features:
-            raise InputError(f"target index {self.target_index} is not one of the {self.features} features")
+    @classmethod
+    def from_spec(cls, spec: SeriesModelSpec, features: int, target_index: int) -> "SeriesModelConfig":
+        return cls(features, target_index, spec.horizon, spec.cell, spec.layers, spec.hidden, spec.target_mode)
 
     def to_dict(self) -> dict:
         return asdict(self)

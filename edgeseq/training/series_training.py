@@ -11,45 +11,22 @@ scaled levels; the mean squared error is the same number either way.
 """
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 import edgeseq
+from edgeseq.contract.cells import stack_label
 from edgeseq.data.series import Series, split_point, train_test_windows
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
-from edgeseq.training.settings import TrainSettings
+from edgeseq.log import logger
+from edgeseq.specs import SeriesModelSpec, SeriesTrainSettings
 from edgeseq.training.progress import ProgressBar
 from edgeseq.training.run_folder import save_run
 from edgeseq.training.series_model import SeriesModelConfig, build_model, forecast_function
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
-
-
-@dataclass(frozen=True)
-class SeriesTrainSettings(TrainSettings):
-    """The char settings plus early stopping on the latest training windows.
-
-    The last ``validation`` fraction of the training windows (in time order, still before
-    the test split) is held out; training stops after ``patience`` epochs without a lower
-    validation loss and keeps the best epoch's weights. On a series with nothing to learn,
-    such as a random walk, that stops a delta model before it fits noise.
-    """
-
-    epochs: int = 100
-    lr: float = 1e-3
-    batch_size: int | None = 32
-    validation: float = 0.2
-    patience: int = 10
-
-    def check(self) -> None:
-        super().check()
-        if not 0 <= self.validation < 1:
-            raise InputError(f"--validation must be at least 0 and below 1, got {self.validation}")
-        if self.patience < 0:
-            raise InputError(f"--patience must be 0 (off) or positive, got {self.patience}")
 
 
 @dataclass
@@ -59,19 +36,17 @@ class SeriesRun:
     backtest: Backtest  # the walk-forward test part
 
 
-def train_series(series: Series, model_options: dict, settings: SeriesTrainSettings = SeriesTrainSettings(), *,
-                 window: int = 7, horizon: int = 1, train_fraction: float = 0.7,
-                 date_column: str | None = None, out: str | Path | None = None, force: bool = False,
-                 source: str | None = None, log=None) -> SeriesRun:
-    """Fit on the first ``train_fraction`` of ``series``, backtest on the rest, save a run folder.
+def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
+                 settings: SeriesTrainSettings = SeriesTrainSettings(), *, date_column: str | None = None,
+                 out: str | Path | None = None, force: bool = False, source: str | None = None) -> SeriesRun:
+    """Fit on the first ``settings.train_fraction`` of ``series``, backtest on the rest, save a run folder.
 
     ``source`` is how the data is named in the run (default: the path it was read from);
-    progress and notes go to ``log`` (default: the current sys.stderr).
+    the series' notes, progress and figures go to the edgeseq logger.
     """
-    log = log or sys.stderr  # looked up per call: a default bound at import goes stale under CliRunner
-    settings.check()
     for note in series.notes:
-        print(note, file=log)
+        logger.info(note)
+    window, horizon, train_fraction = spec.window, spec.horizon, settings.train_fraction
     try:
         scaler, train, test = train_test_windows(series.values, series.target_index, window, horizon,
                                                  "level", train_fraction, series.features)
@@ -79,8 +54,7 @@ def train_series(series: Series, model_options: dict, settings: SeriesTrainSetti
         raise InputError(f"{series.source}: {e}") from None
     if len(test) == 0:
         raise InputError(f"{series.source}: the test part has no complete forecast; use a longer file")
-    config = SeriesModelConfig(features=len(series.features), target_index=series.target_index,
-                               horizon=horizon, **model_options)
+    config = SeriesModelConfig.from_spec(spec, features=len(series.features), target_index=series.target_index)
     held_out = int(len(train) * settings.validation)
     fit_x, fit_y = train.x[:len(train) - held_out], train.y[:len(train) - held_out]
     validation = (train.x[len(fit_x):], train.y[len(fit_y):]) if held_out else None
@@ -94,15 +68,15 @@ def train_series(series: Series, model_options: dict, settings: SeriesTrainSetti
         raise InputError(f"--batch-size {batch} must be a multiple of the strategy's "
                          f"{strategy.num_replicas_in_sync} replicas")
     split = split_point(len(series.values), train_fraction)
-    print(f"training {config.layers}x{config.cell.upper()}({config.hidden}) target {series.target} "
-          f"({config.target_mode}) on {len(fit_x)} windows of {window}, validating on the next "
-          f"{held_out} (all before {_row_name(series, split)}), testing on {len(test)}; batch {batch}, "
-          f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)", file=log)
+    logger.info(f"training {stack_label(config.cell, config.layers, config.hidden)} target {series.target} "
+                f"({config.target_mode}) on {len(fit_x)} windows of {window}, validating on the next "
+                f"{held_out} (all before {_row_name(series, split)}), testing on {len(test)}; batch {batch}, "
+                f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)")
     with strategy.scope():
         model = build_model(config)
         model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss="mse")
     early_stopping = bool(validation) and settings.patience > 0
-    callbacks = [ProgressBar(settings.epochs, log)]
+    callbacks = [ProgressBar(settings.epochs)]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=settings.patience,
                                                        restore_best_weights=True))
@@ -111,10 +85,7 @@ def train_series(series: Series, model_options: dict, settings: SeriesTrainSetti
     epochs_run = len(history["loss"])
     kept = int(np.argmin(history["val_loss"])) + 1 if early_stopping else epochs_run
     if early_stopping:
-        if epochs_run < settings.epochs and hasattr(log, "isatty") and log.isatty():
-            log.write("\n")  # end the progress bar's line, which expected more epochs
-        print(f"ran {epochs_run} epochs; kept the weights of epoch {kept}, the lowest validation loss",
-              file=log)
+        logger.info(f"ran {epochs_run} epochs; kept the weights of epoch {kept}, the lowest validation loss")
 
     # The forward pass that export converts, called outside any replica context: the backtest
     # scores exactly what will be shipped, and no replica is handed an empty batch.
@@ -136,7 +107,8 @@ def train_series(series: Series, model_options: dict, settings: SeriesTrainSetti
         "data": {"source": source or series.source, "rows": int(len(series.values)),
                  "train_fraction": train_fraction, "train_rows": split, "test_rows": int(len(series.values) - split),
                  "split_at": _row_name(series, split), "filled_cells": series.filled},
-        "training": {**settings.__dict__, "batch_size": batch, "windows": int(len(fit_x)),
+        "training": {**{k: v for k, v in asdict(settings).items() if k != "train_fraction"},  # under "data"
+                     "batch_size": batch, "windows": int(len(fit_x)),
                      "validation_windows": held_out, "epochs_run": epochs_run, "epoch_kept": kept,
                      "tensorflow": tf.__version__},
     }
@@ -146,7 +118,7 @@ def train_series(series: Series, model_options: dict, settings: SeriesTrainSetti
     if out is not None:
         history_doc = {k: [float(v) for v in vs] for k, vs in history.items()}
         save_run(out, model, run_config, history_doc, metrics, force)
-        print(f"saved run folder {out}", file=log)
+        logger.info(f"saved run folder {out}")
     return SeriesRun(model, run_config, backtest)
 
 

@@ -14,10 +14,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
-from edgeseq.errors import InputError  # noqa: E402
-
-STRATEGIES = ("default", "mirrored")
-
 
 def seed_everything(seed: int) -> None:
     """Same seed, same weights, same batches, same result (op determinism on)."""
@@ -26,13 +22,12 @@ def seed_everything(seed: int) -> None:
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    if name == "default":
-        return tf.distribute.get_strategy()
+    """The strategy named by ``TrainSettings.strategy`` (one of choices.STRATEGIES, checked there)."""
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices=devices)
-    raise InputError(f"unknown --strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+    return tf.distribute.get_strategy()
 
 
 def describe_devices() -> str:

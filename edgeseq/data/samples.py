@@ -1,0 +1,19 @@
+"""The built-in training texts, from the classic RNN lab: ``--sample NAME``.
+
+Plain Python (no numpy), so the CLI can list the names in its help and check ``--sample``
+before anything heavy loads; ``edgeseq.data.text`` turns a sample into training windows.
+"""
+from __future__ import annotations
+
+#: name -> (text, window). A window of None means "the whole text is one sequence"
+#: (hihello: hihell -> ihello); the ship sentence is cut into sliding windows of 10.
+SAMPLES: dict[str, tuple[str, int | None]] = {
+    "hihello": ("hihello", None),
+    "fighting": (" 화이팅입니다", None),
+    "ship": (
+        "if you want to build a ship, don't drum up people together to collect wood and "
+        "don't assign them tasks and work, but rather teach them to long for the endless "
+        "immensity of the sea.",
+        10,
+    ),
+}

@@ -1,0 +1,199 @@
+"""What a user asks to train, as typed specs that own their defaults and are checked once.
+
+The CLI parses its options into these records and hands them over; the training functions
+take them. Each record checks its fields as it is made (choices through ``edgeseq.choices``,
+counts of at least 1), so a bad option fails in one line before TensorFlow takes seconds to
+import. Standard library only: ``edgeseq.training`` imports TensorFlow as it loads, so the
+specs cannot live there.
+
+* ``CharDataSpec``: which text, and how it is cut into training sequences (windows, lines or
+  stateful chunks); ``load()`` makes the data.
+* ``CharModelSpec``: the char model; ``for_vocabulary`` settles its hidden size.
+* ``SeriesModelSpec``: the forecaster, window and horizon included.
+* ``TrainSettings`` / ``SeriesTrainSettings``: how to fit (epochs, learning rate, batches,
+  seed, strategy; for a series also early stopping and the train/test split).
+
+The Keras-side records (``training.char_model.CharModelConfig``,
+``training.series_model.SeriesModelConfig``) are a model spec settled against its data
+(vocabulary size, feature count) and are what a run folder records.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgeseq.choices import CELLS, CONTEXTS, HEADS, INPUTS, STRATEGIES, TARGET_MODES, check_choice
+from edgeseq.data.samples import SAMPLES
+from edgeseq.errors import InputError
+from edgeseq.log import logger
+
+if TYPE_CHECKING:  # numpy stays unloaded until the data is made
+    from edgeseq.data.text import CharData
+
+#: Units per recurrent layer of a char model when --hidden is not given (and --head dense).
+CHAR_HIDDEN = 64
+#: Characters per window of a --text file when --window is not given.
+TEXT_WINDOW = 10
+#: Characters per chunk with --context stateful when --window is not given.
+STATEFUL_WINDOW = 50
+
+
+def _at_least_one(*options: tuple[str, int | None]) -> None:
+    for option, value in options:
+        if value is not None and value < 1:
+            raise InputError(f"{option} must be at least 1, got {value}")
+
+
+@dataclass(frozen=True)
+class CharDataSpec:
+    """Which text to learn (one of ``sample`` and ``text``) and how it is cut.
+
+    ``context="window"``: sliding windows, each from a zero state; ``window=None`` takes the
+    sample's own (hihello and fighting: the whole text as one sequence; ship: 10), or
+    ``TEXT_WINDOW`` for a text file. ``by_line``: one sequence per line of the text file.
+    ``context="stateful"``: ``streams`` consecutive streams cut into chunks of ``window``
+    (default ``STATEFUL_WINDOW``), the state carried from batch to batch.
+    """
+
+    sample: str | None = None
+    text: str | Path | None = None
+    context: str = "window"
+    window: int | None = None
+    streams: int = 8
+    by_line: bool = False
+
+    def __post_init__(self):
+        if (self.sample is None) == (self.text is None):
+            raise InputError("give exactly one of --sample NAME or --text FILE")
+        if self.sample is not None:
+            check_choice("--sample", self.sample, SAMPLES)
+        check_choice("--context", self.context, CONTEXTS)
+        if self.by_line and (self.text is None or self.context != "window"):
+            raise InputError("--by-line reads the lines of --text FILE, each from a zero state (--context window)")
+
+    @property
+    def name(self) -> str:
+        """The run's default name: the sample's, or the text file's stem."""
+        return self.sample if self.sample is not None else Path(self.text).stem
+
+    @property
+    def source(self) -> str:
+        """How the run records where its text came from."""
+        return f"sample:{self.sample}" if self.sample is not None else str(self.text)
+
+    def load(self) -> CharData:
+        """Read the text and cut it; every data error surfaces here (numpy only, no TensorFlow)."""
+        from edgeseq.data import text as textdata
+
+        if self.sample is not None:
+            corpus, own_window = textdata.sample_text(self.sample)
+        else:
+            corpus, own_window = textdata.read_text(self.text), TEXT_WINDOW
+        if self.by_line:
+            lines, skipped = textdata.split_lines(corpus)
+            if skipped:
+                logger.info(f"skipped {skipped} empty line(s) of {self.text}")
+            return textdata.line_data(lines)
+        if self.context == "stateful":
+            return textdata.stateful_data(corpus, STATEFUL_WINDOW if self.window is None else self.window,
+                                          self.streams)
+        return textdata.window_data(corpus, own_window if self.window is None else self.window)
+
+
+@dataclass(frozen=True)
+class CharModelSpec:
+    """ids -> (onehot | embedding) -> ``layers`` x ``cell``(``hidden``) -> (dense | no) head.
+
+    ``hidden=None`` means ``CHAR_HIDDEN``, or with ``head="none"`` (the recurrent outputs are
+    the logits) the vocabulary size, which is then the only size allowed.
+    """
+
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int | None = None
+    head: str = "dense"
+    input: str = "onehot"
+    embedding_dim: int = 32
+
+    def __post_init__(self):
+        check_choice("--cell", self.cell, CELLS)
+        check_choice("--head", self.head, HEADS)
+        check_choice("--input", self.input, INPUTS)
+        _at_least_one(("--layers", self.layers), ("--hidden", self.hidden))
+
+    def for_vocabulary(self, vocab_size: int) -> CharModelSpec:
+        """This spec with its hidden size settled for a vocabulary of ``vocab_size``."""
+        if self.hidden is None:
+            return replace(self, hidden=vocab_size if self.head == "none" else CHAR_HIDDEN)
+        if self.head == "none" and self.hidden != vocab_size:
+            raise InputError(f"--head none makes the recurrent outputs the logits, so --hidden must equal "
+                             f"the vocabulary size ({vocab_size}), got {self.hidden}")
+        return self
+
+
+@dataclass(frozen=True)
+class SeriesModelSpec:
+    """x [batch, ``window``, features] -> ``layers`` x ``cell``(``hidden``) -> the next ``horizon`` targets.
+
+    ``target_mode="delta"``: the dense layer predicts the change from the last value (an
+    untrained model is the persistence forecast); ``"level"``: the value itself.
+    """
+
+    window: int = 7
+    horizon: int = 1
+    cell: str = "lstm"
+    layers: int = 1
+    hidden: int = 32
+    target_mode: str = "delta"
+
+    def __post_init__(self):
+        check_choice("--cell", self.cell, CELLS)
+        check_choice("--target-mode", self.target_mode, TARGET_MODES)
+        _at_least_one(("--window", self.window), ("--horizon", self.horizon), ("--layers", self.layers),
+                      ("--hidden", self.hidden))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a model is fitted; ``batch_size=None``: the whole data set is one batch."""
+
+    epochs: int = 100
+    lr: float = 0.1
+    batch_size: int | None = None
+    seed: int = 0
+    strategy: str = "default"
+
+    def __post_init__(self):
+        _at_least_one(("--epochs", self.epochs))
+        if not self.lr > 0:
+            raise InputError(f"--lr must be positive, got {self.lr}")
+        _at_least_one(("--batch-size", self.batch_size))
+        check_choice("--strategy", self.strategy, STRATEGIES)
+
+
+@dataclass(frozen=True)
+class SeriesTrainSettings(TrainSettings):
+    """The char settings plus early stopping on the latest training windows, and the split.
+
+    The first ``train_fraction`` of the rows (in time order) train, the rest is the
+    walk-forward test; the fraction is checked against the row count when the series is
+    split. The last ``validation`` fraction of the training windows (still before the test
+    split) is held out; training stops after ``patience`` epochs without a lower validation
+    loss and keeps the best epoch's weights. On a series with nothing to learn, such as a
+    random walk, that stops a delta model before it fits noise.
+    """
+
+    epochs: int = 100
+    lr: float = 1e-3
+    batch_size: int | None = 32
+    validation: float = 0.2
+    patience: int = 10
+    train_fraction: float = 0.7
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.validation < 1:
+            raise InputError(f"--validation must be at least 0 and below 1, got {self.validation}")
+        if self.patience < 0:
+            raise InputError(f"--patience must be 0 (off) or positive, got {self.patience}")
