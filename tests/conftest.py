@@ -11,10 +11,6 @@ from edgeseq.log import setup_cli_logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 setup_cli_logging()  # the edgeseq logger's lines on (captured) stderr, as the CLI shows them
 
-from edgeseq.log import setup_cli_logging  # noqa: E402
-
-setup_cli_logging()  # the edgeseq logger's lines on (captured) stderr, as the CLI has them
-
 REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
 
@@ -40,6 +36,31 @@ def ship_run(tmp_path_factory):
         text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
         TrainSettings(epochs=500, lr=0.1, seed=0), out=out)
     return out, model, config, metrics
+
+
+@pytest.fixture(scope="session")
+def char_export(tmp_path_factory):
+    """``char_export(cell, layers, head)`` -> (Keras model, NAME.onnx, ExportResult): a small
+    model of the ship windows (3 epochs), trained and exported once per test session for every
+    test that needs that cell, depth and head (export parity, ragged batches, ...)."""
+    from edgeseq.data.text import sample_text
+    from edgeseq.export.exporter import export_run
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
+
+    built = {}
+
+    def build(cell: str, layers: int, head: str):
+        if (cell, layers, head) not in built:
+            text, window = sample_text("ship")
+            run_dir = tmp_path_factory.mktemp(f"{cell}{layers}{head}") / "model"
+            model, _, _ = train_char(text, window, CharModelSpec(cell=cell, layers=layers, head=head,
+                                                                 hidden=25 if head == "none" else 16),
+                                     TrainSettings(epochs=3, seed=1), out=run_dir)
+            out = run_dir.parent / "model.onnx"
+            built[cell, layers, head] = model, out, export_run(run_dir, out)
+        return built[cell, layers, head]
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Export = convert + verify: TF and ONNX agree for every cell, depth and head."""
 from __future__ import annotations
 
-
 import numpy as np
 import onnx
 import pytest
@@ -17,20 +16,10 @@ TOLERANCE = 1e-4
 COMBOS = [(cell, layers, head) for cell in ("rnn", "lstm", "gru") for layers in (1, 2) for head in ("dense", "none")]
 
 
-@pytest.fixture(scope="module", params=COMBOS, ids=lambda c: "-".join(map(str, c)))
-def exported(request, tmp_path_factory):
-    from edgeseq.data.text import sample_text
-    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
-
-    cell, layers, head = request.param
-    text, window = sample_text("ship")
-    run_dir = tmp_path_factory.mktemp("run") / "model"
-    model, _, _ = train_char(text, window, CharModelSpec(cell=cell, layers=layers, head=head,
-                                                         hidden=25 if head == "none" else 16),
-                             TrainSettings(epochs=3, seed=1), out=run_dir)
-    out = run_dir.parent / "model.onnx"
-    result = export_run(run_dir, out)
-    return request.param, model, out, result
+@pytest.fixture(params=COMBOS, ids=lambda c: "-".join(map(str, c)))
+def exported(request, char_export):
+    """(cell, layers, head), Keras model, NAME.onnx, ExportResult (shared: see conftest)."""
+    return (request.param, *char_export(*request.param))
 
 
 def test_tf_and_onnx_agree_on_both_graphs(exported):

@@ -41,13 +41,6 @@ def test_ship_stacked_lstm_with_dense_head_learns_the_sentence(ship_run):
     assert config["window"] == 10 and config["context"] == "window"
 
 
-def test_ship_one_layer_without_head_cannot_learn_it():
-    text, _ = sample_text("ship")
-    _, _, metrics = train("ship", 0, epochs=500, cell="lstm", layers=1, hidden=len(set(text)), head="none")
-    assert metrics["last_accuracy"] < 0.80
-    assert metrics["loss"] > 1.0
-
-
 def test_same_seed_same_model():
     a = train("hihello", 3, epochs=5, cell="gru", layers=1, hidden=8)[0].get_weights()
     b = train("hihello", 3, epochs=5, cell="gru", layers=1, hidden=8)[0].get_weights()
@@ -81,7 +74,7 @@ log = io.StringIO()
 logging.getLogger("edgeseq").addHandler(logging.StreamHandler(log))
 logging.getLogger("edgeseq").setLevel(logging.INFO)
 text, window = sample_text("hihello")
-_, _, m = train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=50, seed=0, strategy="mirrored"))
+_, _, m = train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=20, seed=0, strategy="mirrored"))
 print(m["accuracy"], log.getvalue().splitlines()[0])
 """
 

@@ -51,25 +51,21 @@ def ragged_case(rng, vocab_size, state_count, hidden):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, tmp_path):
-    from edgeseq.export.exporter import export_run
+def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, char_export):
     from edgeseq.runtime.char_model import CharModel
     from edgeseq.runtime.model_file import open_model
     from edgeseq.training.char_model import CharModelConfig, step_function
-    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
 
-    model, _, _ = train_char_data(line_data(LINES), CharModelSpec(cell=cell, layers=layers, hidden=12),
-                                  TrainSettings(epochs=2, seed=0), out=tmp_path / "run")
-    vocab_size = len(line_data(LINES).vocab)
-    config = CharModelConfig(vocab_size=vocab_size, cell=cell, layers=layers, hidden=12)
+    model, path, _ = char_export(cell, layers, "dense")  # the export tests' model, trained once
+    described = open_model(path).description
+    config = CharModelConfig(vocab_size=described.vocab_size, cell=cell, layers=layers, hidden=described.hidden)
     plain, _ = step_function(model, config)
     masked, _ = step_function(model, config, lengths=True)
-    export_run(tmp_path / "run", tmp_path / "m.onnx")
-    session = open_model(tmp_path / "m.onnx").session
-    ids, state, lengths = ragged_case(np.random.default_rng(3), vocab_size, config.state_count, 12)
+    session = open_model(path).session
+    ids, state, lengths = ragged_case(np.random.default_rng(3), config.vocab_size, config.state_count, config.hidden)
     tf_out = masked(ids, state, lengths)
     onnx_logits, onnx_state = session.run(None, {"ids": ids, "state": state, "lengths": lengths})
-    runner_logits, runner_state = CharModel(tmp_path / "m.onnx").logits(ids, state, lengths)
+    runner_logits, runner_state = CharModel(path).logits(ids, state, lengths)
     for row, n in enumerate(lengths):
         alone = plain(ids[row:row + 1, :n], state[row:row + 1])
         for logits, final in ((tf_out["logits"].numpy(), tf_out["new_state"].numpy()), (onnx_logits, onnx_state),
