@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
-from edgeseq.contract.meta import CONTEXTS
+from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, MISSING_VALUES
 from edgeseq.errors import InputError
 
 #: --head: what turns the recurrent outputs into logits.
@@ -27,9 +27,11 @@ TARGET_MODES: tuple[str, ...] = ("delta", "level")
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 #: --fill: how empty CSV cells are filled (none given: an empty cell is an error).
 FILL_METHODS: tuple[str, ...] = ("ffill",)
+# DATE_FORMATS (--date-format: how a CSV writes its dates) and MISSING_VALUES (what --fill or
+# --drop-missing did with a missing value) are recorded in the model file, so they live in contract.
 
-__all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS",
-           "check_choice", "either", "explain"]
+__all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
+           "MISSING_VALUES", "check_choice", "either", "explain"]
 
 
 def check_choice(option: str, value: object, choices: Collection[str]) -> None:
