@@ -62,7 +62,7 @@ def test_missing_target_feature_or_date_column(tmp_path, options, fragments):
 @pytest.mark.parametrize("text, fragments", [
     ("abc", ["row 6, column 'Close'", "'abc' is not a number"]),
     ("", ["row 6, column 'Close'", "empty cell", "--fill ffill"]),
-    ("NaN", ["row 6, column 'Close'", "'NaN' is a missing value"]),
+    ("NaN", ["row 6, column 'Close'", "'NaN' marks a missing value"]),
 ])
 def test_bad_cells_name_file_row_and_column(tmp_path, text, fragments):
     csv = yahoo_file(tmp_path / "prices.csv", edit=set_cell(4, "Close", text))  # data row 5 = line 6
@@ -119,7 +119,7 @@ def test_run_fills_empty_cells_when_asked_and_says_how_many(tmp_path):
     assert_one_line_error(cli("run", "stock", "--csv", csv), "prices.csv row 12, column 'Open'", "empty cell")
     result = cli("run", "stock", "--csv", csv, "--fill", "ffill")
     assert result.exit_code == 0, result.output
-    assert "filled 2 empty cells" in result.stderr
+    assert "filled 2 missing cells forward from the previous row (--fill ffill)" in result.stderr
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
@@ -157,9 +157,10 @@ def test_run_stock_backtest_json_and_plot(tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["forecast"][0]["date"] == "2023-11-01"
-    assert doc["backtest"]["forecasts"] == 993
-    assert set(doc["backtest"]["evaluation"]["rmse"]) == {"model", "persistence", "ratio"}
-    assert "in the model's training period" in result.stderr  # the replay includes training rows
+    assert doc["backtest"]["forecasts"] == 300  # the rows after the model's training data
+    assert set(doc["backtest"]["evaluation"]["rmse"]) == {"model", "persistence", "drift", "ratio", "best_baseline",
+                                                         "ratio_to_best"}
+    assert "backtest: the forecasts from 2022-09-07, after the model's training data" in result.stderr
     assert (tmp_path / "bt.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -12,6 +12,7 @@ missing value are filled forward or dropped, as the caller chose, and counted.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from edgeseq.data.files import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 
-__all__ = ["Series", "Windows", "load_csv", "missing_choice", "require_positive", "parse_moment",
+__all__ = ["Series", "Windows", "load_csv", "missing_choice", "require_positive", "rows_sha256", "parse_moment",
            "split_point", "make_windows", "train_test_windows"]
 
 
@@ -182,6 +183,12 @@ def require_positive(series: Series, columns: Sequence[str], why: str) -> None:
             row = int(bad[0])
             raise InputError(f"{series.source} {series.row_name(row)}, column '{name}': {column[row]:g} is not "
                              f"positive, and {why}")
+
+
+def rows_sha256(values: np.ndarray) -> str:
+    """A fingerprint of rows of values (float64, as read): a model stores its training rows' so
+    that a file without dates can still be recognised as the one it trained on."""
+    return hashlib.sha256(np.ascontiguousarray(values, dtype="<f8").tobytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------- windows
