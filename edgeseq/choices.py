@@ -31,7 +31,7 @@ FILL_METHODS: tuple[str, ...] = ("ffill",)
 # --drop-missing did with a missing value) are recorded in the model file, so they live in contract.
 
 __all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
-           "MISSING_VALUES", "check_choice", "either", "explain"]
+           "MISSING_VALUES", "check_choice", "missing_choice", "either", "explain"]
 
 
 def check_choice(option: str, value: object, choices: Collection[str]) -> None:
@@ -39,6 +39,18 @@ def check_choice(option: str, value: object, choices: Collection[str]) -> None:
     (``--cell`` on the command line; a library function names its own argument)."""
     if value not in choices:
         raise InputError(f"unknown {option} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def missing_choice(fill: str | None, drop_missing: bool) -> str | None:
+    """``--fill`` and ``--drop-missing`` as one of MISSING_VALUES, or None (a missing value is an error)."""
+    # The one unknown choice not worded by check_choice: both `--fill` and `fill=` reach this
+    # check, and users (and tests) know this wording.
+    if fill is not None and fill not in FILL_METHODS:
+        raise InputError(f"unknown fill method '{fill}': use {' or '.join(repr(m) for m in FILL_METHODS)} "
+                         "or leave it out")
+    if fill is not None and drop_missing:
+        raise InputError("--fill and --drop-missing both say what to do with a missing value; choose one")
+    return "drop" if drop_missing else fill
 
 
 def either(choices: Sequence[str]) -> str:

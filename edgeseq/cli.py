@@ -22,7 +22,7 @@ import typer
 
 import edgeseq
 from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, STRATEGIES, TARGET_MODES,
-                             either, explain)
+                             check_choice, either, explain, missing_choice)
 from edgeseq.data.dates import DATE_EXAMPLES
 from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import EdgeseqError
@@ -185,6 +185,9 @@ def train_stock(
     settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy,
                                    validation=validation, patience=patience, train_fraction=train_fraction,
                                    season=season)
+    missing_choice(fill, drop_missing)
+    if date_format is not None:
+        check_choice("--date-format", date_format, DATE_FORMATS)
     out = out or Path("runs") / csv.stem
     refuse_overwrite(out, force)
     if plot is not None:
@@ -282,10 +285,12 @@ def run_stock(
     force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
+    from edgeseq.evaluation.baselines import check_season
     from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
 
     if (from_ is not None or season is not None) and not backtest:
         raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
+    check_season(season)
     if plot is not None:
         from edgeseq.plot import check_plot_path
 

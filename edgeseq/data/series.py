@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeseq.choices import DATE_FORMATS, FILL_METHODS, TARGET_MODES, check_choice
+from edgeseq.choices import DATE_FORMATS, TARGET_MODES, check_choice, missing_choice
 from edgeseq.data import csv_table
 from edgeseq.data.dates import parse_moment
 from edgeseq.data.files import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 
-__all__ = ["Series", "Windows", "load_csv", "missing_choice", "require_positive", "rows_sha256", "parse_moment",
-           "split_point", "make_windows", "train_test_windows"]
+__all__ = ["Series", "Windows", "load_csv", "require_positive", "rows_sha256", "parse_moment", "split_point",
+           "make_windows", "train_test_windows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,19 +75,6 @@ class Windows:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def missing_choice(fill: str | None, drop_missing: bool) -> str | None:
-    """``--fill`` and ``--drop-missing`` as one choice: "ffill", "drop" or None (a missing
-    value is an error)."""
-    # The one unknown choice not worded by check_choice: both `--fill` and `fill=` reach this
-    # check, and users (and tests) know this wording.
-    if fill is not None and fill not in FILL_METHODS:
-        raise InputError(f"unknown fill method '{fill}': use {' or '.join(repr(m) for m in FILL_METHODS)} "
-                         "or leave it out")
-    if fill is not None and drop_missing:
-        raise InputError("--fill and --drop-missing both say what to do with a missing value; choose one")
-    return "drop" if drop_missing else fill
 
 
 def load_csv(
@@ -148,9 +135,9 @@ def load_csv(
         order_note,
     ]
     if dropped:
-        notes.append(f"dropped {dropped} rows with a missing value (--drop-missing)")
+        notes.append(f"dropped {dropped} row{'s' * (dropped > 1)} with a missing value (--drop-missing)")
     if filled:
-        notes.append(f"filled {filled} missing cells forward from the previous row (--fill ffill)")
+        notes.append(f"filled {filled} missing cell{'s' * (filled > 1)} forward from the previous row (--fill ffill)")
     values.setflags(write=False)
     return Series(source=source, features=layout.features, target=layout.target, values=values, dates=dates,
                   filled=filled, notes=tuple(notes), dropped=dropped, missing=missing,

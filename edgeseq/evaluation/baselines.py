@@ -43,10 +43,15 @@ def fit_baselines(train_target: np.ndarray, season: int | None = None) -> Baseli
     return Baselines(drift=float(np.mean(changes)), mase_scale=scale if scale > 0 else None, season=season)
 
 
-def check_season(season: int | None, train_rows: int) -> None:
-    """A season must be at least 2 rows and leave a full season in the training part."""
-    if season is not None and not 2 <= season < train_rows:
-        raise InputError(f"--season {season} must be at least 2 and below the {train_rows} training rows")
+def check_season(season: int | None, train_rows: int | None = None) -> None:
+    """A season must be at least 2 rows and (when ``train_rows`` is known) leave a full season in
+    the training part."""
+    if season is None:
+        return
+    if season < 2:
+        raise InputError(f"--season must be at least 2 rows, got {season}")
+    if train_rows is not None and season >= train_rows:
+        raise InputError(f"--season {season} must be below the {train_rows} training rows")
 
 
 def naive_forecasts(truth: np.ndarray, target_row: np.ndarray, horizon: int,

@@ -26,11 +26,12 @@ import numpy as np
 
 from edgeseq.contract.meta import Baselines
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import Series, load_csv, make_windows, parse_moment, rows_sha256
+from edgeseq.data.series import Series, load_csv, make_windows, parse_moment
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
-from edgeseq.evaluation.baselines import fit_baselines
+from edgeseq.evaluation.baselines import check_season, fit_baselines
 from edgeseq.evaluation.forecast import json_ready
+from edgeseq.runtime.backtest_part import BacktestPart, backtest_part
 from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
 
 #: The CSV that ``edgeseq run stock`` reads when given none (synthetic, made by the project).
@@ -64,15 +65,6 @@ class Forecast:
         return json_ready({"target": self.target, "last": {"date": self.last_label, "value": self.last_value},
                            "forecast": [{"step": i + 1, "date": label, "value": float(value)}
                                         for i, (label, value) in enumerate(zip(self.labels, self.values))]})
-
-
-@dataclass(frozen=True)
-class BacktestPart:
-    """Which forecasts a backtest scores: those whose first value is at ``first_row`` or later."""
-
-    first_row: int
-    note: str  # what is evaluated and why, for stderr
-    in_sample: int = 0  # of those forecasts, how many fall in the model's training period
 
 
 def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
@@ -232,8 +224,7 @@ class Forecaster:
     def baselines(self, target: np.ndarray, first_row: int, season: int | None = None) -> Baselines:
         """The drift and MASE scale stored at training; a model made before they were stored gets
         them from the rows before the first forecast (for its training file: its training part)."""
-        if season is not None and season < 2:
-            raise InputError(f"--season must be at least 2, got {season}")
+        check_season(season)
         stored = self.model.description.baselines
         if stored is None:
             stored = fit_baselines(target[:first_row])
@@ -243,68 +234,9 @@ class Forecaster:
         """Which forecasts to score: from ``start`` (a date, or a data row number for rows without
         dates) when given, else those after the model's training data when the rows hold it."""
         values = self.values_of(rows)
-        dates = rows.dates if isinstance(rows, Series) else None
-        source = rows.source if isinstance(rows, Series) else "the rows"
-        after, known = self._first_row_after_training(values, dates)
-        if start is not None:
-            first = max(self._row_at(start, dates, len(values), source), self.window)
-            in_sample = max(0, min(after, len(values) - self.horizon + 1) - first) if after is not None else 0
-            note = f"backtest: the forecasts from {self._label(first, dates)} (--from {start})"
-            if in_sample:
-                note += (f"; {in_sample} of them fall in the model's training period ({known}), "
-                         "so those are in-sample and flatter the table")
-            return BacktestPart(first, note, in_sample)
-        if after is None:
-            return BacktestPart(self.window, f"backtest: every forecast of {source}; it cannot be matched with "
-                                             "the model's training data (no dates to compare, and its first rows "
-                                             "are not the training rows)")
-        if after >= len(values):
-            raise InputError(f"{source}: every row falls in the model's training period ({known}), so nothing "
-                             "is out-of-sample; pass --from DATE to replay part of it anyway")
-        if after == 0:
-            return BacktestPart(self.window, f"backtest: every forecast of {source}; the file starts after "
-                                             f"the model's training data ({known})")
-        first = max(after, self.window)
-        return BacktestPart(first, f"backtest: the forecasts from {self._label(first, dates)}, after the model's "
-                                   f"training data ({known}); the {after} rows before are in-sample and left out "
-                                   "(--from DATE chooses)")
-
-    def _first_row_after_training(self, values: np.ndarray, dates: Sequence[str] | None) -> tuple[int | None, str]:
-        """The index of the first row after the model's training data, and how the data was found
-        ("training ends 2022-09-06"); None when these rows cannot be matched with it."""
-        meta = self.model.description
-        end, split = meta.train_end, meta.split_at
-        if dates and end and not end.startswith("data row"):
-            cut = parse_moment(end)
-            return next((i for i, d in enumerate(dates) if parse_moment(d) > cut), len(dates)), f"it ends {end}"
-        if dates and not end and split and not split.startswith("data row"):  # files before train_end
-            cut = parse_moment(split)
-            return next((i for i, d in enumerate(dates) if parse_moment(d) >= cut), len(dates)), \
-                f"it ends before {split}"
-        rows = meta.data.get("train_rows")
-        if meta.train_sha256 and isinstance(rows, int) and rows <= len(values) \
-                and rows_sha256(values[:rows]) == meta.train_sha256:
-            return rows, f"the first {rows} rows, recognised by their values"
-        return None, ""
-
-    def _row_at(self, start: str, dates: Sequence[str] | None, n_rows: int, source: str) -> int:
-        """--from: the first row dated ``start`` or later; without dates, data row ``start`` (1-based)."""
-        if dates:
-            try:
-                cut = parse_moment(start)
-            except ValueError:
-                raise InputError(f"--from {start}: not an ISO date (YYYY-MM-DD)") from None
-            first = next((i for i, d in enumerate(dates) if parse_moment(d) >= cut), None)
-            if first is None:
-                raise InputError(f"--from {start} is after the last date of {source} ({dates[-1]})")
-            return first
-        if not start.isdigit() or not 1 <= int(start) <= n_rows:
-            raise InputError(f"--from {start}: {source} has no dates, so give a data row number from 1 to {n_rows}")
-        return int(start) - 1
-
-    @staticmethod
-    def _label(row: int, dates: Sequence[str] | None) -> str:
-        return dates[row] if dates else f"data row {row + 1}"
+        if isinstance(rows, Series):
+            return backtest_part(self.model.description, values, rows.dates, rows.source, start)
+        return backtest_part(self.model.description, values, None, "the rows", start)
 
     def summary(self) -> str:
         """One line on what this model is: 'model stock.onnx: 1xLSTM(32), window 7, ...'."""
