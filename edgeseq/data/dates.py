@@ -22,7 +22,7 @@ from edgeseq.choices import DATE_FORMATS
 
 #: What each of the DATE_FORMATS looks like, for help texts and error lines.
 DATE_EXAMPLES: dict[str, str] = {
-    "iso": "1999-01-04, a time may follow: 1999-01-04T09:30:00",
+    "iso": "1999-01-04 or 1999-01-04T09:30:00",
     "ymd": "19990104",
     "y/m/d": "1999/01/04",
     "m/d/y": "1/4/1999 is 4 January",
