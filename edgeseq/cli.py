@@ -151,7 +151,7 @@ def train_stock(
     csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, a headerless file of Open,High,Low,Volume,Close rows, newest first (the 'lab format'), or any CSV with a header (then give --target).")],
     features: Annotated[Optional[str], typer.Option(help="Comma-separated input columns (Yahoo and headerless files: Open,High,Low,Volume,Close).")] = None,
     target: Annotated[Optional[str], typer.Option(help="The column to forecast (Yahoo and headerless files: Close); it is always an input too.")] = None,
-    date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Column of dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
     date_format: Annotated[Optional[str], typer.Option(help=f"{DATE_FORMAT_HELP}.")] = None,
     fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: a missing value is an error). The model remembers it for 'run stock'.")] = None,
     drop_missing: Annotated[bool, typer.Option("--drop-missing", help=f"{DROP_HELP}. The model remembers it for 'run stock'.")] = False,

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cli
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import load_csv, make_windows, rows_sha256
 from edgeseq.data.synthetic import write_synthetic_csv
@@ -240,6 +241,9 @@ def test_the_runtime_backtest_finds_the_training_rows_with_or_without_dates(defa
     other = np.array(series.values)
     other[3, 4] += 0.01  # one training value differs: not the training rows
     assert forecaster.backtest_part(other).first_row == forecaster.window
+    info = cli("info", str(out))
+    assert info.exit_code == 0, info.stderr
+    assert "  metric                      model  persistence        drift  best baseline  model/best" in info.stdout
 
 
 MIRRORED = """
