@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
-from edgeseq.contract.meta import CONTEXTS
+from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, MISSING_VALUES
 from edgeseq.errors import InputError
 
 #: --head: what turns the recurrent outputs into logits.
@@ -27,9 +27,11 @@ TARGET_MODES: tuple[str, ...] = ("delta", "level")
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 #: --fill: how empty CSV cells are filled (none given: an empty cell is an error).
 FILL_METHODS: tuple[str, ...] = ("ffill",)
+# DATE_FORMATS (--date-format: how a CSV writes its dates) and MISSING_VALUES (what --fill or
+# --drop-missing did with a missing value) are recorded in the model file, so they live in contract.
 
-__all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS",
-           "check_choice", "either", "explain"]
+__all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
+           "MISSING_VALUES", "check_choice", "missing_choice", "either", "explain"]
 
 
 def check_choice(option: str, value: object, choices: Collection[str]) -> None:
@@ -37,6 +39,18 @@ def check_choice(option: str, value: object, choices: Collection[str]) -> None:
     (``--cell`` on the command line; a library function names its own argument)."""
     if value not in choices:
         raise InputError(f"unknown {option} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def missing_choice(fill: str | None, drop_missing: bool) -> str | None:
+    """``--fill`` and ``--drop-missing`` as one of MISSING_VALUES, or None (a missing value is an error)."""
+    # The one unknown choice not worded by check_choice: both `--fill` and `fill=` reach this
+    # check, and users (and tests) know this wording.
+    if fill is not None and fill not in FILL_METHODS:
+        raise InputError(f"unknown fill method '{fill}': use {' or '.join(repr(m) for m in FILL_METHODS)} "
+                         "or leave it out")
+    if fill is not None and drop_missing:
+        raise InputError("--fill and --drop-missing both say what to do with a missing value; choose one")
+    return "drop" if drop_missing else fill
 
 
 def either(choices: Sequence[str]) -> str:

@@ -21,8 +21,9 @@ from typing import Annotated, Optional
 import typer
 
 import edgeseq
-from edgeseq.choices import (CELLS, CONTEXTS, FILL_METHODS, HEADS, INPUTS, STRATEGIES, TARGET_MODES, either,
-                             explain)
+from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, STRATEGIES, TARGET_MODES,
+                             check_choice, either, explain, missing_choice)
+from edgeseq.data.dates import DATE_EXAMPLES
 from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger, setup_cli_logging
@@ -96,7 +97,12 @@ STRATEGY_HELP = explain({"default": "one device (a visible GPU, else the CPU)",
                          "mirrored": "tf.distribute over all GPUs, or logical CPUs"}, STRATEGIES)
 TARGET_MODE_HELP = explain({"delta": "predict the change from the last value (untrained = persistence)",
                             "level": "predict the value itself"}, TARGET_MODES)
-FILL_HELP = explain({"ffill": "fill empty cells from the previous row and say how many"}, FILL_METHODS)
+FILL_HELP = explain({"ffill": "fill missing cells (empty, '.', NA, null, ...) from the previous row and say how "
+                                "many"}, FILL_METHODS)
+DATE_FORMAT_HELP = (f"How the date column writes its dates: {explain(DATE_EXAMPLES, DATE_FORMATS)} "
+                    "(default: found from the whole column; a day above 12 settles month/day order)")
+DROP_HELP = "Leave out every row with a missing value (empty, '.', NA, null, ...) and say how many"
+SEASON_HELP = "Add the seasonal naive forecast (the value one season of M rows earlier) beside the model"
 
 
 # ---------------------------------------------------------------- train
@@ -145,8 +151,11 @@ def train_stock(
     csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, a headerless file of Open,High,Low,Volume,Close rows, newest first (the 'lab format'), or any CSV with a header (then give --target).")],
     features: Annotated[Optional[str], typer.Option(help="Comma-separated input columns (Yahoo and headerless files: Open,High,Low,Volume,Close).")] = None,
     target: Annotated[Optional[str], typer.Option(help="The column to forecast (Yahoo and headerless files: Close); it is always an input too.")] = None,
-    date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
-    fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: an empty cell is an error).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Column of dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
+    date_format: Annotated[Optional[str], typer.Option(help=f"{DATE_FORMAT_HELP}.")] = None,
+    fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: a missing value is an error). The model remembers it for 'run stock'.")] = None,
+    drop_missing: Annotated[bool, typer.Option("--drop-missing", help=f"{DROP_HELP}. The model remembers it for 'run stock'.")] = False,
+    season: Annotated[Optional[int], typer.Option(metavar="M", help=f"{SEASON_HELP}; the model remembers it.")] = None,
     window: Annotated[int, typer.Option(help="Rows the model reads per forecast.")] = SeriesModelSpec.window,
     horizon: Annotated[int, typer.Option(help="Predict this many next values of the target at once.")] = SeriesModelSpec.horizon,
     train_fraction: Annotated[float, typer.Option(help="The first part of the rows, in time order, to train on; the rest is the backtest.")] = SeriesTrainSettings.train_fraction,
@@ -164,35 +173,43 @@ def train_stock(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/CSV-NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and --plot file).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of a table.")] = False,
-    plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs persistence over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs the naive forecasts over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
 ):
-    """Train a forecaster on a CSV; backtests it walk-forward against persistence, writes a run folder."""
+    """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
     from edgeseq.atomic import refuse_overwrite
-    from edgeseq.data.series import load_csv
+    from edgeseq.data.series import load_csv, split_point
+    from edgeseq.evaluation.baselines import check_season
 
     model = SeriesModelSpec(window=window, horizon=horizon, cell=cell, layers=layers, hidden=hidden,
                             target_mode=target_mode)
     settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy,
-                                   validation=validation, patience=patience, train_fraction=train_fraction)
+                                   validation=validation, patience=patience, train_fraction=train_fraction,
+                                   season=season)
+    missing_choice(fill, drop_missing)
+    if date_format is not None:
+        check_choice("--date-format", date_format, DATE_FORMATS)
     out = out or Path("runs") / csv.stem
     refuse_overwrite(out, force)
     if plot is not None:
         from edgeseq.plot import check_plot_path
 
         check_plot_path(plot, force)
-    series = load_csv(csv, features, target, date, fill)  # bad files fail before TensorFlow loads
+    # bad files fail before TensorFlow loads
+    series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
+    check_season(season, split_point(len(series.values), train_fraction))
     from edgeseq.training.series_training import train_series
 
     run = train_series(series, model, settings, date_column=date, out=out, force=force)
     if as_json:
-        print(json.dumps({"run": str(out), "backtest": run.backtest.to_json()}, indent=2))
+        print(json.dumps({"run": str(out), "backtest": run.backtest.to_json()}, indent=2, allow_nan=False))
     else:
         print(run.backtest.headline())
         print(run.backtest.table())
     if plot is not None:
         from edgeseq.plot import plot_backtest
 
-        print(f"wrote {plot_backtest(run.backtest, plot, f'{csv.name}, test part')}", file=sys.stderr)
+        written = plot_backtest(run.backtest, plot, f"{csv.name}, test part", series)
+        print(f"wrote {written}", file=sys.stderr)
     print(f"next: edgeseq export {out} -o {out.name}.onnx", file=sys.stderr)
 
 
@@ -255,48 +272,60 @@ def run_char(
 def run_stock(
     csv: Annotated[Optional[Path], typer.Option(help="Price history with the model's columns (default: the shipped synthetic sample_prices.csv).")] = None,
     model: Annotated[Optional[Path], typer.Option(help="An exported series model (default: the shipped stock model).")] = None,
-    date: Annotated[Optional[str], typer.Option(help="Column of ISO dates that orders the rows (default: the model's, or Date in Yahoo files).")] = None,
-    fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP}.")] = None,
-    backtest: Annotated[bool, typer.Option(help="Also replay the whole file through the model and print the evaluation table.")] = False,
+    date: Annotated[Optional[str], typer.Option(help="Column of dates that orders the rows (default: the model's, or Date in Yahoo files).")] = None,
+    date_format: Annotated[Optional[str], typer.Option(help=f"{DATE_FORMAT_HELP}.")] = None,
+    fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: as the model was trained).")] = None,
+    drop_missing: Annotated[bool, typer.Option("--drop-missing", help=f"{DROP_HELP} (default: as the model was trained).")] = False,
+    backtest: Annotated[bool, typer.Option(help="Also backtest the model walk-forward and print the evaluation table: by default over the rows after its training data when the file holds them.")] = False,
+    from_: Annotated[Optional[str], typer.Option("--from", metavar="DATE", help="With --backtest: score the forecasts from this date on (a data row number for files without dates).")] = None,
+    season: Annotated[Optional[int], typer.Option(metavar="M", help=f"With --backtest: {SEASON_HELP[0].lower()}{SEASON_HELP[1:]} (default: the model's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the forecast (and backtest) as JSON.")] = False,
-    plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs persistence) to this PNG.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs the naive forecasts) to this PNG.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
+    from edgeseq.evaluation.baselines import check_season
     from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
 
+    if (from_ is not None or season is not None) and not backtest:
+        raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
+    check_season(season)
     if plot is not None:
         from edgeseq.plot import check_plot_path
 
         check_plot_path(plot, force)
     forecaster = Forecaster(model, threads)
     csv = Path(csv or sample_csv_path())
-    series = forecaster.read_csv(csv, date, fill)
+    series = forecaster.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
     for note in series.notes:
         logger.info(note)
     print(forecaster.summary(), file=sys.stderr)
     forecast = forecaster.forecast(series)
-    report = forecaster.backtest(series) if backtest else None
+    report = None
+    if backtest:
+        part = forecaster.backtest_part(series, from_)
+        print(part.note, file=sys.stderr)
+        report = forecaster.backtest(series, part.first_row, season)
+        if forecaster.model.description.baselines is None:
+            print(f"note: {forecaster.name} stores no drift or MASE scale (an older edgeseq made it); both come "
+                  f"from the {part.first_row} rows before the first scored forecast", file=sys.stderr)
     if as_json:
         doc = {"model": str(forecaster.model.path), "csv": str(csv), **forecast.to_json()}
         if report is not None:
             doc["backtest"] = report.to_json()
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         print("\n".join(forecast.lines()))
         if report is not None:
             print(f"\n{report.headline()}\n{report.table()}")
-    in_training = forecaster.in_training_period(report) if report is not None else 0
-    if in_training:
-        print(f"note: {in_training} of the {len(report)} forecasts fall in the model's training period; if "
-              "this is its training file they are in-sample and flatter the table; the honest figures "
-              f"are its test part (edgeseq info {forecaster.model.path})", file=sys.stderr)
     if plot is not None:
         from edgeseq.plot import plot_backtest, plot_forecast
 
         if report is not None:
-            written = plot_backtest(report, plot, f"{csv.name}, backtest of {forecaster.name}")
+            boundary = "--from" if from_ is not None else "after the model's training data"
+            written = plot_backtest(report, plot, f"{csv.name}, backtest of {forecaster.name}", series,
+                                    f"scored from here ({boundary})")
         else:
             written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {forecaster.name}")
         print(f"wrote {written}", file=sys.stderr)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from edgeseq.atomic import refuse_overwrite, write_bytes
+from edgeseq.data.dates import parse_moment
 from edgeseq.data.series import Series
 from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.evaluation.backtest import Backtest
@@ -44,7 +44,7 @@ def _new_figure():
     return figure, figure.subplots()
 
 
-def _save(figure, axes, path: str | Path, title: str, x_label: str, y_label: str) -> Path:
+def _finish(figure, axes, title: str, x_label: str, y_label: str) -> None:
     axes.set_title(title)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
@@ -52,6 +52,9 @@ def _save(figure, axes, path: str | Path, title: str, x_label: str, y_label: str
     axes.grid(alpha=0.3)
     figure.autofmt_xdate()
     figure.tight_layout()
+
+
+def _write(figure, path: str | Path) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png")
     return write_bytes(path, buffer.getvalue(), force=True)  # checked by check_plot_path
@@ -59,23 +62,60 @@ def _save(figure, axes, path: str | Path, title: str, x_label: str, y_label: str
 
 def _axis(dates: Sequence[str] | None, rows: np.ndarray) -> tuple[list, str]:
     if dates:
-        return [datetime.fromisoformat(d) for d in dates], "date"
+        return [parse_moment(d) for d in dates], "date"
     return list(rows), "row"
 
 
-def plot_backtest(backtest: Backtest, path: str | Path, title: str) -> Path:
-    """Actual vs predicted vs persistence, one point per forecast (the first step of each)."""
+def backtest_title(backtest: Backtest, title: str) -> str:
+    """Says exactly what the picture shows: the first step of each forecast, scored on that step."""
+    horizon = backtest.horizon
+    rmse = (backtest.steps[0] if backtest.steps else backtest.evaluation)["rmse"]
+    shown = f"first step of each {horizon}-step forecast" if horizon > 1 else "one-step forecasts"
+    best = rmse.get("best_baseline")
+    if best is None:  # no baseline scored (or an evaluation from an older edgeseq)
+        ratio = f", model/persistence {rmse['ratio']:.3f}" if rmse.get("ratio") is not None else ""
+        return f"{title}\n{shown}: rmse {_number(rmse['model'])} vs persistence {_number(rmse['persistence'])}{ratio}"
+    ratio = f", model/best {rmse['ratio_to_best']:.3f}" if rmse.get("ratio_to_best") is not None else ""
+    return (f"{title}\n{shown}: rmse {_number(rmse['model'])} vs best baseline ({best}) "
+            f"{_number(rmse[best])}{ratio}")
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def backtest_figure(backtest: Backtest, title: str, series: Series | None = None,
+                    boundary: str = "test part begins"):
+    """Actual vs the model vs persistence (and the best other baseline), the first step of each
+    forecast, after as many earlier rows of ``series`` as there are forecasts; a vertical line
+    labelled ``boundary`` marks where the scored part begins."""
     figure, axes = _new_figure()
-    x, x_label = _axis(backtest.dates, backtest.target_row)
-    axes.plot(x, backtest.actual[:, 0], color="black", linewidth=1.2, label="actual")
-    axes.plot(x, backtest.predicted[:, 0], color="tab:blue", linewidth=1.0, label="model")
-    axes.plot(x, backtest.last, color="tab:orange", linewidth=0.8, linestyle="--",
+    first = int(backtest.target_row[0])
+    if series is not None:
+        start = max(0, first - len(backtest))
+        rows = np.arange(start, int(backtest.target_row[-1]) + 1)
+        x, x_label = _axis(series.dates[start:rows[-1] + 1] if series.dates else None, rows)
+        axes.plot(x, series.target_values[rows], color="black", linewidth=1.2, label="actual")
+    else:
+        x, x_label = _axis(backtest.dates, backtest.target_row)
+        axes.plot(x, backtest.actual[:, 0], color="black", linewidth=1.2, label="actual")
+    forecast_x, _ = _axis(backtest.dates if x_label == "date" else None, backtest.target_row)
+    axes.plot(forecast_x, backtest.predicted[:, 0], color="tab:blue", linewidth=1.0, label="model")
+    axes.plot(forecast_x, backtest.last, color="tab:orange", linewidth=0.8, linestyle="--",
               label="persistence (previous value)")
-    rmse = backtest.evaluation["rmse"]
-    ratio = f", model/persistence {rmse['ratio']:.3f}" if rmse["ratio"] is not None else ""
-    step = " (first step of each forecast)" if backtest.actual.shape[1] > 1 else ""
-    title = f"{title}: rmse {rmse['model']:.4g} vs persistence {rmse['persistence']:.4g}{ratio}{step}"
-    return _save(figure, axes, path, title, x_label, backtest.target)
+    best = (backtest.steps[0] if backtest.steps else backtest.evaluation)["rmse"].get("best_baseline")
+    if best in backtest.naive:
+        axes.plot(forecast_x, backtest.naive[best][:, 0], color="tab:green", linewidth=0.8, linestyle=":",
+                  label=f"{best} (best baseline)")
+    axes.axvline(forecast_x[0], color="tab:red", linewidth=1.0, linestyle="-.", label=boundary)
+    _finish(figure, axes, backtest_title(backtest, title), x_label, backtest.target)
+    return figure
+
+
+def plot_backtest(backtest: Backtest, path: str | Path, title: str, series: Series | None = None,
+                  boundary: str = "test part begins") -> Path:
+    """``backtest_figure`` written to ``path``."""
+    return _write(backtest_figure(backtest, title, series, boundary), path)
 
 
 def plot_forecast(series: Series, forecast: Forecast, path: str | Path, title: str,
@@ -90,4 +130,5 @@ def plot_forecast(series: Series, forecast: Forecast, path: str | Path, title: s
     axes.plot(x, history, color="black", linewidth=1.2, label="history")
     axes.plot([x[-1], *forecast_x], [history[-1], *forecast.values], color="tab:blue", marker="o",
               markersize=4, label="forecast")
-    return _save(figure, axes, path, title, x_label, forecast.target)
+    _finish(figure, axes, title, x_label, forecast.target)
+    return _write(figure, path)

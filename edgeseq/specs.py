@@ -178,8 +178,8 @@ class SeriesTrainSettings(TrainSettings):
 
     The first ``train_fraction`` of the rows (in time order) train, the rest is the
     walk-forward test; the fraction is checked against the row count when the series is
-    split. The last ``validation`` fraction of the training windows (still before the test
-    split) is held out; training stops after ``patience`` epochs without a lower validation
+    split; ``season`` adds the seasonal naive forecast beside the model. The last
+    ``validation`` fraction of the training windows (still before the test split) is held out; training stops after ``patience`` epochs without a lower validation
     loss and keeps the best epoch's weights. On a series with nothing to learn, such as a
     random walk, that stops a delta model before it fits noise.
     """
@@ -190,9 +190,12 @@ class SeriesTrainSettings(TrainSettings):
     validation: float = 0.2
     patience: int = 10
     train_fraction: float = 0.7
+    season: int | None = None  # the seasonal naive forecast's period in rows (None: no seasonal baseline)
 
     def __post_init__(self):
         super().__post_init__()
+        if self.season is not None and self.season < 2:
+            raise InputError(f"--season must be at least 2 rows, got {self.season}")
         if not 0 <= self.validation < 1:
             raise InputError(f"--validation must be at least 0 and below 1, got {self.validation}")
         if self.patience < 0:

@@ -40,6 +40,7 @@ def test_run_char_bad_options(args, message):
     ("stock", "--cell", "rnn, lstm, gru"),
     ("stock", "--target-mode", "delta, level"),
     ("stock", "--strategy", "default, mirrored"),
+    ("stock", "--date-format", "iso, ymd, y/m/d, m/d/y, d/m/y, d.m.y"),
 ])
 def test_an_unknown_choice_reads_the_same_for_every_option_and_comes_first(tmp_path, command, option, choices):
     # the CSV does not exist and the run folder does: the option is still what is refused

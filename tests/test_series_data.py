@@ -167,7 +167,7 @@ def test_fill_forward_counts_and_fills_in_time_order(tmp_path):
     path = write(tmp_path, "gaps.csv", "\n".join(lines) + "\n")
 
     assert input_error(path) == (
-        f"{path} row 2, column 'Close': empty cell; fill it in or pass --fill ffill"
+        f"{path} row 2, column 'Close': empty cell; fill it in, or pass --fill ffill or --drop-missing"
     )
     series = load_csv(path, fill="ffill")
     assert series.filled == 3
@@ -176,14 +176,15 @@ def test_fill_forward_counts_and_fills_in_time_order(tmp_path):
     expected[7, 4] = expected[6, 4]
     expected[9, 4] = expected[8, 4]
     np.testing.assert_array_equal(series.values, expected)
-    assert "filled 3 empty cells forward" in series.notes[-1]
+    assert series.notes[-1] == "filled 3 missing cells forward from the previous row (--fill ffill)"
 
 
 def test_nan_cell_is_an_error_without_fill(tmp_path):
     text = yahoo_text().replace("2021-03-04,10.75,12.0,", "2021-03-04,NaN,12.0,")
     path = write(tmp_path, "nan.csv", text)
     assert input_error(path) == (
-        f"{path} row 5, column 'Open': 'NaN' is a missing value; fill it in or pass --fill ffill"
+        f"{path} row 5, column 'Open': 'NaN' marks a missing value; fill it in, or pass --fill ffill or "
+        "--drop-missing"
     )
 
 
@@ -192,8 +193,8 @@ def test_missing_cell_in_the_oldest_row_cannot_be_filled(tmp_path):
     lines[-1] = "10.0,11.0,,1000,10.5"  # last line of a newest-first file = oldest day
     path = write(tmp_path, "first.csv", "\n".join(lines) + "\n")
     message = input_error(path, fill="ffill")
-    assert message.startswith(f"{path} row 11, column 'Low': empty cell in the oldest row")
-    assert "fill it in or delete the row" in message
+    assert message == (f"{path} row 11, column 'Low': missing value in the oldest row, which --fill ffill "
+                       "cannot fill (nothing before it); fill it in, delete the row or pass --drop-missing")
 
 
 # ------------------------------------------------------------------ errors
@@ -277,7 +278,8 @@ def test_headerless_file_that_is_not_the_lab_format(tmp_path):
 def test_bad_and_duplicate_dates_name_rows_and_column(tmp_path):
     path = write(tmp_path, "baddate.csv", yahoo_text().replace("2021-03-05", "5 March 2021"))
     assert input_error(path) == (
-        f"{path} row 6, column 'Date': '5 March 2021' is not an ISO date (YYYY-MM-DD)"
+        f"{path} row 6, column 'Date': '5 March 2021' is not a date like the rows above it (iso, e.g. "
+        "'2021-03-01'); fix the cell, or pass --date-format if the column is another format"
     )
     path = write(tmp_path, "dup.csv", yahoo_text().replace("2021-03-09", "2021-03-02"))
     assert input_error(path) == (

@@ -30,6 +30,13 @@ def yahoo_file(path: Path, rows: int = 60, edit=None) -> Path:
     return path
 
 
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
 def assert_one_line_error(result, *fragments):
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("edgeseq: error:")]
@@ -62,7 +69,7 @@ def test_missing_target_feature_or_date_column(tmp_path, options, fragments):
 @pytest.mark.parametrize("text, fragments", [
     ("abc", ["row 6, column 'Close'", "'abc' is not a number"]),
     ("", ["row 6, column 'Close'", "empty cell", "--fill ffill"]),
-    ("NaN", ["row 6, column 'Close'", "'NaN' is a missing value"]),
+    ("NaN", ["row 6, column 'Close'", "'NaN' marks a missing value"]),
 ])
 def test_bad_cells_name_file_row_and_column(tmp_path, text, fragments):
     csv = yahoo_file(tmp_path / "prices.csv", edit=set_cell(4, "Close", text))  # data row 5 = line 6
@@ -119,7 +126,7 @@ def test_run_fills_empty_cells_when_asked_and_says_how_many(tmp_path):
     assert_one_line_error(cli("run", "stock", "--csv", csv), "prices.csv row 12, column 'Open'", "empty cell")
     result = cli("run", "stock", "--csv", csv, "--fill", "ffill")
     assert result.exit_code == 0, result.output
-    assert "filled 2 empty cells" in result.stderr
+    assert "filled 2 missing cells forward from the previous row (--fill ffill)" in result.stderr
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
@@ -157,28 +164,36 @@ def test_run_stock_backtest_json_and_plot(tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["forecast"][0]["date"] == "2023-11-01"
-    assert doc["backtest"]["forecasts"] == 993
-    assert set(doc["backtest"]["evaluation"]["rmse"]) == {"model", "persistence", "ratio"}
-    assert "in the model's training period" in result.stderr  # the replay includes training rows
+    assert doc["backtest"]["forecasts"] == 300  # the rows after the model's training data
+    assert set(doc["backtest"]["evaluation"]["rmse"]) == {"model", "persistence", "drift", "ratio", "best_baseline",
+                                                         "ratio_to_best"}
+    assert "backtest: the forecasts from 2022-09-07, after the model's training data" in result.stderr
     assert (tmp_path / "bt.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_train_export_and_run_a_generic_csv_with_horizon_2(tmp_path):
     rng = np.random.default_rng(4)
-    temps = 20 + np.cumsum(rng.standard_normal(120)) * 0.3
+    temps = 20 + np.cumsum(rng.standard_normal(121)) * 0.3
+    humidity = [f"{50 + rng.standard_normal():.3f}" for _ in temps]
+    humidity[30] = "."  # a missing reading: the row is dropped, at training and at run time alike
     csv = tmp_path / "sensor.csv"
     csv.write_text("stamp,humidity,temp\n" + "".join(
-        f"2024-03-01T{h // 60:02d}:{h % 60:02d}:00,{50 + rng.standard_normal():.3f},{t:.3f}\n"
-        for h, t in zip(range(0, 120 * 5, 5), temps)))
+        f"2024-03-01T{h // 60:02d}:{h % 60:02d}:00,{hum},{t:.3f}\n"
+        for h, hum, t in zip(range(0, 121 * 5, 5), humidity, temps)))
     run = tmp_path / "run"
     train = cli("train", "stock", "--csv", csv, "--features", "humidity,temp", "--target", "temp",
                 "--date", "stamp", "--window", "5", "--horizon", "2", "--hidden", "4", "--epochs", "2",
-                "-o", run, "--json", "--plot", tmp_path / "test.png")
+                "--drop-missing", "--season", "12", "-o", run, "--json", "--plot", tmp_path / "test.png")
     assert train.exit_code == 0, train.output
-    trained = json.loads(train.stdout)["backtest"]
-    assert trained["horizon"] == 2 and trained["forecasts"] == 35  # rows 84..118 start a 2-step forecast
+    trained = strict_json(train.stdout)["backtest"]
+    # 120 rows kept, 84 train; forecasts start at rows 84..118 (each needs 2 rows)
+    assert trained["horizon"] == 2 and trained["forecasts"] == 35
+    assert [step["step"] for step in trained["steps"]] == [1, 2]
+    assert trained["baselines"]["season"] == 12
+    assert {"model", "persistence", "drift", "seasonal"} <= set(trained["evaluation"]["rmse"])
     assert (tmp_path / "test.png").exists()
     assert "columns humidity,temp" in train.stderr and "read 120 rows" in train.stderr
+    assert "dropped 1 row with a missing value (--drop-missing)" in train.stderr
 
     exported = cli("export", run, "-o", tmp_path / "sensor.onnx")
     assert exported.exit_code == 0, exported.output
@@ -186,13 +201,24 @@ def test_train_export_and_run_a_generic_csv_with_horizon_2(tmp_path):
 
     result = cli("run", "stock", "--model", tmp_path / "sensor.onnx", "--csv", csv)  # --date from the model
     assert result.exit_code == 0, result.output
+    assert "missing values are dropped as at training" in result.stderr  # the model's own choice
     forecasts = [line.split() for line in result.stdout.splitlines() if line.startswith("forecast")]
-    assert [f[1] for f in forecasts] == ["2024-03-01T10:00:00", "2024-03-01T10:05:00"]  # last row 09:55
+    assert [f[1] for f in forecasts] == ["2024-03-01T10:05:00", "2024-03-01T10:10:00"]  # last row 10:00
 
     table = cli("run", "stock", "--model", tmp_path / "sensor.fixed.onnx", "--csv", csv, "--backtest")
     assert table.exit_code == 0, table.output
-    assert "walk-forward backtest: 114 forecasts of temp" in table.stdout
-    assert "model/persistence" in table.stdout
+    assert ("walk-forward backtest: 35 forecasts of temp from 2024-03-01T07:05:00 to 2024-03-01T09:55:00, "
+            "horizon 2, price units, figures pooled over the 2 steps") in table.stdout
+    by_step = table.stdout.split("\n\n")[-1].splitlines()
+    assert by_step[0].split()[:3] == ["rmse", "by", "step"] and [r.split()[:2] for r in by_step[1:]] == [
+        ["step", "1"], ["step", "2"]]
+    replayed = strict_json(cli("run", "stock", "--model", tmp_path / "sensor.onnx", "--csv", csv, "--backtest",
+                               "--json").stdout)["backtest"]
+    assert replayed["baselines"] == trained["baselines"]  # the model's stored drift, scale and season
+    for step, again in zip(trained["steps"], replayed["steps"]):
+        for forecaster in ("persistence", "drift", "seasonal"):
+            assert again["evaluation"]["mae"][forecaster] == step["evaluation"]["mae"][forecaster]
+        assert again["evaluation"]["mae"]["model"] == pytest.approx(step["evaluation"]["mae"]["model"], abs=1e-4)
 
 
 def test_train_refuses_to_overwrite_a_run_folder(tmp_path):

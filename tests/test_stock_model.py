@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cli
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import load_csv, make_windows
+from edgeseq.data.series import load_csv, make_windows, rows_sha256
 from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
 from edgeseq.export.defaults import SERIES_DEFAULTS
@@ -205,14 +206,44 @@ def test_onnx_replay_of_the_test_part_reproduces_the_training_backtest(exported)
 
 
 def test_metadata_describes_the_model_for_the_runner(exported):
-    run, out, result, _, _ = exported
+    run, out, result, series, _ = exported
     meta = Forecaster(out).model.meta
     assert meta["task"] == "series"
     for key in ("features", "target", "window", "horizon", "target_mode", "scaler"):
         assert meta[key] == run.config[key]
     assert meta["evaluation"] == run.backtest.evaluation
+    closes = series.target_values[:700]
+    assert meta["baselines"] == {"drift": (closes[-1] - closes[0]) / 699,
+                                 "mase_scale": float(np.mean(np.abs(np.diff(closes)))), "season": None}
+    assert (meta["missing"], meta["date_format"]) == (None, "iso")
+    assert (meta["data"]["train_end"], meta["data"]["split_at"]) == (series.dates[699], series.dates[700])
+    assert meta["data"]["train_sha256"] == rows_sha256(series.values[:700])
     assert set(meta["inputs"]) == {"x"} and set(meta["outputs"]) == {"y"}
     assert meta["parity_max_abs_diff"] == result.checklist.max_diff()
+
+
+def test_the_runtime_backtest_finds_the_training_rows_with_or_without_dates(default_model, sample_csv, tmp_path):
+    run, out, _ = default_model
+    forecaster = Forecaster(out)
+    series = forecaster.read_csv(sample_csv)
+    part = forecaster.backtest_part(series)
+    assert part.first_row == 700 and f"it ends {series.dates[699]}" in part.note
+    report = forecaster.backtest(series)  # honest by default: exactly the forecasts training scored
+    np.testing.assert_array_equal(report.target_row, run.backtest.target_row)
+    assert report.baselines == run.backtest.baselines
+    for metric, row in run.backtest.evaluation.items():
+        for forecaster_name in ("persistence", "drift", "base_rate"):
+            assert report.evaluation[metric].get(forecaster_name) == row.get(forecaster_name), metric
+    lab = tmp_path / "lab.csv"  # the same rows without dates, newest first
+    lab.write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in series.values[::-1]))
+    undated = forecaster.backtest_part(forecaster.read_csv(lab))
+    assert undated.first_row == 700 and "the first 700 rows, recognised by their values" in undated.note
+    other = np.array(series.values)
+    other[3, 4] += 0.01  # one training value differs: not the training rows
+    assert forecaster.backtest_part(other).first_row == forecaster.window
+    info = cli("info", str(out))
+    assert info.exit_code == 0, info.stderr
+    assert "  metric                      model  persistence        drift  best baseline  model/best" in info.stdout
 
 
 MIRRORED = """

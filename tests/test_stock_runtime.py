@@ -96,13 +96,13 @@ def test_missing_columns_and_short_files_are_clear_errors(tmp_path):
 def test_backtest_replays_every_window_against_persistence():
     forecaster = Forecaster()
     series = load_csv(sample_csv_path())
-    report = forecaster.backtest(series)
+    report = forecaster.backtest(series, first_row=0)
     assert len(report) == len(series.values) - forecaster.window  # horizon 1
     np.testing.assert_array_equal(report.last, series.target_values[forecaster.window - 1:-1])
     np.testing.assert_array_equal(report.actual[:, 0], series.target_values[forecaster.window:])
     assert report.dates[0] == series.dates[forecaster.window]
-    assert set(report.evaluation) == {"rmse", "mae", "mape", "direction_accuracy"}
-    assert "model/persistence" in report.table()
+    assert set(report.evaluation) == {"rmse", "mae", "mase", "mape", "direction_accuracy"}
+    assert "model/best" in report.table()
 
 
 def test_next_dates_step_over_weekends_and_follow_the_series_spacing():
@@ -132,8 +132,8 @@ def test_the_runner_never_imports_tensorflow():
 def test_backtest_takes_plain_rows_too():
     forecaster = Forecaster()
     series = load_csv(sample_csv_path())
-    by_rows = forecaster.backtest(series.values[-50:])
-    by_series = forecaster.backtest(series)
+    by_rows = forecaster.backtest(series.values[-50:])  # not the training rows: every window
+    by_series = forecaster.backtest(series, first_row=0)
     assert len(by_rows) == 50 - forecaster.window and by_rows.dates is None
     np.testing.assert_array_equal(by_rows.predicted, by_series.predicted[-len(by_rows):])
     with pytest.raises(InputError, match="the rows: window 7 \\+ horizon 1 needs at least 8 rows"):
@@ -165,14 +165,16 @@ def test_a_model_trained_with_a_date_column_still_reads_files_without_it(tmp_pat
     np.testing.assert_array_equal(undated.values, series.values)
 
 
-def test_no_training_period_warning_for_a_model_trained_without_dates():
-    forecaster = Forecaster()
-    backtest = forecaster.backtest(forecaster.read_csv(sample_csv_path()))
+def test_a_model_from_before_train_end_was_stored_is_honest_by_its_split_date():
+    forecaster = Forecaster()  # the shipped model stores split_at, not train_end or the rows' fingerprint
+    series = forecaster.read_csv(sample_csv_path())
     described = forecaster.model.description
+    assert (described.train_end, described.train_sha256, described.split_at) == (None, None, "2022-09-07")
+    part = forecaster.backtest_part(series)
+    assert series.dates[part.first_row] == "2022-09-07" and part.first_row == 700
     forecaster.model.description = replace(described, data={"split_at": "data row 701"})
-    assert forecaster.in_training_period(backtest) == 0
-    forecaster.model.description = replace(described, data={"split_at": "2022-09-07"})
-    assert forecaster.in_training_period(backtest) == sum(d < "2022-09-07" for d in backtest.dates) > 0
+    part = forecaster.backtest_part(series)  # trained without dates, no fingerprint: cannot tell
+    assert part.first_row == forecaster.window and part.note.startswith("backtest: every forecast of")
 
 
 def test_next_dates_with_mixed_time_zone_offsets():

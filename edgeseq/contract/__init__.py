@@ -13,9 +13,9 @@ without pulling in either side's dependencies.
 """
 from edgeseq.contract.cells import CELL_OPS, CELLS, RECURRENT_OPS, STATES_PER_OP, states_per_layer
 from edgeseq.contract.files import ModelFiles, file_sha256
-from edgeseq.contract.meta import (FORMAT_VERSION, METADATA_KEY, CharMeta, GenerationInfo, SeriesMeta,
+from edgeseq.contract.meta import (FORMAT_VERSION, METADATA_KEY, Baselines, CharMeta, GenerationInfo, SeriesMeta,
                                    StateLayout, parse_meta)
 
 __all__ = ["CELLS", "CELL_OPS", "RECURRENT_OPS", "STATES_PER_OP", "states_per_layer", "ModelFiles",
-           "file_sha256", "FORMAT_VERSION", "METADATA_KEY", "CharMeta", "SeriesMeta", "GenerationInfo",
+           "file_sha256", "FORMAT_VERSION", "METADATA_KEY", "Baselines", "CharMeta", "SeriesMeta", "GenerationInfo",
            "StateLayout", "parse_meta"]

@@ -29,6 +29,10 @@ METADATA_KEY = "edgeseq"
 FORMAT_VERSION = 1
 GRAPHS = ("dynamic", "fixed", "generation")
 CONTEXTS = ("window", "stateful")
+#: How a series CSV writes its dates (--date-format), as recorded by the model trained on it.
+DATE_FORMATS = ("iso", "ymd", "y/m/d", "m/d/y", "d/m/y", "d.m.y")
+#: What training did with a missing value (--fill ffill, --drop-missing); `run stock` does the same.
+MISSING_VALUES = ("ffill", "drop")
 
 
 # ------------------------------------------------------------------ reading helpers
@@ -240,6 +244,24 @@ class CharMeta:
 
 
 @dataclass(frozen=True)
+class Baselines:
+    """What the naive forecasts beside a series model take from its training part, fixed at training
+    so that every later backtest compares with the same baselines."""
+
+    drift: float | None = None  # the target's mean change per row over the training part
+    mase_scale: float | None = None  # in-sample MAE of persistence over the training part (MASE's scale)
+    season: int | None = None  # --season: the seasonal naive forecast's period, in rows
+
+    def to_json(self) -> dict:
+        return {"drift": self.drift, "mase_scale": self.mase_scale, "season": self.season}
+
+    @classmethod
+    def from_json(cls, r: _Reader) -> Baselines:
+        return cls(r.float("drift", optional=True), r.float("mase_scale", optional=True),
+                   r.int("season", optional=True))
+
+
+@dataclass(frozen=True)
 class SeriesMeta:
     """A forecaster: x [batch, time, features] in, the next ``horizon`` target values out."""
 
@@ -262,11 +284,26 @@ class SeriesMeta:
     data: dict = field(default_factory=dict)  # where the training rows came from, the split
     training: dict = field(default_factory=dict)
     edgeseq_version: str = ""
+    missing: str | None = None  # MISSING_VALUES: what training did with a missing value (None: refused)
+    date_format: str | None = None  # DATE_FORMATS: how the training file wrote its dates
+    baselines: Baselines | None = None  # None in files written before the baselines were stored
 
     @property
     def split_at(self) -> str | None:
         """The first test row's date (or 'data row N'): forecasts before it are in-sample."""
         value = self.data.get("split_at")
+        return value if isinstance(value, str) else None
+
+    @property
+    def train_end(self) -> str | None:
+        """The last training row's date (or 'data row N'); None in older files."""
+        value = self.data.get("train_end")
+        return value if isinstance(value, str) else None
+
+    @property
+    def train_sha256(self) -> str | None:
+        """sha256 of the training rows' values (float64, feature order): finds them in a file without dates."""
+        value = self.data.get("train_sha256")
         return value if isinstance(value, str) else None
 
     def to_json(self) -> dict:
@@ -286,6 +323,8 @@ class SeriesMeta:
             },
             "recurrent_ops": self.recurrent_ops, "evaluation": self.evaluation, "test": self.test,
             "parity_max_abs_diff": self.parity_max_abs_diff, "data": self.data, "training": self.training,
+            "missing": self.missing, "date_format": self.date_format,
+            "baselines": self.baselines.to_json() if self.baselines is not None else None,
         }
 
     @classmethod
@@ -304,6 +343,9 @@ class SeriesMeta:
             parity_max_abs_diff=r.float("parity_max_abs_diff", optional=True) or 0.0,
             data=r.dict("data", optional=True) or {}, training=r.dict("training", optional=True) or {},
             edgeseq_version=r.str("edgeseq_version", optional=True) or "",
+            missing=r.str("missing", optional=True, choices=MISSING_VALUES),
+            date_format=r.str("date_format", optional=True, choices=DATE_FORMATS),
+            baselines=Baselines.from_json(r.sub("baselines")) if r.dict("baselines", optional=True) else None,
         )
 
 

@@ -1,39 +1,34 @@
-"""Price or sensor CSV files to a time-ordered array, and that array to forecasting windows.
+"""Price or sensor CSV files to a time-ordered Series, and that Series to forecasting windows.
 
 Two mistakes silently flatter a forecaster: reading the file in the wrong time order (the
-classic RNN lab's stock file, the "lab format", is newest first) and letting the test period leak into training (through the
-scaler or through windows whose targets cross the split). This module makes the order
-explicit — every Series is oldest row first, and its notes say how that order was found —
-and builds the training and test windows from one split point so that nothing after it
-can influence the scaler or the training data.
+classic RNN lab's stock file, the "lab format", is newest first) and letting the test period
+leak into training (through the scaler or through windows whose targets cross the split).
+This module makes the order explicit — every Series is oldest row first, and its notes say
+how that order was found — and builds the training and test windows from one split point
+so that nothing after it can influence the scaler or the training data.
 
-Three file layouts are read: a Yahoo Finance download, the lab's headerless file and any
-headered CSV with named columns. A bad file stops with one InputError line naming the
-file, its 1-based line number and the column, so the user can open the file and fix it.
+Reading the cells (layouts, numbers, dates) is ``data.csv_table``'s; here the rows with a
+missing value are filled forward or dropped, as the caller chose, and counted.
 """
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import numpy as np
 
-from edgeseq.choices import FILL_METHODS, TARGET_MODES, check_choice
+from edgeseq.choices import DATE_FORMATS, TARGET_MODES, check_choice, missing_choice
+from edgeseq.data import csv_table
+from edgeseq.data.dates import parse_moment
 from edgeseq.data.files import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 
-#: The lab's headerless file: these five columns, newest row first.
-LAB_COLUMNS: tuple[str, ...] = ("Open", "High", "Low", "Volume", "Close")
-#: Columns that mark a header as a Yahoo Finance download (Adj Close is optional).
-YAHOO_COLUMNS: frozenset[str] = frozenset({"Date", "Open", "High", "Low", "Close", "Volume"})
-#: Cell texts that mean "no value" (compared lower-case); Yahoo writes "null".
-MISSING_MARKERS: frozenset[str] = frozenset({"", "nan", "null", "na", "n/a"})
+__all__ = ["Series", "Windows", "load_csv", "require_positive", "rows_sha256", "parse_moment", "split_point",
+           "make_windows", "train_test_windows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,9 +39,13 @@ class Series:
     features: tuple[str, ...]
     target: str
     values: np.ndarray  # float64 [rows, len(features)], read-only
-    dates: tuple[str, ...] | None
+    dates: tuple[str, ...] | None  # ISO text, whatever the file wrote
     filled: int
     notes: tuple[str, ...]
+    dropped: int = 0  # rows left out for a missing value (missing == "drop")
+    missing: str | None = None  # how missing values were treated: "ffill", "drop" or None (refused)
+    date_format: str | None = None  # how the file wrote its dates (data.dates.DATE_FORMATS)
+    lines: tuple[int, ...] | None = None  # the file line of each row, for error lines
 
     @property
     def target_index(self) -> int:
@@ -55,6 +54,10 @@ class Series:
     @property
     def target_values(self) -> np.ndarray:
         return self.values[:, self.target_index]
+
+    def row_name(self, row: int) -> str:
+        """How an error line names a row: its file line when known."""
+        return f"row {self.lines[row]}" if self.lines else f"data row {row + 1}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,29 +77,6 @@ class Windows:
 # --------------------------------------------------------------------------- loading
 
 
-@dataclass(frozen=True)
-class _Table:
-    """The file's non-comment lines as stripped cells, with their 1-based line numbers."""
-
-    source: str
-    header: tuple[str, ...] | None  # None for the lab's headerless layout
-    header_line: int
-    rows: list[list[str]]
-    lines: list[int]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Which columns to read and how the file says its time order."""
-
-    description: str
-    column_names: tuple[str, ...]  # what each cell position is called
-    features: tuple[str, ...]
-    target: str
-    date: str | None
-    newest_first: bool
-
-
 def load_csv(
     path: str | os.PathLike[str],
     features: Sequence[str] | str | None = None,
@@ -104,262 +84,98 @@ def load_csv(
     date: str | None = None,
     fill: str | None = None,
     preferred_date: str | None = None,
+    *,
+    drop_missing: bool = False,
+    date_format: str | None = None,
+    preferred_date_format: str | None = None,
 ) -> Series:
     """Read a price/sensor CSV into a Series, oldest row first.
 
     ``features`` (a list, or one comma-separated string) and ``target`` override a
     format's defaults; the target is appended to the features when absent. ``date`` names
-    the column to sort by. ``fill="ffill"`` fills empty cells from the previous row in time.
-    ``preferred_date`` (a model's own date column) orders the rows when ``date`` is not given
-    and the file has such a column; a file without it is read as if no date were named.
+    the column to sort by; ``date_format`` forces how its dates are written (else it is
+    found from the whole column, ``preferred_date_format`` settling an ambiguous one).
+    ``fill="ffill"`` fills missing cells from the previous row in time; ``drop_missing``
+    leaves out every row with a missing value instead. ``preferred_date`` (a model's own
+    date column) orders the rows when ``date`` is not given and the file has such a column;
+    a file without it is read as if no date were named.
     """
     source = os.fspath(path)
-    # The one unknown choice not worded by check_choice: both `--fill` and `fill=` reach this
-    # check, and users (and tests) know this wording.
-    if fill is not None and fill not in FILL_METHODS:
-        raise InputError(f"unknown fill method '{fill}': use {' or '.join(repr(m) for m in FILL_METHODS)} "
-                         "or leave it out")
+    missing = missing_choice(fill, drop_missing)
+    if date_format is not None:
+        check_choice("--date-format", date_format, DATE_FORMATS)
     if isinstance(features, str):
         features = [name.strip() for name in features.split(",") if name.strip()]
 
-    table = _read_table(source, read_utf8(source, "CSV file"))
+    table = csv_table.read_table(source, read_utf8(source, "CSV file"))
     if date is None and preferred_date and table.header and preferred_date in table.header:
         date = preferred_date
-    layout = _choose_layout(table, features, target, date)
-    values = _parse_values(table, layout, allow_missing=fill is not None)
-    order, dates, order_note = _time_order(table, layout)
-    values, lines = values[order], [table.lines[i] for i in order]
-    filled = _fill_forward(values, lines, layout.features, source) if fill else 0
+    layout = csv_table.choose_layout(table, features, target, date)
+    values = csv_table.parse_values(table, layout, allow_missing=missing is not None)
+    lines, texts = table.lines, csv_table.date_cells(table, layout)
+    dropped = 0
+    if missing == "drop":
+        keep = ~np.isnan(values).any(axis=1)
+        if texts is not None:
+            keep &= [not csv_table.is_missing(text) for text in texts]
+        dropped = int(np.count_nonzero(~keep))
+        if dropped == len(lines):
+            raise InputError(f"{source}: every one of its {dropped} rows has a missing value; "
+                             "--drop-missing leaves nothing")
+        values, lines = values[keep], [line for line, kept in zip(lines, keep) if kept]
+        texts = None if texts is None else [text for text, kept in zip(texts, keep) if kept]
+    order, dates, found_format, order_note = csv_table.time_order(
+        source, lines, layout, texts, date_format, preferred_date_format)
+    values, lines = values[order], [lines[i] for i in order]
+    filled = _fill_forward(values, lines, layout.features, source) if missing == "ffill" else 0
 
     notes = [
         f"read {len(lines)} rows from {source} ({layout.description}), columns "
         f"{','.join(layout.features)}, target {layout.target}, oldest first",
         order_note,
     ]
+    if dropped:
+        notes.append(f"dropped {dropped} row{'s' * (dropped > 1)} with a missing value (--drop-missing)")
     if filled:
-        notes.append(f"filled {filled} empty cells forward from the previous row (fill=ffill)")
+        notes.append(f"filled {filled} missing cell{'s' * (filled > 1)} forward from the previous row (--fill ffill)")
     values.setflags(write=False)
-    return Series(
-        source=source,
-        features=layout.features,
-        target=layout.target,
-        values=values,
-        dates=dates,
-        filled=filled,
-        notes=tuple(notes),
-    )
+    return Series(source=source, features=layout.features, target=layout.target, values=values, dates=dates,
+                  filled=filled, notes=tuple(notes), dropped=dropped, missing=missing,
+                  date_format=found_format, lines=tuple(lines))
 
 
-def _read_table(source: str, text: str) -> _Table:
-    """Split into cells, skipping blank and '#' lines; decide if the first line is a header."""
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    delimiter = None
-    for line_number, line in enumerate(io.StringIO(text), start=1):  # split on "\n" only
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        delimiter = delimiter or _delimiter_of(line)
-        cells = next(csv.reader([line], delimiter=delimiter))
-        rows.append([cell.strip() for cell in cells])
-        lines.append(line_number)
-    if not rows:
-        raise InputError(f"{source} is empty: it has no data rows")
-    if _looks_like_data(rows[0]):
-        return _Table(source, None, 0, rows, lines)
-    if len(rows) == 1:
-        raise InputError(f"{source} has a header (row {lines[0]}) but no data rows")
-    return _Table(source, tuple(rows[0]), lines[0], rows[1:], lines[1:])
-
-
-def _delimiter_of(first_line: str) -> str:
-    """Commas, or the semicolons (or tabs) that spreadsheets in many locales write instead."""
-    for candidate in (";", "\t"):
-        if candidate in first_line and "," not in first_line:
-            return candidate
-    return ","
-
-
-def _looks_like_data(cells: list[str]) -> bool:
-    """A line of numbers (some possibly missing) is data; any word makes it a header."""
-    return any(cells) and all(c.lower() in MISSING_MARKERS or _is_number(c) for c in cells)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _choose_layout(
-    table: _Table,
-    features: Sequence[str] | None,
-    target: str | None,
-    date: str | None,
-) -> _Layout:
-    """Name the columns and pick the defaults of the detected format; apply the caller's."""
-    source = table.source
-    if table.header is None:
-        if len(table.rows[0]) != len(LAB_COLUMNS):
-            raise InputError(
-                f"{source} row {table.lines[0]}: no header and {len(table.rows[0])} columns; "
-                f"a headerless file must be the lab's {len(LAB_COLUMNS)} columns "
-                f"{','.join(LAB_COLUMNS)} (add a header row and pass --features/--target)"
-            )
-        if date is not None:
-            raise InputError(
-                f"{source} has no header, so it has no date column '{date}'; drop --date"
-            )
-        description, names = "lab format, newest row first", LAB_COLUMNS
-        default_features, default_target, default_date = LAB_COLUMNS, "Close", None
-    elif YAHOO_COLUMNS <= set(table.header):
-        description, names = "Yahoo Finance format", table.header
-        default_features, default_target, default_date = LAB_COLUMNS, "Close", "Date"
-    else:
-        description, names = "CSV with header", table.header
-        default_features, default_target, default_date = None, None, None
-
-    chosen_target = target if target is not None else default_target
-    if chosen_target is None:
-        raise InputError(
-            f"{source} has columns {','.join(names)} but no known layout: "
-            "pass --target (and --features) to say which to read"
-        )
-    chosen = tuple(features) if features is not None else (default_features or (chosen_target,))
-    if chosen_target not in chosen:
-        chosen = chosen + (chosen_target,)
-    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
-    if repeated:
-        raise InputError(f"--features names {', '.join(repeated)} more than once")
-    chosen_date = date if date is not None else default_date
-
-    wanted = [(name, "--target" if name == chosen_target else "--features") for name in chosen]
-    wanted.append((chosen_date, "--date"))
-    for name, option in wanted:
-        if name is not None and names.count(name) != 1:
-            _raise_bad_column(table, names, name, option)
-    return _Layout(
-        description=description,
-        column_names=names,
-        features=chosen,
-        target=chosen_target,
-        date=chosen_date,
-        newest_first=table.header is None,
-    )
-
-
-def _raise_bad_column(table: _Table, names: tuple[str, ...], name: str, option: str) -> None:
-    where = f"{table.source} row {table.header_line}" if table.header else table.source
-    if names.count(name) > 1:
-        raise InputError(
-            f"{where}: column '{name}' appears {names.count(name)} times in the header"
-        )
-    kind = "columns" if table.header else "columns (no header, lab format)"
-    raise InputError(
-        f"{where}: no column '{name}' for {option}; the file's {kind} are {', '.join(names)}"
-    )
-
-
-def _parse_values(table: _Table, layout: _Layout, allow_missing: bool) -> np.ndarray:
-    """The feature cells as float64 [rows, features] in file order; NaN marks a missing cell."""
-    width = len(layout.column_names)
-    like = f"the header on row {table.header_line}" if table.header else "the lab format"
-    positions = [layout.column_names.index(name) for name in layout.features]
-    values = np.empty((len(table.rows), len(positions)), dtype=np.float64)
-    for row_index, (cells, line) in enumerate(zip(table.rows, table.lines)):
-        if len(cells) != width:
-            raise InputError(
-                f"{table.source} row {line}: {len(cells)} cells, expected {width} like {like}"
-            )
-        for feature_index, position in enumerate(positions):
-            values[row_index, feature_index] = _parse_cell(
-                cells[position], table.source, line, layout.features[feature_index], allow_missing
-            )
-    return values
-
-
-def _parse_cell(cell: str, source: str, line: int, column: str, allow_missing: bool) -> float:
-    where = f"{source} row {line}, column '{column}'"
-    if cell.lower() in MISSING_MARKERS:
-        if allow_missing:
-            return math.nan
-        shown = "empty cell" if not cell else f"'{cell}' is a missing value"
-        raise InputError(f"{where}: {shown}; fill it in or pass --fill ffill")
-    try:
-        number = float(cell)
-    except ValueError:
-        raise InputError(f"{where}: '{cell}' is not a number") from None
-    if not math.isfinite(number):
-        raise InputError(f"{where}: '{cell}' is not a finite number")
-    return number
-
-
-def _time_order(table: _Table, layout: _Layout) -> tuple[list[int], tuple[str, ...] | None, str]:
-    """Row indexes oldest first, the dates in that order (if any), and a note saying how."""
-    n_rows = len(table.rows)
-    if layout.date is None:
-        if layout.newest_first:
-            note = "no dates: lab rows are newest first, reversed"
-            return list(range(n_rows - 1, -1, -1)), None, note
-        note = "no --date column: rows are taken as oldest first, in file order"
-        return list(range(n_rows)), None, note
-
-    position = layout.column_names.index(layout.date)
-    texts = [cells[position] for cells in table.rows]
-    moments = [
-        _parse_date(text, table.source, line, layout.date)
-        for text, line in zip(texts, table.lines)
-    ]
-    order = sorted(range(n_rows), key=lambda i: moments[i])
-    for earlier, later in zip(order, order[1:]):
-        if moments[earlier] == moments[later]:
-            first, second = sorted((table.lines[earlier], table.lines[later]))
-            raise InputError(
-                f"{table.source} rows {first} and {second}, column '{layout.date}': "
-                f"date {texts[later]} appears twice; keep one of the rows"
-            )
-    if order == list(range(n_rows)):
-        note = f"rows sorted by '{layout.date}': already oldest first"
-    elif order == list(range(n_rows - 1, -1, -1)):
-        note = f"rows sorted by '{layout.date}': file was newest first, reversed"
-    else:
-        note = f"rows sorted by '{layout.date}': file was out of order, sorted oldest first"
-    return order, tuple(texts[i] for i in order), note
-
-
-def parse_moment(text: str) -> datetime:
-    """An ISO date or date-time as a naive UTC datetime, so that any two compare (ValueError
-    if it is not ISO)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
-
-
-def _parse_date(text: str, source: str, line: int, column: str) -> datetime:
-    try:
-        return parse_moment(text)
-    except ValueError:
-        raise InputError(
-            f"{source} row {line}, column '{column}': '{text}' is not an ISO date (YYYY-MM-DD)"
-        ) from None
-
-
-def _fill_forward(
-    values: np.ndarray, lines: list[int], features: tuple[str, ...], source: str
-) -> int:
+def _fill_forward(values: np.ndarray, lines: list[int], features: tuple[str, ...], source: str) -> int:
     """Replace each NaN (in time order) by the previous row's value; return how many."""
     missing_rows, missing_columns = np.nonzero(np.isnan(values))  # row-major: earlier rows first
     for row, column in zip(missing_rows, missing_columns):
         if row == 0:
             raise InputError(
-                f"{source} row {lines[0]}, column '{features[column]}': empty cell in the "
-                "oldest row, which --fill ffill cannot fill (nothing before it); "
-                "fill it in or delete the row"
+                f"{source} row {lines[0]}, column '{features[column]}': missing value in the oldest row, "
+                "which --fill ffill cannot fill (nothing before it); fill it in, delete the row or "
+                "pass --drop-missing"
             )
         values[row, column] = values[row - 1, column]
     return int(missing_rows.size)
+
+
+def require_positive(series: Series, columns: Sequence[str], why: str) -> None:
+    """Refuse a zero or negative value in ``columns`` in one line naming its row and column.
+
+    For transforms that take logarithms (log ratios of prices): ``why`` says which.
+    """
+    for name in columns:
+        column = series.values[:, series.features.index(name)]
+        bad = np.flatnonzero(~(column > 0))
+        if bad.size:
+            row = int(bad[0])
+            raise InputError(f"{series.source} {series.row_name(row)}, column '{name}': {column[row]:g} is not "
+                             f"positive, and {why}")
+
+
+def rows_sha256(values: np.ndarray) -> str:
+    """A fingerprint of rows of values (float64, as read): a model stores its training rows' so
+    that a file without dates can still be recognised as the one it trained on."""
+    return hashlib.sha256(np.ascontiguousarray(values, dtype="<f8").tobytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------- windows

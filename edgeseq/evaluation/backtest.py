@@ -1,18 +1,23 @@
-"""The walk-forward backtest: forecasts in price units beside what happened and beside persistence.
+"""The walk-forward backtest: forecasts in price units beside what happened and every naive forecast.
 
 Training reports its test part through it and ``edgeseq run stock --backtest`` replays a
 file through it, so both print the same table. Actual and last-observed values come
-straight from the series in price units, never from unscaled float32.
+straight from the series in price units, never from unscaled float32. The drift and MASE
+scale come from the training part (``Baselines``, stored in the model), so the runtime's
+table compares with the same baselines training did. For forecasts of several steps the
+figures are given pooled over every step and step by step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from edgeseq.contract.meta import Baselines
 from edgeseq.data.series import Series
-from edgeseq.evaluation.forecast import evaluate, format_table
+from edgeseq.evaluation.baselines import naive_forecasts
+from edgeseq.evaluation.forecast import evaluate, format_steps, format_table, json_ready
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,34 +30,59 @@ class Backtest:
     actual: np.ndarray  # [n, horizon]
     predicted: np.ndarray  # [n, horizon]
     last: np.ndarray  # [n]: last observed value, which is also the persistence forecast
-    evaluation: dict
+    evaluation: dict  # pooled over every step
+    naive: dict[str, np.ndarray] = field(default_factory=dict)  # drift, seasonal: [n, horizon] each
+    steps: list[dict] = field(default_factory=list)  # horizon > 1: one evaluation per step
+    baselines: Baselines | None = None
 
     def __len__(self) -> int:
         return int(self.target_row.shape[0])
 
+    @property
+    def horizon(self) -> int:
+        return int(self.actual.shape[1])
+
     def headline(self) -> str:
         """The line above the table: how many forecasts of what, over which dates."""
         span = f" from {self.dates[0]} to {self.dates[-1]}" if self.dates else ""
+        pooled = f", figures pooled over the {self.horizon} steps" if self.horizon > 1 else ""
         return (f"walk-forward backtest: {len(self)} forecasts of {self.target}{span}, "
-                f"horizon {self.actual.shape[1]}, price units")
+                f"horizon {self.horizon}, price units{pooled}")
 
     def table(self) -> str:
-        return format_table(self.evaluation)
+        if not self.steps:
+            return format_table(self.evaluation)
+        return f"{format_table(self.evaluation)}\n\n{format_steps(self.steps)}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "forecasts": len(self), "horizon": int(self.actual.shape[1]),
-                "first": self.dates[0] if self.dates else int(self.target_row[0]),
-                "last": self.dates[-1] if self.dates else int(self.target_row[-1]),
-                "evaluation": self.evaluation}
+        doc = {"target": self.target, "forecasts": len(self), "horizon": self.horizon,
+               "first": self.dates[0] if self.dates else int(self.target_row[0]),
+               "last": self.dates[-1] if self.dates else int(self.target_row[-1]),
+               "evaluation": self.evaluation}
+        if self.steps:
+            doc["steps"] = [{"step": number, "evaluation": step} for number, step in enumerate(self.steps, 1)]
+        if self.baselines is not None:
+            doc["baselines"] = self.baselines.to_json()
+        return json_ready(doc)
 
 
-def score_forecasts(series: Series, target_row: np.ndarray, predicted: np.ndarray) -> Backtest:
-    """Put price-unit forecasts [n, horizon] beside what happened and beside persistence."""
+def score_forecasts(series: Series, target_row: np.ndarray, predicted: np.ndarray,
+                    baselines: Baselines | None = None) -> Backtest:
+    """Put price-unit forecasts [n, horizon] beside what happened and beside the naive forecasts.
+
+    Without ``baselines`` (drift, MASE scale, season) only persistence stands beside the model.
+    """
     predicted = np.asarray(predicted, np.float64)
     truth = series.target_values
     target_row = np.asarray(target_row, np.int64)
-    actual = truth[target_row[:, None] + np.arange(predicted.shape[1])]
+    horizon = predicted.shape[1]
+    actual = truth[target_row[:, None] + np.arange(horizon)]
     last = truth[target_row - 1]
+    naive = naive_forecasts(truth, target_row, horizon, baselines)
+    scale = baselines.mase_scale if baselines is not None else None
+    steps = [] if horizon == 1 else [
+        evaluate(actual[:, h], predicted[:, h], last, {k: v[:, h] for k, v in naive.items()}, scale)
+        for h in range(horizon)]
     dates = tuple(series.dates[i] for i in target_row) if series.dates else None
     return Backtest(series.target, target_row, dates, actual, predicted, last,
-                    evaluate(actual, predicted, last))
+                    evaluate(actual, predicted, last, naive, scale), naive, steps, baselines)

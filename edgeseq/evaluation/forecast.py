@@ -1,9 +1,11 @@
-"""Forecast errors in price units, always beside the persistence forecast.
+"""Forecast errors in price units, always beside the naive forecasts.
 
 On prices, "tomorrow = today" is hard to beat, and a model's RMSE means little on its own:
 a small error can simply be the size of a typical daily move. Every metric is therefore
-reported for the model and for persistence (prediction = last observed value), with the
-ratio model / persistence: below 1 the model beats persistence, at 1 or above it does not.
+reported for the model and for each naive forecast (``evaluation.baselines``: persistence,
+drift, seasonal), with the ratio model / persistence and model / the best of them: below 1
+the model beats it, at 1 or above it does not. Direction accuracy stands beside its base
+rate, the share of the most common move, which "always up" (or down) would score.
 
 All functions take arrays in price units (the caller undoes the scaling), of equal shape
 ([n] or [n, horizon]); ``last`` is the last observed value of each forecast, shape [n].
@@ -11,17 +13,23 @@ All functions take arrays in price units (the caller undoes the scaling), of equ
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from edgeseq.evaluation.baselines import BASELINES
 
 #: Row names of ``format_table``, in order.
 METRIC_LABELS: dict[str, str] = {
     "rmse": "rmse",
     "mae": "mae",
+    "mase": "mase",
     "mape": "mape (%)",
     "direction_accuracy": "direction accuracy",
 }
+#: The moves direction accuracy tells apart, by the sign of (value - last).
+MOVES: dict[str, int] = {"up": 1, "down": -1, "flat": 0}
 
 
 def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -56,51 +64,121 @@ def direction_accuracy(actual: np.ndarray, predicted: np.ndarray, last: np.ndarr
     return float(np.mean(np.sign(predicted - last) == np.sign(actual - last)))
 
 
-def evaluate(
-    actual: np.ndarray, predicted: np.ndarray, last: np.ndarray
-) -> dict[str, dict[str, Any]]:
-    """Every metric for the model and for persistence, with the ratio model / persistence.
+def base_rate(actual: np.ndarray, last: np.ndarray) -> tuple[str, float]:
+    """The most common actual move from ``last`` (up, down or flat) and its share of all steps:
+    what "always predict that move" scores on direction accuracy."""
+    actual = np.asarray(actual, np.float64)
+    moves = np.sign(actual - _broadcast_last(last, actual.shape))
+    shares = {name: float(np.mean(moves == sign)) for name, sign in MOVES.items()}
+    majority = max(shares, key=shares.get)  # ties: the first of up, down, flat
+    return majority, shares[majority]
 
-    Returns ``{metric: {"model": float|None, "persistence": float|None, "ratio": float|None}}``
-    (JSON-ready: undefined values are None). The ratio is None when persistence scores 0 or
-    a value is undefined. For direction accuracy, persistence always predicts "no move",
-    so its score is the fraction of flat actual steps and the ratio is always None: dividing
-    by that fraction would say nothing about skill.
+
+def evaluate(
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    last: np.ndarray,
+    naive: Mapping[str, np.ndarray] | None = None,
+    mase_scale: float | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every metric for the model, persistence and the other naive forecasts in ``naive``.
+
+    Returns ``{metric: {"model": .., "persistence": .., <each of naive>: .., "ratio": ..,
+    "best_baseline": .., "ratio_to_best": ..}}``, JSON-ready: undefined values are None.
+    ``ratio`` is model / persistence; ``best_baseline`` names the naive forecast with the best
+    score and ``ratio_to_best`` is model / that score (None when it is 0 or undefined).
+    ``mase`` (MAE / ``mase_scale``) is there when a scale is given. For direction accuracy
+    the ratios are None (persistence always predicts "no move", so it scores the share of
+    flat steps, and a ratio of shares says nothing about skill); instead ``base_rate`` is the
+    share of the majority move (``majority``), and the best baseline may be that base rate.
     """
     actual, predicted = _pair(actual, predicted)
-    persistence = _broadcast_last(last, actual.shape)
+    forecasts = {"model": predicted, "persistence": _broadcast_last(last, actual.shape)}
+    for name, values in (naive or {}).items():
+        forecasts[name] = _pair(actual, values)[1]
     scores = {
-        "rmse": (rmse(actual, predicted), rmse(actual, persistence)),
-        "mae": (mae(actual, predicted), mae(actual, persistence)),
-        "mape": (mape(actual, predicted), mape(actual, persistence)),
+        "rmse": {name: rmse(actual, f) for name, f in forecasts.items()},
+        "mae": {name: mae(actual, f) for name, f in forecasts.items()},
     }
-    evaluation = {
-        name: {
-            "model": _defined(model),
-            "persistence": _defined(naive),
-            "ratio": _ratio(model, naive),
-        }
-        for name, (model, naive) in scores.items()
-    }
+    if mase_scale:
+        scores["mase"] = {name: value / mase_scale for name, value in scores["mae"].items()}
+    scores["mape"] = {name: mape(actual, f) for name, f in forecasts.items()}
+    evaluation = {metric: _row(row, lower_is_better=True) for metric, row in scores.items()}
+    direction = {name: direction_accuracy(actual, f, last) for name, f in forecasts.items()}
+    majority, rate = base_rate(actual, last)
     evaluation["direction_accuracy"] = {
-        "model": direction_accuracy(actual, predicted, last),
-        "persistence": direction_accuracy(actual, persistence, last),
-        "ratio": None,
+        **_row({**direction, "base_rate": rate}, lower_is_better=False),
+        "ratio": None, "ratio_to_best": None, "majority": majority,
     }
     return evaluation
 
 
-def format_table(evaluation: dict[str, dict[str, Any]]) -> str:
-    """A fixed-width text table: metric | model | persistence | model/persistence."""
-    header = ("metric", "model", "persistence", "model/persistence")
-    lines = [f"{header[0]:<20}{header[1]:>14}{header[2]:>14}{header[3]:>19}"]
-    for name, row in evaluation.items():
-        label = METRIC_LABELS.get(name, name)
-        lines.append(
-            f"{label:<20}{_cell(row['model'], 4):>14}{_cell(row['persistence'], 4):>14}"
-            f"{_cell(row['ratio'], 3):>19}"
-        )
+def _row(scores: dict[str, float], lower_is_better: bool) -> dict[str, Any]:
+    """One metric's row: every forecaster's score, the ratio to persistence, the best baseline."""
+    row: dict[str, Any] = {name: _defined(value) for name, value in scores.items()}
+    candidates = {name: value for name, value in row.items() if name != "model" and value is not None}
+    best = (min if lower_is_better else max)(candidates, key=candidates.get) if candidates else None
+    row["ratio"] = _ratio(scores["model"], scores["persistence"])
+    row["best_baseline"] = best
+    row["ratio_to_best"] = _ratio(scores["model"], scores[best]) if best is not None else None
+    return row
+
+
+def forecaster_names(evaluation: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The forecasters an evaluation scores, in table order (older files: model and persistence)."""
+    present = {name for row in evaluation.values() for name in row}
+    return ["model"] + [name for name in BASELINES if name in present]
+
+
+def format_table(evaluation: Mapping[str, Mapping[str, Any]]) -> str:
+    """A fixed-width text table: metric | model | each baseline | best baseline | model/best.
+
+    An evaluation stored by an older edgeseq (model, persistence and ratio only) keeps its
+    own table: metric | model | persistence | model/persistence.
+    """
+    names = forecaster_names(evaluation)
+    if not any("best_baseline" in row for row in evaluation.values()):
+        lines = [f"{'metric':<20}{'model':>14}{'persistence':>14}{'model/persistence':>19}"]
+        for metric, row in evaluation.items():
+            lines.append(f"{METRIC_LABELS.get(metric, metric):<20}{_cell(row.get('model'), 4):>14}"
+                         f"{_cell(row.get('persistence'), 4):>14}{_cell(row.get('ratio'), 3):>19}")
+        return "\n".join(lines)
+    lines = ["".join([f"{'metric':<20}", *(f"{name:>13}" for name in names), f"{'best baseline':>15}",
+                      f"{'model/best':>12}"])]
+    for metric, row in evaluation.items():
+        lines.append(_table_line(METRIC_LABELS.get(metric, metric), row, names))
+    direction = evaluation.get("direction_accuracy", {})
+    if direction.get("base_rate") is not None:
+        lines.append(f"base rate {direction['base_rate']:.4f}: the share of steps that moved {direction['majority']} "
+                     f"(the most common move), what always predicting it scores")
     return "\n".join(lines)
+
+
+def format_steps(steps: list[Mapping[str, Mapping[str, Any]]], metric: str = "rmse") -> str:
+    """One metric step by step (step 1 is the next value), for forecasts of several steps."""
+    names = forecaster_names(steps[0])
+    lines = ["".join([f"{METRIC_LABELS[metric] + ' by step':<20}", *(f"{name:>13}" for name in names),
+                      f"{'best baseline':>15}", f"{'model/best':>12}"])]
+    lines += [_table_line(f"step {number}", step[metric], names) for number, step in enumerate(steps, 1)]
+    return "\n".join(lines)
+
+
+def _table_line(label: str, row: Mapping[str, Any], names: list[str]) -> str:
+    best = row.get("best_baseline")
+    return "".join([f"{label:<20}", *(f"{_cell(row.get(name), 4):>13}" for name in names),
+                    f"{(best or 'n/a').replace('_', ' '):>15}", f"{_cell(row.get('ratio_to_best'), 3):>12}"])
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with every NaN or infinity (also inside lists and dicts) replaced by None, so
+    ``json.dumps(..., allow_nan=False)`` writes it."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _pair(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,13 +200,13 @@ def _broadcast_last(last: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _defined(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    return float(value) if math.isfinite(value) else None
 
 
-def _ratio(model: float, persistence: float) -> float | None:
-    if math.isnan(model) or math.isnan(persistence) or persistence == 0:
+def _ratio(model: float, baseline: float) -> float | None:
+    if not (math.isfinite(model) and math.isfinite(baseline)) or baseline == 0:
         return None
-    return model / persistence
+    return model / baseline
 
 
 def _cell(value: float | None, decimals: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseq.contract import SeriesMeta
+from edgeseq.contract import Baselines, SeriesMeta
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist
 from edgeseq.training.series_model import SeriesModelConfig, forecast_function
@@ -45,7 +45,8 @@ class SeriesExport(ExportTask):
             cell=cfg.cell, layers=cfg.layers, hidden=cfg.hidden, recurrent_ops=ops,
             date_column=config.get("date_column"), evaluation=self.metrics.get("evaluation"),
             test=self.metrics.get("test"), parity_max_abs_diff=checklist.max_diff(), data=config.get("data", {}),
-            training=config.get("training", {}))
+            training=config.get("training", {}), missing=config.get("missing"), date_format=config.get("date_format"),
+            baselines=Baselines(**config["baselines"]) if config.get("baselines") else None)
 
 
 __all__ = ["SeriesExport", "TOLERANCE"]

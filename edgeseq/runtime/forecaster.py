@@ -8,23 +8,30 @@ target mode, so a forecast is: scale the last ``window`` rows, one call, unscale
 A backtest scores forecasts the way they would have been made: each one reads only the
 rows before it (walk-forward, the model is not refitted). Actual and last-observed values
 come straight from the series in price units rather than from unscaled float32, and every
-metric stands beside the persistence forecast (tomorrow = today). Training reports its
-test part through the same ``Backtest``, so both print the same table.
+metric stands beside the naive forecasts, with the drift and MASE scale the model stored
+from its training part. Training reports its test part through the same ``Backtest``, so
+both print the same table. By default a backtest is honest: when the rows hold the model's
+training data (found by date, or without dates by the training rows' fingerprint), only the
+forecasts after it are scored (``backtest_part``).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgeseq.contract.meta import Baselines
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import Series, load_csv, make_windows, parse_moment
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
+from edgeseq.evaluation.baselines import check_season, fit_baselines
+from edgeseq.evaluation.forecast import json_ready
+from edgeseq.runtime.backtest_part import BacktestPart, backtest_part
 from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
 
 #: The CSV that ``edgeseq run stock`` reads when given none (synthetic, made by the project).
@@ -55,9 +62,9 @@ class Forecast:
         return lines
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "last": {"date": self.last_label, "value": self.last_value},
-                "forecast": [{"step": i + 1, "date": label, "value": float(value)}
-                             for i, (label, value) in enumerate(zip(self.labels, self.values))]}
+        return json_ready({"target": self.target, "last": {"date": self.last_label, "value": self.last_value},
+                           "forecast": [{"step": i + 1, "date": label, "value": float(value)}
+                                        for i, (label, value) in enumerate(zip(self.labels, self.values))]})
 
 
 def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
@@ -95,6 +102,8 @@ class Forecaster:
         self.horizon = meta.horizon
         self.target_mode: str = meta.target_mode
         self.date_column: str | None = meta.date_column
+        self.date_format: str | None = meta.date_format  # settles a date column that fits two formats
+        self.missing: str | None = meta.missing  # what training did with missing values
         self.scaler = MinMaxScaler.from_dict(meta.scaler)
         self.session = self.model.session
         # Names resolved once. Both graphs take exactly `window` steps here, fixed or dynamic.
@@ -105,11 +114,20 @@ class Forecaster:
     def name(self) -> str:
         return self.model.path.name
 
-    def read_csv(self, path: str | Path, date: str | None = None, fill: str | None = None) -> Series:
-        """Read a CSV's columns named like the model's features (any order, extra columns ignored)."""
+    def read_csv(self, path: str | Path, date: str | None = None, fill: str | None = None, *,
+                 drop_missing: bool = False, date_format: str | None = None) -> Series:
+        """Read a CSV's columns named like the model's features (any order, extra columns ignored).
+
+        Missing values are treated as at training (filled forward, rows dropped, or refused)
+        unless ``fill`` or ``drop_missing`` says otherwise.
+        """
+        own = fill is None and not drop_missing and self.missing is not None
+        if own:
+            fill, drop_missing = (None, True) if self.missing == "drop" else (self.missing, False)
         try:
-            return load_csv(path, features=self.features, target=self.target,
-                            date=date, fill=fill, preferred_date=self.date_column)
+            series = load_csv(path, features=self.features, target=self.target, date=date, fill=fill,
+                              preferred_date=self.date_column, drop_missing=drop_missing,
+                              date_format=date_format, preferred_date_format=self.date_format)
         except InputError as e:
             message = str(e)
             for option in (" for --features;", " for --target;"):
@@ -117,6 +135,11 @@ class Forecaster:
                 message = message.replace(option, f", which the model {self.name} needs "
                                                   f"(it reads {','.join(self.features)});")
             raise InputError(message) from None
+        if own:
+            how = "dropped" if self.missing == "drop" else "filled forward"
+            series = replace(series, notes=(*series.notes, f"missing values are {how} as at training "
+                                            "(the model's choice; --fill ffill or --drop-missing overrides it)"))
+        return series
 
     def values_of(self, rows: Series | np.ndarray | Sequence) -> np.ndarray:
         """rows -> float64 [n, features] in the model's feature order, price units.
@@ -170,26 +193,50 @@ class Forecaster:
         last_value = float(self.values_of(series)[-1, self.target_index])
         return Forecast(self.target, last_label, last_value, labels, values)
 
-    def backtest(self, rows: Series | np.ndarray | Sequence) -> Backtest:
-        """Replay all the rows: one forecast from every window that has its next values."""
+    def backtest(self, rows: Series | np.ndarray | Sequence, first_row: int | None = None,
+                 season: int | None = None) -> Backtest:
+        """Score one forecast from every window whose first value is at ``first_row`` or later.
+
+        ``first_row=None`` is the honest default: the rows after the model's training data
+        when ``rows`` hold it (``backtest_part``); 0 replays every window. ``season`` sets
+        (or replaces) the period of the seasonal naive forecast.
+        """
         values = self.values_of(rows)
         source = rows.source if isinstance(rows, Series) else "the rows"
         dates = rows.dates if isinstance(rows, Series) else None
+        if first_row is None:
+            first_row = self.backtest_part(rows).first_row
         try:
             windows = make_windows(self.scaler.transform(values), self.target_index,
                                    self.window, self.horizon, "level")
         except InputError as e:
             raise InputError(f"{source}: {e}") from None
-        predicted = self.scaler.inverse_transform_column(self.forecast_scaled(windows.x), self.target_index)
+        keep = windows.target_row >= first_row
+        if not keep.any():
+            raise InputError(f"{source}: no complete {self.horizon}-step forecast starts at row {first_row + 1} "
+                             f"or later (the file has {len(values)} rows)")
+        x, target_row = windows.x[keep], windows.target_row[keep]
+        predicted = self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)
         aligned = Series(source, self.features, self.target, values, dates, 0, ())
-        return score_forecasts(aligned, windows.target_row, predicted)
+        return score_forecasts(aligned, target_row, predicted,
+                               self.baselines(values[:, self.target_index], int(target_row[0]), season))
 
-    def in_training_period(self, backtest: Backtest) -> int:
-        """How many of the backtest's forecasts are dated before the model's test part began."""
-        split_at = self.model.description.split_at
-        if not backtest.dates or not split_at or split_at.startswith("data row"):
-            return 0  # trained without dates: nothing to compare a date with
-        return sum(date < split_at for date in backtest.dates)  # ISO dates compare as text
+    def baselines(self, target: np.ndarray, first_row: int, season: int | None = None) -> Baselines:
+        """The drift and MASE scale stored at training; a model made before they were stored gets
+        them from the rows before the first forecast (for its training file: its training part)."""
+        check_season(season)
+        stored = self.model.description.baselines
+        if stored is None:
+            stored = fit_baselines(target[:first_row])
+        return replace(stored, season=season) if season is not None else stored
+
+    def backtest_part(self, rows: Series | np.ndarray | Sequence, start: str | None = None) -> BacktestPart:
+        """Which forecasts to score: from ``start`` (a date, or a data row number for rows without
+        dates) when given, else those after the model's training data when the rows hold it."""
+        values = self.values_of(rows)
+        if isinstance(rows, Series):
+            return backtest_part(self.model.description, values, rows.dates, rows.source, start)
+        return backtest_part(self.model.description, values, None, "the rows", start)
 
     def summary(self) -> str:
         """One line on what this model is: 'model stock.onnx: 1xLSTM(32), window 7, ...'."""
@@ -199,4 +246,4 @@ class Forecaster:
                 f"({self.target_mode}), features {','.join(self.features)}")
 
 
-__all__ = ["Forecaster", "Forecast", "Backtest", "score_forecasts", "next_dates", "sample_csv_path"]
+__all__ = ["Forecaster", "Forecast", "Backtest", "BacktestPart", "score_forecasts", "next_dates", "sample_csv_path"]

@@ -18,9 +18,10 @@ import numpy as np
 
 import edgeseq
 from edgeseq.contract.cells import stack_label
-from edgeseq.data.series import Series, split_point, train_test_windows
+from edgeseq.data.series import Series, rows_sha256, split_point, train_test_windows
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
+from edgeseq.evaluation.baselines import fit_baselines
 from edgeseq.log import logger
 from edgeseq.specs import SeriesModelSpec, SeriesTrainSettings
 from edgeseq.training.progress import ProgressBar
@@ -68,6 +69,8 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         raise InputError(f"--batch-size {batch} must be a multiple of the strategy's "
                          f"{strategy.num_replicas_in_sync} replicas")
     split = split_point(len(series.values), train_fraction)
+    # The naive forecasts' drift and MASE scale come from the training rows and travel with the model.
+    baselines = fit_baselines(series.target_values[:split], settings.season)
     logger.info(f"training {stack_label(config.cell, config.layers, config.hidden)} target {series.target} "
                 f"({config.target_mode}) on {len(fit_x)} windows of {window}, validating on the next "
                 f"{held_out} (all before {_row_name(series, split)}), testing on {len(test)}; batch {batch}, "
@@ -92,7 +95,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
     forecast, _ = forecast_function(model, config)
     scaled = forecast(test.x)["y"].numpy()
     predicted = scaler.inverse_transform_column(scaled, series.target_index)
-    backtest = score_forecasts(series, test.target_row, predicted)
+    backtest = score_forecasts(series, test.target_row, predicted, baselines)
     run_config = {
         "task": "series",
         "edgeseq_version": edgeseq.__version__,
@@ -104,10 +107,16 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         "target_mode": config.target_mode,
         "scaler": scaler.to_dict(),
         "date_column": date_column,
+        "date_format": series.date_format,
+        "missing": series.missing,
+        "baselines": baselines.to_json(),
         "data": {"source": source or series.source, "rows": int(len(series.values)),
                  "train_fraction": train_fraction, "train_rows": split, "test_rows": int(len(series.values) - split),
-                 "split_at": _row_name(series, split), "filled_cells": series.filled},
-        "training": {**{k: v for k, v in asdict(settings).items() if k != "train_fraction"},  # under "data"
+                 "split_at": _row_name(series, split), "filled_cells": series.filled,
+                 "dropped_rows": series.dropped, "train_end": _row_name(series, split - 1),
+                 "train_sha256": rows_sha256(series.values[:split])},
+        # train_fraction is recorded under "data", season under "baselines"
+        "training": {**{k: v for k, v in asdict(settings).items() if k not in ("train_fraction", "season")},
                      "batch_size": batch, "windows": int(len(fit_x)),
                      "validation_windows": held_out, "epochs_run": epochs_run, "epoch_kept": kept,
                      "tensorflow": tf.__version__},
