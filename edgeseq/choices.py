@@ -11,25 +11,24 @@ its help and checks its options before numpy or TensorFlow load.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
-from edgeseq.contract.meta import CONTEXTS
+# --context, --head, --input, --target-mode: what a model file records, so the contract lists them
+from edgeseq.contract.meta import CONTEXTS, HEADS, INPUTS, TARGET_MODES
 from edgeseq.errors import InputError
 
-#: --head: what turns the recurrent outputs into logits.
-HEADS: tuple[str, ...] = ("dense", "none")
-#: --input: how character ids enter the model.
-INPUTS: tuple[str, ...] = ("onehot", "embedding")
-#: --target-mode: what a series model's dense layer predicts (the default first).
-TARGET_MODES: tuple[str, ...] = ("delta", "level")
 #: --strategy: where training runs.
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 #: --fill: how empty CSV cells are filled (none given: an empty cell is an error).
 FILL_METHODS: tuple[str, ...] = ("ffill",)
 
-__all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS",
-           "check_choice", "either", "explain"]
+#: --seed: what every random generator edgeseq seeds accepts (numpy's legacy seed is 32 bits).
+SEED_MAX = 2**32 - 1
+
+__all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "SEED_MAX",
+           "check_choice", "check_range", "check_positive_number", "either", "explain"]
 
 
 def check_choice(option: str, value: object, choices: Collection[str]) -> None:
@@ -37,6 +36,21 @@ def check_choice(option: str, value: object, choices: Collection[str]) -> None:
     (``--cell`` on the command line; a library function names its own argument)."""
     if value not in choices:
         raise InputError(f"unknown {option} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def check_range(option: str, value: int | None, lo: int, hi: int, meaning: str = "") -> None:
+    """Refuse a whole number outside [lo, hi] (None: not given), naming ``option``;
+    ``meaning`` says what the upper bound is ("the vocabulary size")."""
+    if value is not None and not lo <= value <= hi:
+        bound = f"{hi} ({meaning})" if meaning else f"{hi}"
+        raise InputError(f"{option} must be from {lo} to {bound}, got {value}")
+
+
+def check_positive_number(option: str, value: float, zero: str | None = None) -> None:
+    """Refuse NaN, infinities and negatives (and 0 unless ``zero`` says what 0 means)."""
+    if not math.isfinite(value) or value < 0 or (value == 0 and zero is None):
+        allowed = f"0 ({zero}) or a finite positive number" if zero else "a finite positive number"
+        raise InputError(f"{option} must be {allowed}, got {value}")
 
 
 def either(choices: Sequence[str]) -> str:

@@ -279,6 +279,9 @@ def _parse_values(table: _Table, layout: _Layout, allow_missing: bool) -> np.nda
     return values
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _parse_cell(cell: str, source: str, line: int, column: str, allow_missing: bool) -> float:
     where = f"{source} row {line}, column '{column}'"
     if cell.lower() in MISSING_MARKERS:
@@ -292,6 +295,8 @@ def _parse_cell(cell: str, source: str, line: int, column: str, allow_missing: b
         raise InputError(f"{where}: '{cell}' is not a number") from None
     if not math.isfinite(number):
         raise InputError(f"{where}: '{cell}' is not a finite number")
+    if abs(number) > FLOAT32_MAX:  # the model computes in float32: this would become infinity
+        raise InputError(f"{where}: '{cell}' is beyond float32 (at most ±3.4e38)")
     return number
 
 
