@@ -70,7 +70,8 @@ def _commit(stage: Path, folder: Path, place: list[str], stale: list[str]) -> No
     replaced = [name for name in place + stale if (folder / name).exists()]
     for name in replaced:
         os.link(folder / name, old / name)
-    write_file(stage / PLAN, json.dumps({"place": place, "remove": stale}).encode())
+    write_file(stage / "PLAN.tmp", json.dumps({"place": place, "remove": stale}).encode())
+    os.rename(stage / "PLAN.tmp", stage / PLAN)  # the commit point: the plan is there whole, or not at all
     sync_folder(stage)
     try:
         _finish(stage, folder, place, stale)
