@@ -88,18 +88,12 @@ def reports_errors(command):
         except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0) from None
-        except (typer.Exit, typer.Abort, click_exceptions()):
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # a bug: not a traceback on the user's screen, but where it is
             raise internal_error(e) from None
 
     return wrapper
-
-
-def click_exceptions() -> type:
-    import click
-
-    return click.ClickException
 
 
 def version_callback(value: bool):

@@ -13,6 +13,7 @@ from edgeseq.contract.cells import CELLS, states_per_layer
 from edgeseq.contract.schema import (MAX_HIDDEN, MAX_LAYERS, MAX_ROW_FLOATS, MAX_VOCAB, MAX_WINDOW,
                                      FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
                                      fail, spec)
+from edgeseq import __version__
 from edgeseq.display import shown
 
 GRAPHS = ("dynamic", "fixed", "generation")
@@ -124,7 +125,7 @@ class CharMeta(Record):
     generation: GenerationInfo | None = spec(Nested(GenerationInfo), default=None)  # the generation graph only
     made_from: FileRef | None = spec(Nested(FileRef), default=None)  # the fixed graph (and other siblings)
     file_sha256: str | None = spec(Hex64(), default=None)  # edgeseq.contract.digest
-    edgeseq_version: str = spec(Text(max_chars=64), default="")  # who wrote it
+    edgeseq_version: str = spec(Text(max_chars=64), default=__version__)  # who wrote it
 
     @property
     def vocab_size(self) -> int:

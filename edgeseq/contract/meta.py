@@ -37,7 +37,7 @@ def document(description: CharMeta | SeriesMeta) -> dict:
     body = description.to_json()
     body.pop("edgeseq_version", None)
     return {"format": "edgeseq", "format_version": FORMAT_VERSION,
-            "edgeseq_version": description.edgeseq_version or __version__, "task": description.task, **body}
+            "edgeseq_version": description.edgeseq_version, "task": description.task, **body}
 
 
 def metadata_text(description: CharMeta | SeriesMeta, where: str = "the metadata written") -> str:
@@ -50,12 +50,16 @@ def metadata_text(description: CharMeta | SeriesMeta, where: str = "the metadata
     return text
 
 
-def parse_meta(raw: str | dict, where: str) -> CharMeta | SeriesMeta:
-    """A model's description from its metadata text (or the parsed document), checked.
+def parse_meta(raw: str, where: str) -> CharMeta | SeriesMeta:
+    """A model's description from its metadata text, checked.
 
     ``where`` (the file's path) starts every error line.
     """
-    doc: Any = load_document(raw, where) if isinstance(raw, str) else raw
+    return read_document(load_document(raw, where), where)
+
+
+def read_document(doc: Any, where: str) -> CharMeta | SeriesMeta:
+    """A model's description from its parsed metadata document (any JSON value), checked."""
     where = f"{where}: edgeseq metadata"
     if not isinstance(doc, dict):
         raise ModelFileError(f"{where}: expected a JSON object, found {type(doc).__name__ if doc is not None else 'null'}")
@@ -75,4 +79,4 @@ def parse_meta(raw: str | dict, where: str) -> CharMeta | SeriesMeta:
 
 __all__ = ["METADATA_KEY", "FORMAT_VERSION", "TASKS", "GRAPHS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES",
            "CharMeta", "SeriesMeta", "StateLayout", "GenerationInfo", "FileRef", "document", "metadata_text",
-           "parse_meta"]
+           "parse_meta", "read_document"]

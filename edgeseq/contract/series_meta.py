@@ -16,6 +16,7 @@ from edgeseq.contract.char_meta import FileRef
 from edgeseq.contract.schema import (MAX_FEATURES, MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_NAME, MAX_WINDOW,
                                      FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
                                      fail, spec)
+from edgeseq import __version__
 from edgeseq.display import shown
 
 #: what a series model's dense layer predicts (the default first)
@@ -87,7 +88,7 @@ class SeriesMeta(Record):
     training: dict = spec(FreeJson(), default_factory=dict)
     made_from: FileRef | None = spec(Nested(FileRef), default=None)  # the fixed graph (and other siblings)
     file_sha256: str | None = spec(Hex64(), default=None)  # edgeseq.contract.digest
-    edgeseq_version: str = spec(Text(max_chars=64), default="")
+    edgeseq_version: str = spec(Text(max_chars=64), default=__version__)
 
     @property
     def split_at(self) -> str | None:

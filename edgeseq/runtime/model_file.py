@@ -21,7 +21,8 @@ import numpy as np
 import onnxruntime as ort
 
 import edgeseq
-from edgeseq.contract import METADATA_KEY, CharMeta, SeriesMeta, parse_meta
+from edgeseq.contract import METADATA_KEY, CharMeta, SeriesMeta
+from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.schema import load_document
@@ -110,7 +111,7 @@ def load_model(path: Path, data: bytes, threads: int = 1) -> ModelFile:
     if raw is None:
         raise ModelFileError(f"{path}: an ONNX model without edgeseq metadata; export it with 'edgeseq export'")
     doc = load_document(raw, where)
-    description = parse_meta(doc, where)
+    description = read_document(doc, where)
     if description.file_sha256 != digest:
         raise ModelFileError(f"{path}: its metadata and its bytes name different digests; export it again")
     check_graph_io(description, *io_of(session), where)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from edgeseq.contract import METADATA_KEY, ModelFiles, parse_meta
+from edgeseq.contract import METADATA_KEY
+from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.meta import CharMeta, SeriesMeta
@@ -38,7 +39,7 @@ class Check:
     detail: str = ""
 
     def line(self) -> str:
-        return f"{self.status:<4} {self.subject}: {self.what}" + (f" ({self.detail})" if self.detail else "")
+        return f"{self.status:<4} {self.subject}: {self.what}" + (f": {self.detail}" if self.detail else "")
 
 
 def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None) -> list[Check]:
@@ -107,7 +108,7 @@ def verify_file(file: Path, checker) -> list[Check]:
         raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if raw is None:
             raise InputError(f"{file}: no edgeseq metadata")
-        meta = parse_meta(load_document(raw, str(file)), str(file))
+        meta = read_document(load_document(raw, str(file)), str(file))
         checks.append(Check("ok", name, "metadata", f"a {meta.task} {meta.graph} graph"))
     except Exception as e:  # noqa: BLE001 - any failure of this file is its check's line
         return checks + [Check("FAIL", name, "metadata", _detail(e, file))]
