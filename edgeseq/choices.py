@@ -11,18 +11,14 @@ its help and checks its options before numpy or TensorFlow load.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
-from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, MISSING_VALUES
+# --context, --head, --input, --target-mode, --date-format: what a model file records, so the contract lists them
+from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING_VALUES, TARGET_MODES
 from edgeseq.errors import InputError
 
-#: --head: what turns the recurrent outputs into logits.
-HEADS: tuple[str, ...] = ("dense", "none")
-#: --input: how character ids enter the model.
-INPUTS: tuple[str, ...] = ("onehot", "embedding")
-#: --target-mode: what a series model's dense layer predicts (the default first).
-TARGET_MODES: tuple[str, ...] = ("delta", "level")
 #: --strategy: where training runs.
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 #: --fill: how empty CSV cells are filled (none given: an empty cell is an error).
@@ -30,8 +26,12 @@ FILL_METHODS: tuple[str, ...] = ("ffill",)
 # DATE_FORMATS (--date-format: how a CSV writes its dates) and MISSING_VALUES (what --fill or
 # --drop-missing did with a missing value) are recorded in the model file, so they live in contract.
 
+#: --seed: what every random generator edgeseq seeds accepts (numpy's legacy seed is 32 bits).
+SEED_MAX = 2**32 - 1
+
 __all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
-           "MISSING_VALUES", "check_choice", "missing_choice", "either", "explain"]
+           "MISSING_VALUES", "SEED_MAX", "check_choice", "check_range", "check_positive_number", "missing_choice",
+           "either", "explain"]
 
 
 def check_choice(option: str, value: object, choices: Collection[str]) -> None:
@@ -51,6 +51,21 @@ def missing_choice(fill: str | None, drop_missing: bool) -> str | None:
     if fill is not None and drop_missing:
         raise InputError("--fill and --drop-missing both say what to do with a missing value; choose one")
     return "drop" if drop_missing else fill
+
+
+def check_range(option: str, value: int | None, lo: int, hi: int, meaning: str = "") -> None:
+    """Refuse a whole number outside [lo, hi] (None: not given), naming ``option``;
+    ``meaning`` says what the upper bound is ("the vocabulary size")."""
+    if value is not None and not lo <= value <= hi:
+        bound = f"{hi} ({meaning})" if meaning else f"{hi}"
+        raise InputError(f"{option} must be from {lo} to {bound}, got {value}")
+
+
+def check_positive_number(option: str, value: float, zero: str | None = None) -> None:
+    """Refuse NaN, infinities and negatives (and 0 unless ``zero`` says what 0 means)."""
+    if not math.isfinite(value) or value < 0 or (value == 0 and zero is None):
+        allowed = f"0 ({zero}) or a finite positive number" if zero else "a finite positive number"
+        raise InputError(f"{option} must be {allowed}, got {value}")
 
 
 def either(choices: Sequence[str]) -> str:

@@ -2,7 +2,9 @@
 
 Each command parses its options and hands over to one stage, imported inside the command,
 so ``edgeseq run`` starts without TensorFlow. A known failure (an EdgeseqError) becomes one
-line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+line on stderr and exit code 2; anything else is a bug: one line saying where its traceback
+was written, and exit code 1. Text that comes from a file (metadata, CSV cells) is printed
+through ``edgeseq.display``: control characters escaped, JSON without NaN.
 
 Options become typed specs (``edgeseq.specs``), which own the defaults and check every value
 once; the choices an option lists in its help are the ones it is checked against
@@ -12,9 +14,10 @@ once in ``main``. The file is over 300 lines only because every option's help te
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,6 +28,7 @@ from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS,
                              check_choice, either, explain, missing_choice)
 from edgeseq.data.dates import DATE_EXAMPLES
 from edgeseq.data.samples import SAMPLES
+from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger, setup_cli_logging
 from edgeseq.specs import (CHAR_HIDDEN, STATEFUL_WINDOW, TEXT_WINDOW, CharDataSpec, CharModelSpec, SeriesModelSpec,
@@ -44,9 +48,25 @@ app.add_typer(train_app, name="train")
 app.add_typer(run_app, name="run")
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    print(f"edgeseq: error: {message}", file=sys.stderr)
+def fail(message: str, code: int = 2, kind: str = "error") -> typer.Exit:
+    one_line = printable(message.replace("\n", " "))
+    print(f"edgeseq: {kind}: {one_line}", file=sys.stderr)
     return typer.Exit(code)
+
+
+def internal_error(error: BaseException) -> typer.Exit:
+    """An unexpected failure: its traceback to a file, one line saying where, exit code 1."""
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        fd, path = tempfile.mkstemp(prefix="edgeseq-trace-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(f"edgeseq {edgeseq.__version__}: {' '.join(sys.argv)}\n{text}")
+        where = f"trace in {path}"
+    except OSError as e:
+        where = f"its trace could not be written: {e.strerror or e}"
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return fail(f"{type(error).__name__}{': ' if detail else ''}{detail} ({where}); please report it",
+                1, "internal error")
 
 
 def reports_errors(command):
@@ -63,12 +83,16 @@ def reports_errors(command):
                 extra = "plot" if e.name.startswith("matplotlib") else "train"
                 raise fail(f"this command needs the {extra} extra ({e.name} is not installed): "
                            f"pip install 'edgeseq[{extra}]'") from None
-            raise
+            raise internal_error(e) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as e:  # a bug: not a traceback on the user's screen, but where it is
+            raise internal_error(e) from None
 
     return wrapper
 
@@ -130,14 +154,15 @@ def train_char(
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
 ):
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
-    from edgeseq.atomic import refuse_overwrite
+    from edgeseq.atomic import check_new_folder
+    from edgeseq.contract.run_folder import why_not_replace
 
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
                           by_line=by_line)
     model = CharModelSpec(cell=cell, layers=layers, hidden=hidden, head=head, input=input)
     settings = TrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy)
     out = out or Path("runs") / source.name
-    refuse_overwrite(out, force)
+    check_new_folder(out, force, why_not_replace)
     data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import
     model = model.for_vocabulary(len(data.vocab))
     from edgeseq.training.char_training import train_char_data
@@ -176,7 +201,8 @@ def train_stock(
     plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs the naive forecasts over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
 ):
     """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
-    from edgeseq.atomic import refuse_overwrite
+    from edgeseq.atomic import check_new_folder
+    from edgeseq.contract.run_folder import why_not_replace
     from edgeseq.data.series import load_csv, split_point
     from edgeseq.evaluation.baselines import check_season
 
@@ -189,7 +215,7 @@ def train_stock(
     if date_format is not None:
         check_choice("--date-format", date_format, DATE_FORMATS)
     out = out or Path("runs") / csv.stem
-    refuse_overwrite(out, force)
+    check_new_folder(out, force, why_not_replace)
     if plot is not None:
         from edgeseq.plot import check_plot_path
 
@@ -201,16 +227,16 @@ def train_stock(
 
     run = train_series(series, model, settings, date_column=date, out=out, force=force)
     if as_json:
-        print(json.dumps({"run": str(out), "backtest": run.backtest.to_json()}, indent=2, allow_nan=False))
+        print(json_text({"run": str(out), "backtest": run.backtest.to_json()}))
     else:
-        print(run.backtest.headline())
-        print(run.backtest.table())
+        print(printable(run.backtest.headline()))
+        print(printable(run.backtest.table(), keep="\n"))
     if plot is not None:
         from edgeseq.plot import plot_backtest
 
         written = plot_backtest(run.backtest, plot, f"{csv.name}, test part", series)
         print(f"wrote {written}", file=sys.stderr)
-    print(f"next: edgeseq export {out} -o {out.name}.onnx", file=sys.stderr)
+    print(printable(f"next: edgeseq export {out} -o {out.name}.onnx"), file=sys.stderr)
 
 
 # ---------------------------------------------------------------- export
@@ -247,8 +273,9 @@ def run_char(
     With the model's generation graph the characters come in chunks (the first one alone,
     then growing); without it, one at a time."""
     from edgeseq.runtime.generator import CharGenerator
+    from edgeseq.runtime.model_file import check_threads
 
-    generator = CharGenerator(model, context=context, threads=threads)
+    generator = CharGenerator(model, context=context, threads=check_threads(threads))
     request = generator.request(prompt if len(prompt) > 1 else prompt[0], length,  # checks every option
                                 temperature=temperature, top_k=top_k, seed=seed)
     if temperature == 0 and (seed is not None or top_k):
@@ -257,11 +284,11 @@ def run_char(
         print(f"note: this model was trained on windows of {generator.window} from a zero state; "
               "carrying the state further may drift (--context window re-reads the window)", file=sys.stderr)
     if request.batch:
-        print("\n".join(request.text()))
+        print("\n".join(printable(text, keep="\t") for text in request.text()))
     else:
-        print(generator.summary(), file=sys.stderr)
-        for chunk in request:
-            sys.stdout.write(chunk)
+        print(printable(generator.summary()), file=sys.stderr)
+        for chunk in request:  # the model's characters: lines and tabs as they are, controls escaped
+            sys.stdout.write(printable(chunk, keep="\n\t"))
             sys.stdout.flush()
         sys.stdout.write("\n")
     print(request.summary(), file=sys.stderr)
@@ -295,12 +322,14 @@ def run_stock(
         from edgeseq.plot import check_plot_path
 
         check_plot_path(plot, force)
-    forecaster = Forecaster(model, threads)
+    from edgeseq.runtime.model_file import check_threads
+
+    forecaster = Forecaster(model, check_threads(threads))
     csv = Path(csv or sample_csv_path())
     series = forecaster.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
     for note in series.notes:
         logger.info(note)
-    print(forecaster.summary(), file=sys.stderr)
+    print(printable(forecaster.summary()), file=sys.stderr)
     forecast = forecaster.forecast(series)
     report = None
     if backtest:
@@ -314,11 +343,11 @@ def run_stock(
         doc = {"model": str(forecaster.model.path), "csv": str(csv), **forecast.to_json()}
         if report is not None:
             doc["backtest"] = report.to_json()
-        print(json.dumps(doc, indent=2, allow_nan=False))
+        print(json_text(doc))
     else:
-        print("\n".join(forecast.lines()))
+        print(printable("\n".join(forecast.lines()), keep="\n"))
         if report is not None:
-            print(f"\n{report.headline()}\n{report.table()}")
+            print(printable(f"\n{report.headline()}\n{report.table()}", keep="\n"))
     if plot is not None:
         from edgeseq.plot import plot_backtest, plot_forecast
 
@@ -329,6 +358,40 @@ def run_stock(
         else:
             written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {forecaster.name}")
         print(f"wrote {written}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- verify
+
+@app.command("verify")
+@reports_errors
+def verify(
+    path: Annotated[Path, typer.Argument(help="A model file (NAME.onnx brings its siblings NAME.*.onnx), or a folder of models with a MANIFEST.json (such as exported/).")],
+):
+    """Check model files: ONNX checker, digest, metadata, graph shapes, sibling pairing, manifest.
+
+    One line per check; exit code 1 when any check fails."""
+    from edgeseq.runtime.verify_files import verify_path
+
+    checks = verify_path(path, onnx_checker())
+    for check in checks:
+        print(printable(check.line()))
+    failed = sum(check.status == "FAIL" for check in checks)
+    print(f"{len(checks)} checks, {failed} failed", file=sys.stderr)
+    if failed:
+        raise typer.Exit(1)
+
+
+def onnx_checker():
+    """The ONNX checker, when the onnx package is installed (the runner does not need it)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+
+    def check(data: bytes) -> None:
+        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+
+    return check
 
 
 # ---------------------------------------------------------------- info
@@ -344,20 +407,20 @@ def info(
 
     model = open_model(file)
     if as_json:
-        print(json.dumps(model.meta, indent=2, ensure_ascii=False))
+        print(json_text(model.meta))
         return
-    for key, value in model.meta.items():
-        if key == "evaluation" and value:  # a series model's walk-forward test table
+    for key, value in model.meta.items():  # every line escaped: the text is the file's
+        if key == "evaluation" and value:  # a series model's walk-forward test table (checked when read)
             from edgeseq.evaluation.forecast import format_table
 
             print("evaluation (walk-forward over the test part, price units):")
-            print("\n".join("  " + line for line in format_table(value).splitlines()))
+            print("\n".join("  " + printable(line) for line in format_table(value).splitlines()))
         elif isinstance(value, dict):
-            print(f"{key}:")
+            print(printable(f"{key}:"))
             for k, v in value.items():
-                print(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}")
+                print(printable(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}"))
         else:
-            print(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}")
+            print(printable(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}"))
 
 
 if __name__ == "__main__":

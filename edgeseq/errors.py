@@ -19,3 +19,7 @@ class ModelFileError(EdgeseqError):
 
 class ExportCheckError(EdgeseqError):
     """The exported graph failed a check against TensorFlow (parity, op types)."""
+
+
+class IntegrityError(ModelFileError):
+    """A model file whose bytes do not match the digest it carries: damaged or edited."""

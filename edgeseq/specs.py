@@ -23,7 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeseq.choices import CELLS, CONTEXTS, HEADS, INPUTS, STRATEGIES, TARGET_MODES, check_choice
+from edgeseq.choices import (CELLS, CONTEXTS, HEADS, INPUTS, SEED_MAX, STRATEGIES, TARGET_MODES, check_choice,
+                             check_positive_number, check_range)
+from edgeseq.contract.schema import MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_WINDOW
 from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import InputError
 from edgeseq.log import logger
@@ -39,10 +41,21 @@ TEXT_WINDOW = 10
 STATEFUL_WINDOW = 50
 
 
+#: the most of a count the specs accept where the model file sets no limit
+MAX_EPOCHS = 1_000_000
+MAX_BATCH = 2**31 - 1
+#: the limits a model file must keep to (edgeseq.contract.schema), so anything trained can be exported and run
+LIMITS = {"--window": MAX_WINDOW, "--horizon": MAX_HORIZON, "--layers": MAX_LAYERS, "--hidden": MAX_HIDDEN,
+          "--epochs": MAX_EPOCHS, "--batch-size": MAX_BATCH, "--streams": MAX_BATCH}
+
+
 def _at_least_one(*options: tuple[str, int | None]) -> None:
+    """Counts: at least 1, and at most the option's limit (``LIMITS``)."""
     for option, value in options:
         if value is not None and value < 1:
             raise InputError(f"{option} must be at least 1, got {value}")
+        if value is not None and value > LIMITS.get(option, value):
+            raise InputError(f"{option} must be at most {LIMITS[option]}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,10 @@ class CharDataSpec:
         check_choice("--context", self.context, CONTEXTS)
         if self.by_line and (self.text is None or self.context != "window"):
             raise InputError("--by-line reads the lines of --text FILE, each from a zero state (--context window)")
+        if self.window is not None and self.window > MAX_WINDOW:
+            raise InputError(f"--window must be at most {MAX_WINDOW}, got {self.window}")
+        if self.streams > LIMITS["--streams"]:
+            raise InputError(f"--streams must be at most {LIMITS['--streams']}, got {self.streams}")
 
     @property
     def name(self) -> str:
@@ -166,9 +183,9 @@ class TrainSettings:
 
     def __post_init__(self):
         _at_least_one(("--epochs", self.epochs))
-        if not self.lr > 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
+        check_positive_number("--lr", self.lr)
         _at_least_one(("--batch-size", self.batch_size))
+        check_range("--seed", self.seed, 0, SEED_MAX)
         check_choice("--strategy", self.strategy, STRATEGIES)
 
 

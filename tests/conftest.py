@@ -15,6 +15,33 @@ REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
 
 
+def edited_copy(source, target, edit=None, seal: bool = True):
+    """A copy of the model file ``source`` at ``target`` with its metadata document passed
+    through ``edit(doc)`` (which changes it in place, or returns the new document, or a str:
+    the raw metadata text). ``seal``: give the copy its own correct digest (as an export
+    would), so that only the edit itself is tested; False leaves the old digest, as a hand
+    edit does."""
+    import json
+
+    import onnx
+
+    from edgeseq.contract.digest import PLACEHOLDER, seal as seal_bytes
+
+    model = onnx.load(str(source))
+    doc = json.loads(model.metadata_props[0].value)
+    if edit is not None:
+        doc = edit(doc) or doc
+    if seal and isinstance(doc, dict) and "file_sha256" in doc:
+        doc["file_sha256"] = PLACEHOLDER
+    model.metadata_props[0].value = doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)
+    data = model.SerializeToString()
+    if seal and data.count(f'"file_sha256": "{PLACEHOLDER}"'.encode()) == 1:
+        data = seal_bytes(data)
+    with open(target, "wb") as file:
+        file.write(data)
+    return target
+
+
 def cli(*args: str):
     """Run the edgeseq CLI in-process; returns the click Result (stdout, stderr, exit_code)."""
     from typer.testing import CliRunner
@@ -71,3 +98,25 @@ def ship_export(ship_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("exported") / "ship.onnx"
     result = export_run(run_dir, out)
     return out, result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A char run trained in seconds (1 LSTM layer of 8, 3 epochs): for tests of files, not of learning."""
+    from edgeseq.data.text import sample_text
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
+
+    text, window = sample_text("ship")
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=8), TrainSettings(epochs=3, seed=0), out=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """tiny.onnx, tiny.fixed.onnx and tiny.gen.onnx exported from ``tiny_run``: {name: bytes}."""
+    from edgeseq.export.exporter import export_run
+
+    out = tmp_path_factory.mktemp("tiny_export") / "tiny.onnx"
+    result = export_run(tiny_run, out)
+    return {path.name: path.read_bytes() for path in result.paths}

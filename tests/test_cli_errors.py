@@ -22,7 +22,7 @@ def one_error_line(result) -> str:
     (["--prompt", "if yoX", "--length", "5"], "characters not in the model's vocabulary: 'X'"),
     (["--prompt", "if you", "--length", "0"], "--length must be a positive number of characters, got 0"),
     (["--prompt", "if you", "--length", "-3"], "--length must be a positive number of characters, got -3"),
-    (["--prompt", "if you", "--temperature", "-0.5"], "--temperature must be 0 (greedy) or positive, got -0.5"),
+    (["--prompt", "if you", "--temperature", "-0.5"], "--temperature must be 0 (greedy) or a finite positive number, got -0.5"),
     (["--prompt", "if you", "--context", "forever"], "unknown --context 'forever'"),
     (["--prompt", "", "--length", "5"], "--prompt must have at least one character"),
 ])
@@ -155,12 +155,16 @@ def test_a_closed_pipe_ends_quietly():
 
 def test_a_folder_or_zero_threads_instead_of_a_model(tmp_path):
     assert "is a folder; pass the .onnx file" in one_error_line(cli("run", "char", "--model", str(tmp_path), "--prompt", "a"))
-    assert one_error_line(cli("run", "char", "--prompt", "if you", "--threads", "0")) == "--threads must be at least 1, got 0"
+    import os
+
+    cores = os.cpu_count()
+    assert one_error_line(cli("run", "char", "--prompt", "if you", "--threads", "0")) == \
+        f"--threads must be from 1 to {cores} (the cores of this machine), got 0"
 
 
 def test_a_damaged_keras_file(tmp_path):
     (tmp_path / "model.keras").write_text("junk")
-    (tmp_path / "config.json").write_text('{"task": "char", "model": {}, "window": 3}')
+    (tmp_path / "config.json").write_text('{"task": "char", "model": {}, "window": 3, "vocabulary": "ab"}')
     message = one_error_line(cli("export", str(tmp_path), "-o", str(tmp_path / "m.onnx")))
     assert message.startswith(f"{tmp_path / 'model.keras'} is not a readable edgeseq Keras model")
     assert message.endswith("train the run again")

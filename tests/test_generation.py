@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import EXPORTED, cli
+from conftest import EXPORTED, cli, edited_copy
 from edgeseq.errors import InputError, ModelFileError
 from edgeseq.export.generation import GenerationUnsupported, build_generation
 from edgeseq.export.generation_check import build_and_verify
@@ -133,9 +133,7 @@ def test_a_model_without_its_generation_graph_runs_per_step(tmp_path):
 
 
 def test_a_generation_graph_of_another_model_is_not_used(tmp_path):
-    step = onnx.load(str(SHIP))
-    step.metadata_props[0].value = step.metadata_props[0].value.replace('"window": 10', '"window": 10 ')
-    onnx.save(step, str(tmp_path / "ship.onnx"))
+    edited_copy(SHIP, tmp_path / "ship.onnx", lambda meta: meta["training"].update(note="another export"))
     shutil.copy(ModelFiles(SHIP).generation, tmp_path / "ship.gen.onnx")
     generator = CharGenerator(tmp_path / "ship.onnx")
     assert generator.engine == "per-step" and "was not made from this ship.onnx" in generator.why_per_step

@@ -3,7 +3,8 @@
 Every import statement counts, also those inside functions (a lazy import escapes a
 sys.modules check until its function runs). The stages and what each may use:
 
-    contract, errors, log, choices   the bottom: the standard library (contract: numpy too)
+    contract, errors, log, display,  the bottom: the standard library only
+    choices
     data, evaluation                 numpy; evaluation reads data's Series
     training                         TensorFlow; never the runtime, never onnxruntime
     runtime                          onnxruntime + numpy; never training or export
@@ -27,22 +28,26 @@ from conftest import REPO
 PACKAGE = REPO / "edgeseq"
 #: stage -> the edgeseq stages it may import (itself always)
 ALLOWED_STAGES = {
-    "contract": {"errors"},
+    "contract": {"errors", "display"},
     "errors": set(),
     "log": set(),
+    "display": set(),
     "choices": {"contract", "errors"},
     "data": {"contract", "errors", "choices"},
     "evaluation": {"data", "contract", "errors"},
     "training": {"data", "evaluation", "contract", "errors", "choices", "specs", "atomic", "log"},
-    "runtime": {"data", "evaluation", "contract", "errors", "choices", "log"},
-    "export": {"training", "runtime", "data", "evaluation", "contract", "errors", "atomic", "log"},
+    "runtime": {"data", "evaluation", "contract", "errors", "choices", "log", "display"},
+    "export": {"training", "runtime", "data", "evaluation", "contract", "errors", "atomic", "log", "display"},
+    "atomic": {"errors", "log"},
 }
 #: stage -> third-party packages it may import (the standard library always)
 ALLOWED_THIRD_PARTY = {
-    "contract": {"numpy"},
+    "contract": set(),  # the model-file contract: the standard library only
     "errors": set(),
     "log": set(),
+    "display": set(),
     "choices": set(),
+    "atomic": set(),
     "data": {"numpy"},
     "evaluation": {"numpy"},
     "training": {"numpy", "tensorflow", "keras"},

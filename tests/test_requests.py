@@ -7,14 +7,12 @@ character the model is known to generate at a given place.
 from __future__ import annotations
 
 import copy
-import json
 import re
 
 import numpy as np
-import onnx
 import pytest
 
-from conftest import EXPORTED, cli
+from conftest import EXPORTED, cli, edited_copy
 from edgeseq.contract import ModelFiles, file_sha256
 from edgeseq.errors import InputError
 from edgeseq.runtime.char_model import CharModel
@@ -30,15 +28,14 @@ CONTEXTS = ["window", "stateful"]
 
 
 def with_meta(source, target, **changes):
-    model = onnx.load(str(source))
-    meta = json.loads(model.metadata_props[0].value)
-    for key, value in changes.items():
-        if key == "of_sha256":
-            meta["generation"][key] = value
-        else:
-            meta[key] = value
-    model.metadata_props[0].value = json.dumps(meta)
-    onnx.save(model, str(target))
+    def edit(meta):
+        for key, value in changes.items():
+            if key == "of_sha256":
+                meta["generation"][key] = value
+            else:
+                meta[key] = value
+
+    edited_copy(source, target, edit)
 
 
 @pytest.fixture(scope="module")

@@ -215,7 +215,7 @@ def test_metadata_describes_the_model_for_the_runner(exported):
     closes = series.target_values[:700]
     assert meta["baselines"] == {"drift": (closes[-1] - closes[0]) / 699,
                                  "mase_scale": float(np.mean(np.abs(np.diff(closes)))), "season": None}
-    assert (meta["missing"], meta["date_format"]) == (None, "iso")
+    assert (meta.get("missing"), meta["date_format"]) == (None, "iso")  # None fields are left out
     assert (meta["data"]["train_end"], meta["data"]["split_at"]) == (series.dates[699], series.dates[700])
     assert meta["data"]["train_sha256"] == rows_sha256(series.values[:700])
     assert set(meta["inputs"]) == {"x"} and set(meta["outputs"]) == {"y"}

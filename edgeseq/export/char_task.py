@@ -21,10 +21,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from edgeseq.contract import CharMeta, GenerationInfo, ModelFiles, StateLayout, file_sha256
+from edgeseq.contract import CharMeta, FileRef, GenerationInfo, ModelFiles, StateLayout
 from edgeseq.export.generation import DEFAULT_UNROLL
 from edgeseq.export.generation_check import build_and_verify
-from edgeseq.export.onnx_graph import write_models
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity
 from edgeseq.training.char_model import CharModelConfig, step_function
@@ -98,13 +97,26 @@ class CharExport(ExportTask):
             recurrent_ops=ops, metrics=self.metrics, parity_max_abs_diff=checklist.max_diff(),
             training=config.get("training", {}), line_end=config.get("line_end"))
 
-    def write_companions(self, files: ModelFiles, step_meta: CharMeta, force: bool) -> list[Path]:
-        """The generation graph, naming the step file it was made from by its sha256."""
+    def mismatch(self) -> str:
+        cfg = self.model_config
+        outputs = self.model.output_shape[-1]
+        if cfg.vocab_size != len(self.config["vocabulary"]):
+            return f"its settings name {cfg.vocab_size} characters, its vocabulary has {len(self.config['vocabulary'])}"
+        if outputs != cfg.vocab_size:
+            return f"it predicts {outputs} characters, the config's vocabulary has {cfg.vocab_size}"
+        units = [layer.units for layer in self.layers]
+        if any(u != cfg.hidden for u in units):
+            return f"its recurrent layers have {units} units, the config says {cfg.hidden}"
+        return ""
+
+    def companions(self, files: ModelFiles, step_meta: CharMeta,
+                   step: FileRef) -> list[tuple[Path, onnx.ModelProto, CharMeta]]:
+        """The generation graph, naming the step file it was made from by its sha256 (none
+        when the builder gave none: the stale one of an older export is then removed)."""
         if self.generation is None:
-            files.generation.unlink(missing_ok=True)  # a stale one would not match the new NAME.onnx anyway
             return []
-        info = GenerationInfo(files.step.name, file_sha256(files.step), DEFAULT_UNROLL)
-        return write_models([(files.generation, self.generation, step_meta.generation_meta(info))], force)
+        info = GenerationInfo(step.of, step.of_sha256, DEFAULT_UNROLL)
+        return [(files.generation, self.generation, step_meta.generation_meta(info))]
 
 
 __all__ = ["CharExport", "TOLERANCE"]

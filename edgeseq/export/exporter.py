@@ -10,24 +10,29 @@ Every export is the same few steps, whatever the task:
    own checks;
 3. the task's work on both graphs together (a char model's generation graph);
 4. log the checklist and refuse on any failure (unless --force: then a warning);
-5. write the files atomically with their metadata, then the task's companion files.
+5. make every file's bytes (its metadata checked and sealed with its digest; siblings name
+   the step file's sha256), open each as the runner will, and write them as one set
+   (edgeseq.atomic.sets: all or nothing, the step file last).
 
 What differs between tasks (references, inputs, tolerances, metadata, extra checks and
 files) is in edgeseq.export.char_task and edgeseq.export.series_task.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 
 from edgeseq.atomic import refuse_overwrite
-from edgeseq.contract import ModelFiles
+from edgeseq.atomic import recover, write_set
+from edgeseq.contract import FileRef, ModelFiles
+from edgeseq.contract.digest import bytes_sha256
 from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import EdgeseqError
-from edgeseq.export.onnx_graph import write_models
+from edgeseq.export.onnx_graph import model_bytes
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity, session
 from edgeseq.log import logger
@@ -62,22 +67,45 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False) -> Exp
     if task_name not in TASKS:
         raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
     files = ModelFiles(out)
+    recover(files.step)  # a killed export's leftovers: finished or removed, saying so
     for path in files.of_task(task_name):
         refuse_overwrite(path, force)
     from edgeseq.training.run_folder import load_run  # everything is checked: now TensorFlow loads
 
-    task = task_class(task_name)(*load_run(run_dir))
+    task = task_class(task_name).of_run(run_dir, *load_run(run_dir))
     checklist = Checklist()
     graphs, ops = {}, {}
     for graph, time in (("dynamic", None), ("fixed", task.window)):
         graphs[graph], ops[graph] = convert_and_check(task, checklist, graph, time)
     task.after_graphs(checklist, graphs)
     checklist.log_and_enforce(f"export of {run_dir}", force)
-    meta = {graph: task.metadata_for(graph, ops[graph], checklist) for graph in graphs}
-    paths = write_models([(files.step, graphs["dynamic"], meta["dynamic"]),
-                          (files.fixed, graphs["fixed"], meta["fixed"])], force)
-    paths += task.write_companions(files, meta["dynamic"], force)
+    parity = checklist.max_diff()
+    meta = {graph: replace(task.metadata_for(graph, ops[graph], checklist),
+                           parity_max_abs_diff=parity if math.isfinite(parity) else None) for graph in graphs}
+    paths = write_files(files, graphs, meta, task, force)
     return ExportResult(paths, checklist, ops)
+
+
+def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dict, task: ExportTask,
+                force: bool) -> list[Path]:
+    """Step 5: the bytes of every file, each opened as the runner opens it, written as one set.
+    Returns the paths, step file first."""
+    from edgeseq.runtime.model_file import load_model
+
+    step = model_bytes(graphs["dynamic"], meta["dynamic"])
+    made_from = FileRef(files.step.name, bytes_sha256(step))
+    siblings = [(files.fixed, graphs["fixed"], replace(meta["fixed"], made_from=made_from)),
+                *task.companions(files, meta["dynamic"], made_from)]
+    entries = [(path, model_bytes(model, description)) for path, model, description in siblings]
+    entries.append((files.step, step))
+    for path, data in entries:
+        load_model(path, data)  # what a reader will check: the metadata, the digest, the graph's shapes
+    written = [path for path, _ in entries]
+    write_set(entries, force, stale=tuple(p for p in files.all() if p not in written and p.exists()))
+    what = {files.step: meta["dynamic"].recurrent_ops, files.fixed: meta["fixed"].recurrent_ops}
+    for path, data in [entries[-1], *entries[:-1]]:
+        logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {what.get(path, 'generation graph')})")
+    return [written[-1], *written[:-1]]
 
 
 def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,
@@ -101,4 +129,4 @@ def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,
     return model, ops
 
 
-__all__ = ["export_run", "ExportResult", "TASKS"]
+__all__ = ["export_run", "write_files", "ExportResult", "TASKS"]

@@ -29,8 +29,8 @@ def verify_generation(checklist: Checklist, step_bytes: bytes, gen_model: onnx.M
     continuation are exercised). One checklist line per context and sampling.
     """
     step = session(step_bytes)
-    graph = GenerationGraph(session(gen_model.SerializeToString()), {}, None)
     vocab = step.get_outputs()[0].shape[-1]
+    graph = GenerationGraph(session(gen_model.SerializeToString()), None, None, vocab)
     rng = np.random.default_rng(seed)
     for context in ("stateful", "window"):
         for label, temperature, top_k in (("greedy", 0.0, 0), ("sampled T=0.9", 0.9, 0),

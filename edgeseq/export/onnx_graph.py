@@ -10,16 +10,14 @@ graph code (fuse, step_graph, generation, verify) can be used and tested without
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
+from dataclasses import replace
 
 import onnx
 
 import edgeseq
-from edgeseq.atomic import write_bytes
-from edgeseq.contract import METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta
-from edgeseq.log import logger
+from edgeseq.contract import METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta, metadata_text
+from edgeseq.contract.digest import PLACEHOLDER, seal
 
 #: The ONNX opset of every graph edgeseq writes (converted step graphs and generation graphs).
 OPSET = 17
@@ -40,22 +38,17 @@ def recurrent_summary(model: onnx.ModelProto) -> str:
 
 def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
     """Store the model's own description (JSON) in metadata_props, where any reader finds it."""
-    doc = description.to_json()
     del model.metadata_props[:]
     entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(doc, ensure_ascii=False)
+    entry.key, entry.value = METADATA_KEY, metadata_text(description)  # checked as a reader checks it
     model.producer_name = "edgeseq"
     model.producer_version = edgeseq.__version__
     onnx.checker.check_model(model)
     return model
 
 
-def write_models(models: list[tuple[Path, onnx.ModelProto, CharMeta | SeriesMeta]], force: bool) -> list[Path]:
-    """Write (path, model, description) triples atomically, logging each as it lands."""
-    paths = []
-    for path, model, description in models:
-        attach_metadata(model, description)
-        paths.append(write_bytes(path, model.SerializeToString(), force))
-        what = "generation graph" if description.graph == "generation" else description.recurrent_ops
-        logger.info(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, {what})")
-    return paths
+def model_bytes(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> bytes:
+    """The bytes of the file: ``model`` with its description, sealed with the file's own digest
+    (edgeseq.contract.digest). The exporter writes them (edgeseq.atomic.sets)."""
+    attach_metadata(model, replace(description, file_sha256=PLACEHOLDER))
+    return seal(model.SerializeToString())

@@ -27,6 +27,13 @@ class SeriesExport(ExportTask):
     def __init__(self, model, config: dict, metrics: dict):
         super().__init__(model, config, metrics, SeriesModelConfig(**config["model"]))
 
+    def mismatch(self) -> str:
+        features, horizon = self.model.input_shape[-1], self.model.get_layer("head").units
+        if features != len(self.config["features"]) or horizon != self.config["horizon"]:
+            return (f"it reads {features} features and predicts {horizon} values, the config says "
+                    f"{len(self.config['features'])} and {self.config['horizon']}")
+        return ""
+
     def reference(self, time: int | None):
         return forecast_function(self.model, self.model_config, time)
 

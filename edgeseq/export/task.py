@@ -19,7 +19,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from edgeseq.contract import CharMeta, ModelFiles, SeriesMeta
+from edgeseq.contract import CharMeta, FileRef, ModelFiles, SeriesMeta
+from edgeseq.errors import InputError
 from edgeseq.export.verify import Checklist
 
 
@@ -40,6 +41,27 @@ class ExportTask:
         self.window = int(config["window"])
         self.cell = model_config.cell
         self.layers = [model.get_layer(f"rnn_{i}") for i in range(model_config.layers)]
+
+    @classmethod
+    def of_run(cls, run_dir, model, config: dict, metrics: dict) -> ExportTask:
+        """The task of a loaded run folder, or one line saying how its parts disagree: a
+        config.json this edgeseq cannot read (an unknown or missing setting), or a model.keras
+        that is not the one the config describes (another run's)."""
+        try:
+            task = cls(model, config, metrics)
+        except (TypeError, KeyError, ValueError) as e:
+            detail = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise InputError(f"{run_dir}/config.json does not describe an edgeseq {config.get('task')} model "
+                             f"({detail}); train the run again") from None
+        mismatch = task.mismatch()
+        if mismatch:
+            raise InputError(f"{run_dir}/model.keras is not the model its config.json describes ({mismatch}); "
+                             "train the run again")
+        return task
+
+    def mismatch(self) -> str:
+        """How the Keras model differs from the config's settings ('' when it does not)."""
+        return ""
 
     def reference(self, time: int | None):
         """(tf.function, input signature) of the model with time fixed to ``time`` (None: dynamic).
@@ -67,6 +89,8 @@ class ExportTask:
         """The metadata record written into the file of ``graph``."""
         raise NotImplementedError
 
-    def write_companions(self, files: ModelFiles, step_meta: CharMeta | SeriesMeta, force: bool) -> list[Path]:
-        """Files written after the step graphs (which they may name by sha256); their paths."""
+    def companions(self, files: ModelFiles, step_meta: CharMeta | SeriesMeta,
+                   step: FileRef) -> list[tuple[Path, onnx.ModelProto, CharMeta | SeriesMeta]]:
+        """Files of this task's own written with the step graphs, each naming the step file
+        ``step`` (its name and sha256): (path, graph, description) each."""
         return []

@@ -20,39 +20,47 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edgeseq.contract import METADATA_KEY, CharMeta, ModelFiles, file_sha256, parse_meta
+from edgeseq.contract import CharMeta, ModelFiles
+from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.data.text import Vocabulary
-from edgeseq.errors import InputError, ModelFileError
+from edgeseq.display import printable
+from edgeseq.errors import InputError, IntegrityError, ModelFileError
 from edgeseq.evaluation.text import cross_entropy
-from edgeseq.runtime.model_file import ModelFile, default_model_path, open_model, session_options
+from edgeseq.runtime.model_file import ModelFile, default_model_path, load_model, open_model, read_model_bytes
 
 
 class GenerationGraph:
-    """A loaded generation graph: ``run`` generates one chunk for a batch of rows."""
+    """A loaded generation graph: ``run`` generates one chunk for a batch of rows, and refuses
+    ids outside the vocabulary of ``vocab_size`` characters (a damaged or foreign graph)."""
 
-    def __init__(self, session: ort.InferenceSession, meta: CharMeta | None, path: Path | None):
+    def __init__(self, session: ort.InferenceSession, meta: CharMeta | None, path: Path | None, vocab_size: int):
         self.session = session
         self.meta = meta
         self.path = path
+        self.vocab_size = vocab_size
 
     @classmethod
-    def beside(cls, step_path: str | Path, threads: int = 1) -> tuple[GenerationGraph | None, str]:
-        """The generation graph of the step model at ``step_path`` if there is a usable one
-        (made from that very file), and why not otherwise."""
+    def beside(cls, step_path: str | Path, step_sha256: str, threads: int = 1) -> tuple[GenerationGraph | None, str]:
+        """The generation graph of the step model at ``step_path`` (whose bytes have the sha256
+        ``step_sha256``) if there is a usable one, made from that very file, and why not otherwise.
+
+        A damaged one (its bytes do not match its digest) is refused: one line, nothing runs.
+        A missing, stale, foreign or unreadable one is left out: the per-step path is the same."""
         step_path = Path(step_path)
         path = ModelFiles(step_path).generation
         if not path.is_file():
             return None, f"no {path.name} beside {step_path.name}"
         try:
-            session = ort.InferenceSession(str(path), session_options(threads),
-                                           providers=["CPUExecutionProvider"])
-            meta = parse_meta(session.get_modelmeta().custom_metadata_map[METADATA_KEY], str(path))
-        except Exception as e:  # a broken or foreign file: the per-step path still works
-            return None, f"{path.name} is not a loadable generation graph ({type(e).__name__})"
-        if (not isinstance(meta, CharMeta) or meta.generation is None
-                or meta.generation.of_sha256 != file_sha256(step_path)):
+            model = load_model(path, read_model_bytes(path), threads)
+        except IntegrityError as e:
+            raise IntegrityError(f"{e} (or delete it to run per step)") from None
+        except ModelFileError as e:  # a broken, foreign or newer file: the per-step path still works
+            reason = str(e).removeprefix(f"{path}: ")
+            return None, f"{path.name} is not a usable generation graph ({reason[:200]})"
+        meta = model.description
+        if not isinstance(meta, CharMeta) or meta.generation is None or meta.generation.of_sha256 != step_sha256:
             return None, f"{path.name} was not made from this {step_path.name} (re-export the model)"
-        return cls(session, meta, path), ""
+        return cls(model.session, meta, path, meta.vocab_size), ""
 
     def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
             uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +70,13 @@ class GenerationGraph:
             "ids": ids, "state": state, "window": np.array(window, np.int64),
             "position": np.array(position, np.int64), "uniforms": uniforms,
             "temperature": np.array(temperature, np.float32), "top_k": np.array(top_k, np.int64)})
+        if tokens.shape != (ids.shape[0], uniforms.shape[0]) or new_state.shape != state.shape:
+            raise ModelFileError(f"{self.path}: the generation graph returned tokens {list(tokens.shape)} and a "
+                                 f"state {list(new_state.shape)} for {ids.shape[0]} rows of {uniforms.shape[0]}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+            bad = int(tokens.min()) if tokens.min() < 0 else int(tokens.max())
+            raise ModelFileError(f"{self.path}: the generation graph produced character id {bad}, outside the "
+                                 f"vocabulary of {self.vocab_size}; export the model again")
         return tokens, new_state
 
 
@@ -77,11 +92,16 @@ class CharModel:
                  generation: bool = True):
         opened = model if isinstance(model, ModelFile) else None
         path = opened.path if opened else default_model_path("char") if model is None else Path(model)
+        data = None
+        if opened is None:  # read and checked once: its sha256 pairs the generation graph
+            data = read_model_bytes(path)
+            check_digest(data, str(path))
+        self.step_sha256 = opened.sha256 if opened else bytes_sha256(data)
         self.graph, self.why_per_step = None, "generation=False"
-        if generation and path.is_file():
-            self.graph, self.why_per_step = GenerationGraph.beside(path, threads)
+        if generation:
+            self.graph, self.why_per_step = GenerationGraph.beside(path, self.step_sha256, threads)
         if opened is None and self.graph is None:
-            opened = open_model(path, "char", threads)
+            opened = load_model(path, data, threads)
         # with a usable generation graph, its copy of the step file's description serves and
         # the step session waits until something needs it
         description = opened.description if opened else self.graph.meta.step_meta()
@@ -101,7 +121,11 @@ class CharModel:
     def session(self) -> ort.InferenceSession:
         """The step graph's session, opened (and its file checked) on first use."""
         if self._session is None:
-            self._session = open_model(self.path, "char", self.threads).session
+            opened = open_model(self.path, "char", self.threads)
+            if opened.sha256 != self.step_sha256 or opened.description.step_meta() != self.description:
+                raise ModelFileError(f"{printable(str(self.path))} changed since it was loaded, or its "
+                                     "description differs from its generation graph's; export it again")
+            self._session = opened.session
         return self._session
 
     @property

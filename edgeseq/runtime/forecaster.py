@@ -57,8 +57,8 @@ class Forecast:
         lines = [f"{'last row':<10}{self.last_label:>12}  {self.target} {self.last_value:.4f}"]
         for label, value in zip(self.labels, self.values):
             change = value - self.last_value
-            lines.append(f"{'forecast':<10}{label:>12}  {self.target} {value:.4f}  "
-                         f"({change:+.4f}, {100 * change / self.last_value:+.2f}%)")
+            percent = f"{100 * change / self.last_value:+.2f}%" if self.last_value else "n/a"
+            lines.append(f"{'forecast':<10}{label:>12}  {self.target} {value:.4f}  ({change:+.4f}, {percent})")
         return lines
 
     def to_json(self) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseq.choices import check_range
 from edgeseq.contract.meta import CONTEXTS
 from edgeseq.errors import InputError
 from edgeseq.runtime.char_model import CharModel
@@ -106,6 +107,7 @@ class CharGenerator:
         sampler = Sampler(self.defaults.temperature if temperature is None else temperature,
                           self.defaults.top_k if top_k is None else top_k,
                           self.defaults.rng if seed is None else seed)
+        check_range("--top-k", sampler.top_k, 0, len(self.vocab), "the vocabulary size; 0: all")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise InputError("give at least one --prompt")

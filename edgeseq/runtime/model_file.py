@@ -1,19 +1,34 @@
-"""Opening an edgeseq ONNX file: the session, its description, and the shipped defaults.
+"""Opening an edgeseq ONNX file: checked, then its session, its description and the defaults.
 
-The description lives in the file's metadata_props (key ``edgeseq``), which onnxruntime
-exposes without the onnx package, so the runner reads models with onnxruntime alone.
+Nothing in a model file is trusted until it is checked, in this order, before anything runs:
+
+1. the bytes are read once (onnxruntime is given those very bytes, never the path again);
+2. the file's own digest (edgeseq.contract.digest): a damaged or edited file is refused;
+3. onnxruntime parses the graph; the description in its metadata_props (key ``edgeseq``,
+   which onnxruntime exposes without the onnx package) is read through the contract, every
+   field checked against its type and range;
+4. the description is held to the graph (edgeseq.contract.graph_io): vocabulary = logits
+   width, state = the state input, features and window and horizon = the graph's shapes; a
+   forecaster whose horizon the graph leaves free is probed once on zeros.
 """
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 import edgeseq
-from edgeseq.contract import METADATA_KEY, CharMeta, SeriesMeta, parse_meta
-from edgeseq.errors import ModelFileError
+from edgeseq.contract import METADATA_KEY, CharMeta, SeriesMeta
+from edgeseq.contract.meta import read_document
+from edgeseq.contract.digest import bytes_sha256, check_digest
+from edgeseq.contract.graph_io import check_graph_io
+from edgeseq.contract.schema import load_document
+from edgeseq.display import printable
+from edgeseq.errors import InputError, ModelFileError
+from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
 
@@ -24,6 +39,7 @@ class ModelFile:
     session: ort.InferenceSession
     meta: dict  # the stored JSON document, as written (what `edgeseq info` prints)
     description: CharMeta | SeriesMeta  # the same, checked and typed: what the runner reads
+    sha256: str = ""  # of the file's bytes: how its siblings name it
 
     @property
     def task(self) -> str:
@@ -44,9 +60,16 @@ def default_model_path(task: str) -> Path:
     return path
 
 
+def check_threads(threads: int) -> int:
+    """--threads from 1 to the machine's cores: more only makes onnxruntime's threads wait."""
+    cores = os.cpu_count() or 1
+    if not 1 <= threads <= cores:
+        raise InputError(f"--threads must be from 1 to {cores} (the cores of this machine), got {threads}")
+    return threads
+
+
 def session_options(threads: int) -> ort.SessionOptions:
-    if threads < 1:
-        raise ModelFileError(f"--threads must be at least 1, got {threads}")
+    check_threads(threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -56,23 +79,68 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def open_model(path: str | Path | None, task: str | None = None, threads: int = 1) -> ModelFile:
-    """Load a model file and its description; ``task`` makes sure it is the right kind."""
-    path = default_model_path(task) if path is None else Path(path)
+def read_model_bytes(path: Path) -> bytes:
+    """A model file's bytes, or one line saying why they cannot be read."""
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder; pass the .onnx file (an exported model), not a folder")
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read it: {e.strerror or e}") from None
+
+
+def io_of(session: ort.InferenceSession) -> tuple[dict, dict]:
+    """The session's inputs and outputs as {name: (type, shape)}."""
+    return ({a.name: (a.type, a.shape) for a in session.get_inputs()},
+            {a.name: (a.type, a.shape) for a in session.get_outputs()})
+
+
+def load_model(path: Path, data: bytes, threads: int = 1) -> ModelFile:
+    """Steps 2-4 of the module docstring on ``data``, the bytes of ``path``."""
+    where = str(path)
+    digest = check_digest(data, where)
     options = session_options(threads)
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises several types for a broken file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelFileError(f"{path}: not a loadable ONNX model ({first[:160]})") from None
+        raise ModelFileError(f"{path}: not a loadable ONNX model ({printable(first[:160])})") from None
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if raw is None:
         raise ModelFileError(f"{path}: an ONNX model without edgeseq metadata; export it with 'edgeseq export'")
-    description = parse_meta(raw, str(path))
-    if task is not None and description.task != task:
-        raise ModelFileError(f"{path}: a {description.task!r} model, but this command needs a {task!r} model")
-    return ModelFile(path, session, json.loads(raw), description)
+    doc = load_document(raw, where)
+    description = read_document(doc, where)
+    if description.file_sha256 != digest:
+        raise ModelFileError(f"{path}: its metadata and its bytes name different digests; export it again")
+    check_graph_io(description, *io_of(session), where)
+    if isinstance(description, SeriesMeta):
+        probe_horizon(session, description, where)
+    if digest is None:
+        logger.warning(f"note: {printable(path.name)} carries no digest (exported before edgeseq recorded "
+                       "them), so damage to it cannot be detected; export it again")
+    return ModelFile(path, session, doc, description, bytes_sha256(data))
+
+
+def probe_horizon(session: ort.InferenceSession, meta: SeriesMeta, where: str) -> None:
+    """One call on zeros [1, window, features]: the graph must give [1, horizon]."""
+    x = np.zeros((1, meta.window, len(meta.features)), np.float32)
+    try:
+        y = session.run(None, {session.get_inputs()[0].name: x})[0]
+    except Exception as e:  # a graph that cannot run on its own promised input
+        raise ModelFileError(f"{where}: the graph fails on an input of its own shape "
+                             f"({printable(str(e).strip()[:120])})") from None
+    if y.shape != (1, meta.horizon):
+        raise ModelFileError(f"{where}: the graph gives {list(y.shape[1:])} values per forecast, but the "
+                             f"metadata says horizon {meta.horizon}")
+
+
+def open_model(path: str | Path | None, task: str | None = None, threads: int = 1) -> ModelFile:
+    """Load a model file and its description, checked; ``task`` makes sure it is the right kind."""
+    path = default_model_path(task) if path is None else Path(path)
+    check_threads(threads)
+    model = load_model(path, read_model_bytes(path), threads)
+    if task is not None and model.task != task:
+        raise ModelFileError(f"{path}: a {model.task!r} model, but this command needs a {task!r} model")
+    return model

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeseq.choices import SEED_MAX, check_positive_number, check_range
 from edgeseq.errors import InputError
 
 
@@ -21,10 +22,11 @@ class Sampler:
 
     def __init__(self, temperature: float = 0.0, top_k: int = 0,
                  seed: int | np.random.Generator | None = None):
-        if not temperature >= 0:
-            raise InputError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+        check_positive_number("--temperature", temperature, zero="greedy")
         if top_k < 0:
             raise InputError(f"--top-k must be 0 (off) or positive, got {top_k}")
+        if not isinstance(seed, np.random.Generator):
+            check_range("--seed", seed, 0, SEED_MAX)
         self.temperature = float(temperature)
         self.top_k = int(top_k)
         self.rng = np.random.default_rng(seed)

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 from edgeseq.atomic import new_folder
-from edgeseq.contract.run_folder import read_run_config
+from edgeseq.contract.run_folder import read_run_config, why_not_replace
 from edgeseq.errors import InputError
 
 
 def save_run(dest: str | Path, model, config: dict, history: dict,
              metrics: dict, force: bool = False) -> Path:
-    with new_folder(dest, force) as tmp:
+    with new_folder(dest, force, may_replace=why_not_replace) as tmp:
         model.save(tmp / "model.keras")
         for name, doc in (("config", config), ("history", history), ("metrics", metrics)):
             (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

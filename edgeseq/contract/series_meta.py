@@ -1,0 +1,158 @@
+"""A forecaster's description: x [batch, time, features] in, the next ``horizon`` values out.
+
+Each field is declared once with the kind that checks it (edgeseq.contract.schema). The
+scaler's parameters and the walk-forward evaluation table are checked here too, as the
+runner and ``edgeseq info`` read them: one finite min and one positive range per feature,
+and rows of numbers or nulls.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from edgeseq.contract.cells import CELLS
+from edgeseq.contract.char_meta import FileRef
+from edgeseq.contract.schema import (MAX_FEATURES, MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_NAME, MAX_WINDOW,
+                                     FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
+                                     fail, spec)
+from edgeseq import __version__
+from edgeseq.display import shown
+
+#: what a series model's dense layer predicts (the default first)
+TARGET_MODES = ("delta", "level")
+SCALER_KIND = "minmax"
+#: How a series CSV writes its dates (--date-format), as recorded by the model trained on it.
+DATE_FORMATS = ("iso", "ymd", "y/m/d", "m/d/y", "d/m/y", "d.m.y")
+#: What training did with a missing value (--fill ffill, --drop-missing); `run stock` does the same.
+MISSING_VALUES = ("ffill", "drop")
+
+
+def _numbers(value, positive: bool) -> bool:
+    return (isinstance(value, list) and 0 < len(value) <= MAX_FEATURES
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and (v > 0 or not positive) for v in value))
+
+
+class Scaler(Kind):
+    """edgeseq.data.scaler.MinMaxScaler.to_dict(): kind, columns, min, range (range > 0)."""
+
+    what = f"a {SCALER_KIND} scaler: columns, one finite min and one positive range each"
+
+    def read(self, value, name, where):
+        if (not isinstance(value, dict) or value.get("kind") != SCALER_KIND
+                or not isinstance(value.get("columns"), list)
+                or not all(isinstance(c, str) for c in value["columns"])
+                or not _numbers(value.get("min"), False) or not _numbers(value.get("range"), True)
+                or not len(value["columns"]) == len(value["min"]) == len(value["range"])):
+            raise self.fail(value, name, where)
+        return value
+
+
+class EvaluationTable(Kind):
+    """{metric: {"model": number|null, "persistence": number|null, "ratio": number|null}}."""
+
+    what = "a table of metrics, each with model, persistence and ratio (numbers or null)"
+
+    def read(self, value, name, where):
+        if not isinstance(value, dict) or len(value) > 64:
+            raise self.fail(value, name, where)
+        for metric, row in value.items():
+            if len(metric) > MAX_NAME or not isinstance(row, dict):
+                raise self.fail(value, name, where)
+            for column in ("model", "persistence", "ratio"):
+                cell = row.get(column, "missing")
+                if cell is not None and (isinstance(cell, bool) or not isinstance(cell, (int, float))):
+                    raise fail(where, f"{f'{name}.{metric}.{column}'!r} must be a number or null, "
+                                      f"got {shown(cell)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Baselines(Record):
+    """What the naive forecasts beside a series model take from its training part, fixed at
+    training so that every later backtest compares with the same baselines."""
+
+    drift: float | None = spec(Optional(Number()), default=None)  # the target's mean change per row
+    mase_scale: float | None = spec(Optional(Number(0)), default=None)  # in-sample MAE of persistence
+    season: int | None = spec(Optional(Int(1, MAX_WINDOW)), default=None)  # --season, in rows
+
+    def to_json(self) -> dict:
+        """All three, null where unknown (the model's metadata and the backtest's JSON show them so)."""
+        return {"drift": self.drift, "mase_scale": self.mase_scale, "season": self.season}
+
+    fields_json = to_json
+
+
+@dataclass(frozen=True)
+class SeriesMeta(Record):
+    """A forecaster: x [batch, time, features] in, the next ``horizon`` target values out."""
+
+    task: ClassVar[str] = "series"
+    graph: str = spec(Text(("dynamic", "fixed")))
+    features: tuple[str, ...] = spec(Names(MAX_FEATURES))
+    target: str = spec(Text(nonempty=True))
+    window: int = spec(Int(1, MAX_WINDOW))
+    horizon: int = spec(Int(1, MAX_HORIZON))
+    target_mode: str = spec(Text(TARGET_MODES))
+    scaler: dict = spec(Scaler())  # edgeseq.data.scaler.MinMaxScaler.to_dict()
+    cell: str = spec(Text(CELLS))
+    layers: int = spec(Int(1, MAX_LAYERS))
+    hidden: int = spec(Int(1, MAX_HIDDEN))
+    recurrent_ops: str = spec(Text(), default="")
+    date_column: str | None = spec(Optional(Text()), default=None)
+    evaluation: dict | None = spec(Optional(EvaluationTable()), default=None)  # the walk-forward test table
+    test: dict | None = spec(Optional(FreeJson()), default=None)  # which forecasts that table covers
+    parity_max_abs_diff: float | None = spec(Optional(Number(0)), default=0.0)
+    data: dict = spec(FreeJson(), default_factory=dict)  # where the training rows came from, the split
+    training: dict = spec(FreeJson(), default_factory=dict)
+    made_from: FileRef | None = spec(Nested(FileRef), default=None)  # the fixed graph (and other siblings)
+    file_sha256: str | None = spec(Hex64(), default=None)  # edgeseq.contract.digest
+    missing: str | None = spec(Optional(Text(MISSING_VALUES)), default=None)  # None: a missing value was refused
+    date_format: str | None = spec(Optional(Text(DATE_FORMATS)), default=None)  # how the training file wrote dates
+    baselines: Baselines | None = spec(Optional(Nested(Baselines)), default=None)  # None in older files
+    edgeseq_version: str = spec(Text(max_chars=64), default=__version__)
+
+    @property
+    def split_at(self) -> str | None:
+        """The first test row's date (or 'data row N'): forecasts before it are in-sample."""
+        value = self.data.get("split_at")
+        return value if isinstance(value, str) else None
+
+    @property
+    def train_end(self) -> str | None:
+        """The last training row's date (or 'data row N'); None in older files."""
+        value = self.data.get("train_end")
+        return value if isinstance(value, str) else None
+
+    @property
+    def train_sha256(self) -> str | None:
+        """sha256 of the training rows' values (float64, feature order): finds them in a file without dates."""
+        value = self.data.get("train_sha256")
+        return value if isinstance(value, str) else None
+
+    @property
+    def step_file(self) -> FileRef | None:
+        return self.made_from
+
+    def check(self, where):
+        if self.target not in self.features:
+            raise fail(where, f"the target {shown(self.target)} is not one of the features {shown(list(self.features))}")
+        if tuple(self.scaler["columns"]) != self.features:
+            raise fail(where, f"the scaler's columns {shown(self.scaler['columns'])} are not the features "
+                              f"{shown(list(self.features))}")
+
+    def to_json(self) -> dict:
+        time = "time" if self.graph == "dynamic" else str(self.window)
+        features, target, horizon = self.features, self.target, self.horizon
+        return {
+            "graph": self.graph, **self.fields_json(),
+            "inputs": {
+                "x": f"float32 [batch, {time}, {len(features)}]: consecutive rows, oldest first, columns "
+                     f"{','.join(features)}, each min-max scaled with `scaler` ((value - min) / range)",
+            },
+            "outputs": {
+                "y": f"float32 [batch, {horizon}]: the next {horizon} value(s) of {target} after the last row, "
+                     f"scaled; {target} = y * range + min of its scaler column",
+            },
+        }

@@ -1,0 +1,158 @@
+"""``edgeseq verify``: every check a model file, a model's set of files, or a folder of shipped
+models must pass, one line each.
+
+For each file: the ONNX checker (when the onnx package is there; the runner does not need
+it), its own digest (edgeseq.contract.digest), its metadata read through the contract, the
+metadata held to the graph's inputs and outputs, and for a sibling (fixed, generation, ...)
+that it names the very step file beside it. For a folder with a MANIFEST.json, also every
+listed file's sha256 and size, and no .onnx file left out of it. Leftovers of an
+interrupted write beside the files fail too (the next write finishes or removes them).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from edgeseq.contract import METADATA_KEY
+from edgeseq.contract.meta import read_document
+from edgeseq.contract.digest import bytes_sha256, check_digest
+from edgeseq.contract.graph_io import check_graph_io
+from edgeseq.contract.meta import CharMeta, SeriesMeta
+from edgeseq.contract.schema import load_document
+from edgeseq.errors import EdgeseqError, InputError
+from edgeseq.runtime.model_file import io_of, probe_horizon, read_model_bytes, session_options
+
+MANIFEST = "MANIFEST.json"
+_LEFTOVER = re.compile(r"^\..+\.\d+\.[0-9a-f]+\.(tmp|set|old)(-kept)?$")
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str  # "ok", "FAIL" or "skip"
+    subject: str
+    what: str
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.status:<4} {self.subject}: {self.what}" + (f": {self.detail}" if self.detail else "")
+
+
+def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None) -> list[Check]:
+    """The checks of a file (a step file brings its siblings), or of every model in a folder."""
+    path = Path(path)
+    if path.is_dir():
+        return verify_folder(path, checker)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file or folder")
+    files = [path]
+    if not path.name.removesuffix(".onnx").count("."):  # NAME.onnx: the whole set beside it
+        files += sorted(p for p in path.parent.glob(f"{path.stem}.*.onnx") if p != path)
+    return [check for file in files for check in verify_file(file, checker)] + _leftovers(path.parent)
+
+
+def verify_folder(folder: Path, checker) -> list[Check]:
+    checks, listed = [], set()
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        checks, listed = _manifest(folder, manifest)
+    for file in sorted(folder.glob("*.onnx")):
+        if manifest.is_file() and file.name not in listed:
+            checks.append(Check("FAIL", file.name, "listed in MANIFEST.json", "it is not"))
+        checks += verify_file(file, checker)
+    if not checks:
+        raise InputError(f"{folder}: no .onnx file and no {MANIFEST} to check")
+    return checks + _leftovers(folder)
+
+
+def _manifest(folder: Path, manifest: Path) -> tuple[list[Check], set]:
+    try:
+        entries = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        entries = {str(name): (str(e["sha256"]), int(e["bytes"])) for name, e in entries.items()}
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
+        return [Check("FAIL", MANIFEST, "readable", f"{type(e).__name__}")], set()
+    checks = []
+    for name, (sha, size) in sorted(entries.items()):
+        file = folder / name
+        if "/" in name or not file.is_file():
+            checks.append(Check("FAIL", name, "manifest sha256", "the file is missing"))
+            continue
+        data = file.read_bytes()
+        ok = bytes_sha256(data) == sha and len(data) == size
+        checks.append(Check("ok" if ok else "FAIL", name, "manifest sha256 and size",
+                            "" if ok else "the file is not the one the manifest lists"))
+    return checks, set(entries)
+
+
+def verify_file(file: Path, checker) -> list[Check]:
+    """The checks of one model file, in the order the runner makes them."""
+    name = file.name
+    try:
+        data = read_model_bytes(file)
+    except EdgeseqError as e:
+        return [Check("FAIL", name, "readable", _detail(e, file))]
+    checks = [_onnx_checker(name, data, checker)]
+    try:
+        digest = check_digest(data, str(file))
+        checks.append(Check("ok" if digest else "FAIL", name, "digest",
+                            "matches its bytes" if digest else "none: exported before edgeseq recorded digests; "
+                                                               "export it again"))
+    except EdgeseqError as e:
+        return checks + [Check("FAIL", name, "digest", _detail(e, file))]
+    try:
+        session = ort.InferenceSession(data, session_options(1), providers=["CPUExecutionProvider"])
+        raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise InputError(f"{file}: no edgeseq metadata")
+        meta = read_document(load_document(raw, str(file)), str(file))
+        checks.append(Check("ok", name, "metadata", f"a {meta.task} {meta.graph} graph"))
+    except Exception as e:  # noqa: BLE001 - any failure of this file is its check's line
+        return checks + [Check("FAIL", name, "metadata", _detail(e, file))]
+    try:
+        check_graph_io(meta, *io_of(session), str(file))
+        if isinstance(meta, SeriesMeta):
+            probe_horizon(session, meta, str(file))
+        checks.append(Check("ok", name, "graph inputs and outputs match the metadata"))
+    except EdgeseqError as e:
+        checks.append(Check("FAIL", name, "graph inputs and outputs match the metadata", _detail(e, file)))
+    return checks + _pairing(file, meta)
+
+
+def _pairing(file: Path, meta: CharMeta | SeriesMeta) -> list[Check]:
+    step = meta.step_file
+    if step is None:
+        if meta.graph == "dynamic":
+            return []
+        return [Check("FAIL", file.name, "names its step file", "it names none (exported before edgeseq bound "
+                                                                 "siblings); export it again")]
+    partner = file.with_name(step.of)
+    if "/" in step.of or partner == file or not partner.is_file():
+        return [Check("FAIL", file.name, f"made from {step.of}", "no such file beside it")]
+    ok = bytes_sha256(partner.read_bytes()) == step.of_sha256
+    return [Check("ok" if ok else "FAIL", file.name, f"made from {step.of}",
+                  "its sha256 matches" if ok else f"{step.of} is another file now (a stale sibling)")]
+
+
+def _onnx_checker(name: str, data: bytes, checker) -> Check:
+    if checker is None:
+        return Check("skip", name, "onnx checker", "skipped (onnx not installed)")
+    try:
+        checker(data)
+    except Exception as e:  # noqa: BLE001 - the checker's own error types
+        return Check("FAIL", name, "onnx checker", str(e).strip().splitlines()[0][:160] if str(e).strip() else "")
+    return Check("ok", name, "onnx checker")
+
+
+def _leftovers(folder: Path) -> list[Check]:
+    return [Check("FAIL", entry.name, "no interrupted write", "left by a killed writer; the next write of that "
+                                                             "model finishes or removes it")
+            for entry in sorted(folder.iterdir()) if _LEFTOVER.match(entry.name)]
+
+
+def _detail(error: Exception, file: Path) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text.removeprefix(f"{file}: ")[:200]
