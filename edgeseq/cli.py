@@ -204,11 +204,15 @@ def export(
     run: Annotated[Path, typer.Argument(help="A run folder written by 'edgeseq train'.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write, with NAME.fixed.onnx (and for char models the generation graph NAME.gen.onnx) beside it; default RUN/model.onnx.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
+    author: Annotated[Optional[str], typer.Option(help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
+    license_: Annotated[Optional[str], typer.Option("--license", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
     from edgeseq.export.exporter import export_run
+    from edgeseq.export.model_card import Provenance
 
-    export_run(run, out or run / "model.onnx", force=force)
+    provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
+    export_run(run, out or run / "model.onnx", force=force, provenance=provenance)
 
 
 # ---------------------------------------------------------------- run

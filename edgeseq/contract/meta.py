@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from edgeseq import __version__
+from edgeseq.contract.card import char_card, series_card
 from edgeseq.contract.cells import CELLS
 from edgeseq.errors import ModelFileError
 
@@ -223,6 +224,10 @@ class CharMeta:
             doc["step"] = {"graph": "dynamic", "inputs": step_inputs, "outputs": step_outputs}
         return doc
 
+    def doc_string(self) -> str:
+        """The model card other tools show (the ONNX doc_string); written by edgeseq.contract.card."""
+        return char_card(self)
+
     @classmethod
     def from_json(cls, r: _Reader) -> CharMeta:
         graph = r.str("graph", choices=GRAPHS)
@@ -287,6 +292,10 @@ class SeriesMeta:
             "recurrent_ops": self.recurrent_ops, "evaluation": self.evaluation, "test": self.test,
             "parity_max_abs_diff": self.parity_max_abs_diff, "data": self.data, "training": self.training,
         }
+
+    def doc_string(self) -> str:
+        """The model card other tools show (the ONNX doc_string); written by edgeseq.contract.card."""
+        return series_card(self)
 
     @classmethod
     def from_json(cls, r: _Reader) -> SeriesMeta:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import onnx
 
-import edgeseq
 from edgeseq.atomic import write_bytes
 from edgeseq.contract import METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta
+from edgeseq.export.model_card import Provenance, describe, set_property
 from edgeseq.log import logger
 
 #: The ONNX opset of every graph edgeseq writes (converted step graphs and generation graphs).
@@ -39,13 +39,16 @@ def recurrent_summary(model: onnx.ModelProto) -> str:
 
 
 def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
-    """Store the model's own description (JSON) in metadata_props, where any reader finds it."""
+    """Store the model's own description (JSON) in metadata_props, where any reader finds it,
+    and the proto fields other tools show (edgeseq.export.model_card): dimension names,
+    producer, version, domain, doc strings. Of other metadata keys, the author and license
+    stay and the rest go (such as the keys a converter or quantizer leaves)."""
     doc = description.to_json()
+    provenance = Provenance.of(model)
     del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(doc, ensure_ascii=False)
-    model.producer_name = "edgeseq"
-    model.producer_version = edgeseq.__version__
+    set_property(model, METADATA_KEY, json.dumps(doc, ensure_ascii=False))
+    provenance.apply(model)
+    describe(model, description)
     onnx.checker.check_model(model)
     return model
 
