@@ -212,7 +212,7 @@ def export(
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
     from edgeseq.export.exporter import export_run
-    from edgeseq.export.model_card import Provenance
+    from edgeseq.export.interop import Provenance
 
     provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
     export_run(run, out or run / "model.onnx", force=force, provenance=provenance)

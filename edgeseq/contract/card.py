@@ -11,8 +11,9 @@ from __future__ import annotations
 from edgeseq.contract.cells import stack_label
 
 #: where the card points for the full description (the metadata key of edgeseq.contract.meta)
-_DETAILS = "in the metadata key 'edgeseq' (edgeseq info NAME.onnx prints them)"
-INPUTS = {"onehot": "one-hot"}
+_DETAILS = "in the metadata key 'edgeseq' (edgeseq info prints them); any ONNX runtime can feed the " \
+           "inputs as each one's description says"
+_INPUT_NAMES = {"onehot": "one-hot"}
 
 
 def char_card(meta) -> str:
@@ -21,6 +22,7 @@ def char_card(meta) -> str:
     trained = (f"trained on windows of {meta.window} from a zero state" if meta.context == "window"
                else f"trained on chunks of {meta.window} with the state carried")
     line_end = f", lines end with {meta.line_end!r}" if meta.line_end else ""
+    stack = stack_label(meta.cell, meta.layers, meta.hidden)
     step = meta.generation.of if meta.graph == "generation" else "NAME.onnx"
     this_file = {
         "dynamic": "the step graph: ids and state in, logits and new state out; optional lengths for rows "
@@ -30,12 +32,11 @@ def char_card(meta) -> str:
                       "used by the runner when it lies beside that file",
     }[meta.graph]
     return "\n".join(line for line in (
-        f"edgeseq char model: {stack_label(meta.cell, meta.layers, meta.hidden)}, {head}, {INPUTS.get(meta.input, meta.input)} input, "
-        f"vocabulary of {meta.vocab_size} characters, {trained}{line_end}.",
+        f"edgeseq char model: {stack}, {head}, {_INPUT_NAMES.get(meta.input, meta.input)} input, vocabulary of "
+        f"{meta.vocab_size} characters, {trained}{line_end}.",
         f"This file: {this_file}.",
         _figures("Training", meta.metrics),
-        f"Run: edgeseq run char --model {step} --prompt TEXT (pip install edgeseq). Vocabulary and state "
-        f"layout are {_DETAILS}.",
+        f"Run: edgeseq run char --model {step} --prompt TEXT. Vocabulary and state layout are {_DETAILS}.",
     ) if line)
 
 
@@ -54,8 +55,8 @@ def series_card(meta) -> str:
         f"{meta.target}, predicting {mode}.",
         f"This file: the forecaster, {rows} per window.",
         test,
-        f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv (pip install edgeseq). Features, scaler "
-        f"and horizon are {_DETAILS}.",
+        f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv. Features, scaler and horizon are "
+        f"{_DETAILS}.",
     ) if line)
 
 

@@ -27,7 +27,7 @@ from edgeseq.atomic import refuse_overwrite
 from edgeseq.contract import ModelFiles
 from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import EdgeseqError
-from edgeseq.export.model_card import Provenance
+from edgeseq.export.interop import Provenance
 from edgeseq.export.onnx_graph import write_models
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity, session

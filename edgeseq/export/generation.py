@@ -72,7 +72,7 @@ from onnx import helper, numpy_helper
 
 from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms, WindowContext
 from edgeseq.export.generation_step import StepNodes
-from edgeseq.export.model_card import Provenance
+from edgeseq.export.interop import Provenance
 from edgeseq.export.onnx_builder import F, I32, I64, GraphBuilder, value_info
 from edgeseq.export.onnx_graph import OPSET
 from edgeseq.export.step_graph import GenerationUnsupported, StepParts, read_step_graph

@@ -18,7 +18,7 @@ import onnx
 
 from edgeseq.atomic import write_bytes
 from edgeseq.contract import METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta
-from edgeseq.export.model_card import Provenance, describe, set_property
+from edgeseq.export.interop import Provenance, describe_for_other_tools, set_property
 from edgeseq.log import logger
 
 #: The ONNX opset of every graph edgeseq writes (converted step graphs and generation graphs).
@@ -40,7 +40,7 @@ def recurrent_summary(model: onnx.ModelProto) -> str:
 
 def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
     """Store the model's own description (JSON) in metadata_props, where any reader finds it,
-    and the proto fields other tools show (edgeseq.export.model_card): dimension names,
+    and the proto fields other tools show (edgeseq.export.interop): dimension names,
     producer, version, domain, doc strings. Of other metadata keys, the author and license
     stay and the rest go (such as the keys a converter or quantizer leaves)."""
     doc = description.to_json()
@@ -48,7 +48,7 @@ def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) 
     del model.metadata_props[:]
     set_property(model, METADATA_KEY, json.dumps(doc, ensure_ascii=False))
     provenance.apply(model)
-    describe(model, description)
+    describe_for_other_tools(model, description)
     onnx.checker.check_model(model)
     return model
 

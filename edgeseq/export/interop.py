@@ -51,7 +51,7 @@ class Provenance:
     license: str | None = None
 
     def __post_init__(self):
-        if self.author is not None and (not self.author.strip() or "\n" in self.author):
+        if self.author is not None and (not self.author.strip() or len(self.author.splitlines()) != 1):
             raise InputError("--author must be one non-empty line of text")
         if self.license is not None and not SPDX_EXPRESSION.fullmatch(self.license):
             raise InputError(f"--license {self.license!r} is not an SPDX license identifier or expression "
@@ -150,7 +150,7 @@ def name_dimensions(model: onnx.ModelProto, shapes: dict[str, list[str | int]]) 
                     dim.dim_value = axis
 
 
-def describe(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
+def describe_for_other_tools(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
     """The proto's own description fields, all from ``description`` (see the module docstring)."""
     name_dimensions(model, io_shapes(description))
     card = description.doc_string()
