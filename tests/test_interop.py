@@ -14,6 +14,8 @@ import pytest
 
 from conftest import EXPORTED, cli
 from edgeseq.contract import ModelFiles
+from edgeseq.export.onnx_graph import attach_metadata
+from edgeseq.runtime.model_file import open_model
 from interop_checks import assert_reads_cleanly, shape_of
 
 SHIPPED = ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx", "stock.onnx", "stock.fixed.onnx")
@@ -89,6 +91,11 @@ def test_dynamic_quantization_keeps_the_optional_lengths(ship_export, tmp_path, 
     omitted = session.run(["logits"], {"ids": ids, "state": state})[0]
     ragged = session.run(["logits"], {"ids": ids, "state": state, "lengths": np.array([9, 4], np.int32)})[0]
     assert omitted.shape == (2, 9, 25) and not ragged[1, 4:].any() and ragged[1, :4].any()
+    quantized = onnx.load(str(int8))  # the quantizer's own marks (producer, unk__N shapes) ...
+    assert quantized.producer_name == "onnx.quantize" and len(quantized.graph.value_info) > 0
+    attach_metadata(quantized, open_model(ship_export[0]).description)  # ... go when it is described
+    onnx.save(quantized, str(int8))
+    assert_reads_cleanly(int8, capfd)
 
 
 def test_author_and_license_go_into_every_file(ship_run, tmp_path, capfd):

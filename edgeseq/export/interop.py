@@ -151,7 +151,11 @@ def name_dimensions(model: onnx.ModelProto, shapes: dict[str, list[str | int]]) 
 
 
 def describe_for_other_tools(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
-    """The proto's own description fields, all from ``description`` (see the module docstring)."""
+    """The proto's own description fields, all from ``description`` (see the module docstring).
+
+    The graph's value_info (optional shape hints, which onnxruntime infers by itself) is
+    dropped: a tool such as the quantizer fills it with fresh ``unk__N`` names."""
+    del model.graph.value_info[:]
     name_dimensions(model, io_shapes(description))
     card = description.doc_string()
     model.producer_name, model.producer_version = PRODUCER, edgeseq.__version__
