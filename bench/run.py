@@ -13,7 +13,8 @@ everywhere (onnxruntime intra-op 1, TensorFlow intra/inter-op 1, TFLite num_thre
 3. batch generation, 32 prompts: total characters per second;
 4. time to first character;
 5. the stock model (LSTM(10) over 7x5): batch-1 latency and batch-4096 throughput;
-6. cold start of ``edgeseq run char --length 1`` against ``python -c "import tensorflow"``;
+6. cold start of ``edgeseq run char --length 1`` against ``python -c "import tensorflow"``
+   and a bare ``python -c "import onnxruntime"`` (interleaved processes);
 7. export time per model and file sizes;
 
 and writes the tables, the ratios and the targets of GitHub issue 5 to RESULTS.md.
@@ -101,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         latency = interleaved(latency_peers, size.rounds)
         throughput = interleaved(throughput_peers, size.rounds)
         log("cold start (whole processes) ...")
-        cold, cli_first = cold_start(REPO, size)
+        cold, cli_first, cold_conditions = cold_start(REPO, size)
         sizes = file_sizes(char, stock, p, stock_info)
         text = report(info, size, char, stock, p, stateful, windowed, batched, first, latency, throughput,
-                      cold, cli_first, sizes, stock_info, time.perf_counter() - started)
+                      cold, cli_first, cold_conditions, sizes, stock_info, time.perf_counter() - started)
     print(text)
     out = args.out or (None if args.smoke else HERE / "RESULTS.md")
     if out is not None:  # a smoke run never replaces the committed results by accident

@@ -49,21 +49,31 @@ def interleaved(peers: dict[str, Callable[[], int]], rounds: int) -> dict[str, T
     return timings
 
 
-def process_times(argv: list[str], runs: int, env: dict | None = None) -> tuple[Timing, Timing, list[str]]:
-    """Wall and CPU (user + sys) seconds of a whole process, ``runs`` times; and its stderr."""
-    wall, cpu, errs = Timing(" ".join(argv)), Timing(" ".join(argv)), []
-    for _ in range(runs):
-        before = os.times()
-        started = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, env=env)
-        wall.per_unit.append(time.perf_counter() - started)
-        after = os.times()
-        cpu.per_unit.append((after.children_user - before.children_user)
-                            + (after.children_system - before.children_system))
-        if done.returncode != 0:
-            raise RuntimeError(f"{argv} failed ({done.returncode}): {done.stderr[-2000:]}")
-        errs.append(done.stderr)
-    return wall, cpu, errs
+def process_times(commands: dict[str, list[str]], runs: int,
+                  env: dict | None = None) -> dict[str, tuple[Timing, Timing, list[str]]]:
+    """Wall and CPU (user + sys) seconds of whole processes, and their stderrs, by label.
+
+    Interleaved like ``interleaved``: each round starts every command once, in turn, so
+    load from elsewhere slows all of them alike; one warm-up round first (file caches)."""
+    wall = {label: Timing(" ".join(argv)) for label, argv in commands.items()}
+    cpu = {label: Timing(" ".join(argv)) for label, argv in commands.items()}
+    errs: dict[str, list[str]] = {label: [] for label in commands}
+    for round_ in range(runs + 1):
+        for label, argv in commands.items():
+            before = os.times()
+            started = time.perf_counter()
+            done = subprocess.run(argv, capture_output=True, text=True, env=env)
+            elapsed = time.perf_counter() - started
+            after = os.times()
+            if done.returncode != 0:
+                raise RuntimeError(f"{argv} failed ({done.returncode}): {done.stderr[-2000:]}")
+            if round_ == 0:
+                continue
+            wall[label].per_unit.append(elapsed)
+            cpu[label].per_unit.append((after.children_user - before.children_user)
+                                       + (after.children_system - before.children_system))
+            errs[label].append(done.stderr)
+    return {label: (wall[label], cpu[label], errs[label]) for label in commands}
 
 
 def cpu_model() -> str:

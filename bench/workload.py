@@ -21,4 +21,4 @@ class Sizes:
         self.stock_calls = 20 if smoke else 3000
         self.stock_slow = 5 if smoke else 300
         self.big_batch = 64 if smoke else 4096
-        self.processes = 1 if smoke else 7
+        self.processes = 1 if smoke else 15  # whole processes per command, interleaved (cold start)

@@ -10,9 +10,12 @@ Options become typed specs (``edgeseq.specs``), which own the defaults and check
 once; the choices an option lists in its help are the ones it is checked against
 (``edgeseq.choices``). Diagnostics go through the "edgeseq" logger (``edgeseq.log``), set up
 once in ``main``. The file is over 300 lines only because every option's help text is here.
-"""
-from __future__ import annotations
 
+Start-up counts here (``edgeseq run`` is a whole process per use), so: stages are imported
+inside their command, and this module has no ``from __future__ import annotations``: Typer
+reads every command's annotations each time the program starts, and as strings each one
+would first be compiled and evaluated (about 15 ms of every run).
+"""
 import functools
 import os
 import sys
@@ -247,11 +250,15 @@ def export(
     run: Annotated[Path, typer.Argument(help="A run folder written by 'edgeseq train'.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write, with NAME.fixed.onnx (and for char models the generation graph NAME.gen.onnx) beside it; default RUN/model.onnx.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
+    author: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
+    license_: Annotated[Optional[str], typer.Option("--license", metavar="SPDX", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
     from edgeseq.export.exporter import export_run
+    from edgeseq.export.interop import Provenance
 
-    export_run(run, out or run / "model.onnx", force=force)
+    provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
+    export_run(run, out or run / "model.onnx", force=force, provenance=provenance)
 
 
 # ---------------------------------------------------------------- run

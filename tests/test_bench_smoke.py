@@ -16,6 +16,7 @@ ROWS = {
         "stock batch-1 latency: edgeseq ÷ TensorFlow",
         "stock batch-64 throughput: edgeseq ÷ TensorFlow",
         "cold start: `edgeseq run` ÷ `import tensorflow`",
+        "cold start: `edgeseq run` ÷ bare `import onnxruntime`",
     ],
     "1. Stateful streaming": [
         "edgeseq runner (generation graph)", "edgeseq runner, sampled T=0.8 top-k 10",

@@ -11,6 +11,7 @@ from edgeseq.export.exporter import export_run
 from edgeseq.runtime import CharGenerator
 from edgeseq.runtime.char_model import CharModel
 from edgeseq.runtime.model_file import open_model
+from interop_checks import assert_reads_cleanly
 
 TOLERANCE = 1e-4
 COMBOS = [(cell, layers, head) for cell in ("rnn", "lstm", "gru") for layers in (1, 2) for head in ("dense", "none")]
@@ -62,6 +63,14 @@ def test_graphs_carry_metadata_and_pass_the_checker(exported):
         assert ("lengths" in meta["inputs"]) == (graph == "dynamic")
     fixed_ids = onnx.load(str(ModelFiles(out).fixed)).graph.input[0].type.tensor_type.shape.dim
     assert fixed_ids[1].dim_value == 10 and not fixed_ids[0].dim_value  # time fixed, batch dynamic
+
+
+def test_every_file_reads_cleanly_in_plain_onnxruntime(exported, capfd):
+    (cell, layers, head), _, out, result = exported
+    written = [path.name for path in ModelFiles(out).all() if path.exists()]
+    assert written == ["model.onnx", "model.fixed.onnx", "model.gen.onnx"]  # every combination has all three
+    for name in written:
+        assert_reads_cleanly(out.with_name(name), capfd)
 
 
 def test_greedy_text_from_tensorflow_equals_onnx(ship_run, ship_export):

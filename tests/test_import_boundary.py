@@ -65,3 +65,21 @@ def test_export_graph_modules_load_no_tensorflow():
     done = run_python(body)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "TF:"
+
+
+def test_edgeseq_run_char_loads_only_what_it_uses():
+    """Start-up is paid per run: greedy generation loads no forecaster, no numpy.random and,
+    with the typer pyproject allows (< 0.29), no pydantic."""
+    unused = ("edgeseq.runtime.forecaster", "edgeseq.data.series", "numpy.random", "pydantic")
+    body = ("from edgeseq.cli import app\n"
+            "try:\n    app(['run', 'char', '--prompt', 'if you', '--length', '1'])\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            f"print('LOADED:' + ','.join(m for m in {unused!r} if m in sys.modules))\n")
+    done = run_python(body)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.splitlines()[-2].removeprefix("LOADED:").split(",")
+    from importlib.metadata import version
+
+    typer_version = tuple(int(part) for part in version("typer").split(".")[:2])
+    allowed = {""} | ({"pydantic"} if typer_version >= (0, 29) else set())  # 0.29+ imports it for every command
+    assert set(loaded) <= allowed, loaded

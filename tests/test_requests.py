@@ -111,10 +111,12 @@ def test_a_request_knows_why_it_stopped(line_model, generation):
     assert request.chars == 17
     request = lines.request("if you", 10)
     assert request.text() == " want to b" and request.stop_reason == "length"
+    alone = CharGenerator(SHIP, generation=generation).text("i", 60)  # "i" is ambiguous: whatever ship says
+    line = alone[:alone.index("s")]  # ... the line model ends it before its first "s"
     batch = lines.request(["if you", "i", "the sea"], 60)
-    assert batch.text() == [" want to build a ", "f you want to build a ", ""] and batch.stop_reason == "line_end"
+    assert batch.text() == [" want to build a ", line, ""] and batch.stop_reason == "line_end"
     batch = lines.request(["if you", "i"], 10)
-    assert batch.text() == [" want to b", "f you want"] and batch.stop_reason == "length"
+    assert batch.text() == [" want to b", line[:10]] and batch.stop_reason == "length"
 
 
 @pytest.mark.parametrize("generation", ENGINES)

@@ -16,8 +16,20 @@ from edgeseq.evaluation.baselines import fit_baselines
 from edgeseq.runtime import Forecaster
 
 SAMPLE = EXPORTED / "sample_prices.csv"
-HONEST_NOTE = ("backtest: the forecasts from 2022-09-07, after the model's training data (it ends before "
-               "2022-09-07); the 700 rows before are in-sample and left out (--from DATE chooses)")
+HONEST_NOTE = ("backtest: the forecasts from 2022-09-07, after the model's training data (it ends "
+               "2022-09-06); the 700 rows before are in-sample and left out (--from DATE chooses)")
+
+
+def older_model(tmp_path: Path) -> Path:
+    """The shipped stock model as an edgeseq from before stored baselines wrote it: no drift or
+    MASE scale, no last training date, no fingerprint of its training rows."""
+    from conftest import edited_copy
+
+    def forget(doc):
+        doc.pop("baselines", None)
+        for key in ("train_end", "train_sha256"):
+            doc["data"].pop(key, None)
+    return edited_copy(EXPORTED / "stock.onnx", tmp_path / "stock.onnx", forget)
 
 
 def strict_json(text: str):
@@ -55,9 +67,7 @@ def test_on_its_training_file_the_backtest_scores_only_the_rows_after_the_traini
     backtest = strict_json(result.stdout)["backtest"]
     assert (backtest["forecasts"], backtest["first"], backtest["last"]) == (300, "2022-09-07", "2023-10-31")
     assert HONEST_NOTE in result.stderr.splitlines()
-    # the model predates stored baselines: they come from the 700 rows before, its training part
-    assert ("note: stock.onnx stores no drift or MASE scale (an older edgeseq made it); both come from the 700 "
-            "rows before the first scored forecast") in result.stderr
+    assert "stores no drift" not in result.stderr  # the model's own baselines, fitted at training
     closes = load_csv(SAMPLE).target_values
     assert backtest["baselines"] == {"drift": pytest.approx((closes[699] - closes[0]) / 699),
                                      "mase_scale": pytest.approx(np.mean(np.abs(np.diff(closes[:700])))),
@@ -92,7 +102,7 @@ def test_from_chooses_the_first_scored_forecast_and_counts_the_in_sample_ones():
     assert early.exit_code == 0, early.stderr
     in_sample = 700 - dates.index("2022-01-03")
     assert (f"backtest: the forecasts from 2022-01-03 (--from 2022-01-03); {in_sample} of them fall in the model's "
-            "training period (it ends before 2022-09-07), so those are in-sample and flatter the table"
+            "training period (it ends 2022-09-06), so those are in-sample and flatter the table"
             ) in early.stderr.splitlines()
 
 
@@ -112,11 +122,11 @@ def test_a_file_after_the_training_data_is_scored_whole_and_one_inside_it_is_ref
     assert result.exit_code == 0, result.stderr
     assert strict_json(result.stdout)["backtest"]["forecasts"] == 200 - 7
     assert (f"backtest: every forecast of {later}; the file starts after the model's training data (it ends "
-            "before 2022-09-07)") in result.stderr.splitlines()
+            "2022-09-06)") in result.stderr.splitlines()
 
     inside = part_of_sample(tmp_path, "inside.csv", slice(0, 300))
     assert one_error(cli("run", "stock", "--csv", inside, "--backtest")) == (
-        f"{inside}: every row falls in the model's training period (it ends before 2022-09-07), so nothing is "
+        f"{inside}: every row falls in the model's training period (it ends 2022-09-06), so nothing is "
         "out-of-sample; pass --from DATE to replay part of it anyway")
     replay = cli("run", "stock", "--csv", inside, "--backtest", "--json", "--from", "2020-01-01")
     assert replay.exit_code == 0 and strict_json(replay.stdout)["backtest"]["forecasts"] == 293
@@ -134,10 +144,26 @@ def test_without_dates_from_is_a_data_row(tmp_path):
     assert "backtest: the forecasts from data row 901 (--from 901)" in result.stderr
     assert one_error(cli("run", "stock", "--csv", lab, "--backtest", "--from", "2022-01-03")) == (
         f"--from 2022-01-03: {lab} has no dates, so give a data row number from 1 to 1000")
-    # the shipped model stores no fingerprint of its training rows, so without dates it cannot tell
-    every = cli("run", "stock", "--csv", lab, "--backtest", "--json")
+    # the model knows its training rows by their fingerprint, so without dates it still scores only the rest
+    honest = cli("run", "stock", "--csv", lab, "--backtest", "--json")
+    assert strict_json(honest.stdout)["backtest"]["forecasts"] == 300
+    # a model without that fingerprint cannot tell, and says so
+    every = cli("run", "stock", "--model", older_model(tmp_path), "--csv", lab, "--backtest", "--json")
     assert strict_json(every.stdout)["backtest"]["forecasts"] == 993
     assert "it cannot be matched with the model's training data" in every.stderr
+
+
+def test_an_older_model_takes_its_baselines_from_the_rows_before_the_scored_part(tmp_path):
+    result = cli("run", "stock", "--model", older_model(tmp_path), "--backtest", "--json")
+    assert result.exit_code == 0, result.stderr
+    backtest = strict_json(result.stdout)["backtest"]
+    assert (backtest["forecasts"], backtest["first"]) == (300, "2022-09-07")  # from split_at, as before
+    assert ("note: stock.onnx stores no drift or MASE scale (an older edgeseq made it); both come from the 700 "
+            "rows before the first scored forecast") in result.stderr
+    closes = load_csv(SAMPLE).target_values
+    assert backtest["baselines"] == {"drift": pytest.approx((closes[699] - closes[0]) / 699),
+                                     "mase_scale": pytest.approx(np.mean(np.abs(np.diff(closes[:700])))),
+                                     "season": None}
 
 
 def test_json_stays_strict_when_figures_are_undefined(tmp_path):

@@ -17,6 +17,7 @@ from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
 from edgeseq.export.defaults import SERIES_DEFAULTS
 from edgeseq.runtime import Forecaster
+from interop_checks import assert_reads_cleanly
 
 REPO = Path(__file__).resolve().parents[1]
 PARITY = 1e-5  # scaled units
@@ -151,8 +152,10 @@ def exported(request, default_model, level_model, sample_csv):
     return run, out, result, series, windows
 
 
-def test_export_has_fused_lstm_and_passed_its_own_checks(exported):
+def test_export_has_fused_lstm_and_passed_its_own_checks(exported, capfd):
     run, out, result, _, _ = exported
+    for path in result.paths:
+        assert_reads_cleanly(path, capfd)
     assert not result.checklist.failures
     assert result.checklist.max_diff() <= PARITY
     layers = run.config["model"]["layers"]
@@ -160,9 +163,11 @@ def test_export_has_fused_lstm_and_passed_its_own_checks(exported):
 
 
 @pytest.mark.parametrize("cell, fused", [("gru", "GRU"), ("rnn", "RNN")])
-def test_gru_and_simple_rnn_forecasters_export_as_fused_ops(cell, fused, sample_csv, tmp_path_factory):
+def test_gru_and_simple_rnn_forecasters_export_as_fused_ops(cell, fused, sample_csv, tmp_path_factory, capfd):
     options = {**DEFAULT["model"], "cell": cell, "layers": 2}
     _, _, result = train_and_export(sample_csv, tmp_path_factory, options, settings(epochs=2), cell)
+    for path in result.paths:
+        assert_reads_cleanly(path, capfd)
     assert result.ops == {"dynamic": f"2 fused {fused}", "fixed": f"2 fused {fused}"}
     assert not result.checklist.failures and result.checklist.max_diff() <= PARITY
 

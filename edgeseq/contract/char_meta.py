@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from edgeseq.contract.card import char_card
 from edgeseq.contract.cells import CELLS, states_per_layer
 from edgeseq.contract.schema import (MAX_HIDDEN, MAX_LAYERS, MAX_ROW_FLOATS, MAX_VOCAB, MAX_WINDOW,
                                      FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
@@ -139,6 +140,10 @@ class CharMeta(Record):
     def step_meta(self) -> CharMeta:
         """The step graph's description (a generation graph carries it whole)."""
         return replace(self, graph="dynamic", generation=None, made_from=None, file_sha256=None)
+
+    def doc_string(self) -> str:
+        """The model card other tools show (the ONNX doc_string); written by edgeseq.contract.card."""
+        return char_card(self)
 
     def generation_meta(self, generation: GenerationInfo) -> CharMeta:
         return replace(self, graph="generation", generation=generation)

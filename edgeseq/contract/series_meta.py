@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+from edgeseq.contract.card import series_card
 from edgeseq.contract.cells import CELLS
 from edgeseq.contract.char_meta import FileRef
 from edgeseq.contract.schema import (MAX_FEATURES, MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_NAME, MAX_WINDOW,
@@ -134,6 +135,10 @@ class SeriesMeta(Record):
     @property
     def step_file(self) -> FileRef | None:
         return self.made_from
+
+    def doc_string(self) -> str:
+        """The model card other tools show (the ONNX doc_string); written by edgeseq.contract.card."""
+        return series_card(self)
 
     def check(self, where):
         if self.target not in self.features:

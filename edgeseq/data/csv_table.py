@@ -64,11 +64,15 @@ def read_table(source: str, text: str) -> Table:
     rows: list[list[str]] = []
     lines: list[int] = []
     delimiter = None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends
     for line_number, line in enumerate(io.StringIO(text), start=1):  # split on "\n" only
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         delimiter = delimiter or _delimiter_of(line)
-        cells = next(csv.reader([line], delimiter=delimiter))
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter))
+        except csv.Error as error:  # a NUL byte, an unclosed quote before the line end, ...
+            raise InputError(f"{source} row {line_number}: not a CSV row ({error})") from None
         rows.append([cell.strip() for cell in cells])
         lines.append(line_number)
     if not rows:

@@ -32,6 +32,7 @@ from edgeseq.contract import FileRef, ModelFiles
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import EdgeseqError
+from edgeseq.export.interop import Provenance
 from edgeseq.export.onnx_graph import model_bytes
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity, session
@@ -61,8 +62,12 @@ class ExportResult:
     ops: dict[str, str]
 
 
-def export_run(run_dir: str | Path, out: str | Path, force: bool = False) -> ExportResult:
-    """Export the run folder ``run_dir`` to ``out`` (NAME.onnx) and its siblings, verified."""
+def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
+               provenance: Provenance | None = None) -> ExportResult:
+    """Export the run folder ``run_dir`` to ``out`` (NAME.onnx) and its siblings, verified.
+
+    ``provenance``: the author and license every file written is to carry."""
+    provenance = provenance or Provenance()
     task_name = read_run_config(run_dir)["task"]
     if task_name not in TASKS:
         raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
@@ -77,6 +82,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False) -> Exp
     graphs, ops = {}, {}
     for graph, time in (("dynamic", None), ("fixed", task.window)):
         graphs[graph], ops[graph] = convert_and_check(task, checklist, graph, time)
+        provenance.apply(graphs[graph])  # before after_graphs: a graph built from this one copies it
     task.after_graphs(checklist, graphs)
     checklist.log_and_enforce(f"export of {run_dir}", force)
     parity = checklist.max_diff()

@@ -16,7 +16,11 @@ So after conversion:
 * ``add_lengths_input`` gives the graph a ``lengths [batch]`` input wired to the
   ``sequence_lens`` of every fused op: onnxruntime then returns zeros at steps >= n and
   the state after step n-1, exactly the lab's dynamic_rnn. Logits at padded steps are
-  zeroed too. The input has a default, so callers that never pad need not pass it.
+  zeroed too. The input is optional (type ``optional(tensor(int32))``): callers that never
+  pad omit it (or pass None) and an ``If`` on ``OptionalHasElement`` picks "no padding".
+  An initializer standing in as the default would also do, but onnxruntime warns on
+  every load of a graph that lists an initializer among its inputs, and tools that hide
+  such inputs (Netron) would not show ``lengths`` at all.
 
 The result is verified against TensorFlow by the exporter like any other graph.
 """
@@ -201,24 +205,28 @@ def fuse_recurrent_loops(model: onnx.ModelProto, layers: list) -> int:
 
 
 def add_lengths_input(model: onnx.ModelProto, ids: str = "ids", zeroed_output: str = "logits") -> int:
-    """Add ``lengths`` int32 [batch] (default: no padding) to every fused recurrent op.
+    """Add the optional input ``lengths`` int32 [batch] to every fused recurrent op.
 
     Returns the number of recurrent ops now driven by it.
     """
     graph = model.graph
     batch = graph.input[0].type.tensor_type.shape.dim[0]
-    graph.input.append(helper.make_tensor_value_info(
-        "lengths", TensorProto.INT32, [batch.dim_param or batch.dim_value or "batch"]))
-    graph.initializer.append(numpy_helper.from_array(np.array([NO_PADDING], np.int32), "lengths"))
+    lengths_type = helper.make_tensor_type_proto(TensorProto.INT32, [batch.dim_param or batch.dim_value or "batch"])
+    graph.input.append(helper.make_value_info("lengths", helper.make_optional_type_proto(lengths_type)))
     add = graph.initializer.append
     for name, value in (("len_one", np.array([1], np.int64)), ("len_zero_i", np.array(0, np.int32)),
                         ("len_one_i", np.array(1, np.int32)), ("len_last_axis", np.array([-1], np.int64)),
                         ("len_batch_axis", np.array([0], np.int64)), ("len_zero_f", np.array(0, np.float32))):
         add(numpy_helper.from_array(value, name))
-    prelude = [  # sequence_lens = min(expand(lengths, [batch]), time)
+    prelude = [  # sequence_lens = min(expand(lengths if given else NO_PADDING, [batch]), time)
+        helper.make_node("OptionalHasElement", ["lengths"], ["len_given"]),
+        helper.make_node("If", ["len_given"], ["len_chosen"], then_branch=_branch(
+            "lengths_given", helper.make_node("OptionalGetElement", ["lengths"], ["len_from_input"])),
+            else_branch=_branch("lengths_omitted", helper.make_node(
+                "Constant", [], ["len_no_padding"], value=numpy_helper.from_array(np.array([NO_PADDING], np.int32))))),
         helper.make_node("Shape", [ids], ["len_ids_shape"]),
         helper.make_node("Gather", ["len_ids_shape", "len_batch_axis"], ["len_batch"], axis=0),
-        helper.make_node("Expand", ["lengths", "len_batch"], ["len_expanded"]),
+        helper.make_node("Expand", ["len_chosen", "len_batch"], ["len_expanded"]),
         helper.make_node("Gather", ["len_ids_shape", "len_one"], ["len_time64"], axis=0),
         helper.make_node("Cast", ["len_time64"], ["len_time"], to=TensorProto.INT32),
         helper.make_node("Min", ["len_expanded", "len_time"], ["sequence_lens"]),
@@ -245,3 +253,8 @@ def add_lengths_input(model: onnx.ModelProto, ids: str = "ids", zeroed_output: s
     del graph.node[:]
     graph.node.extend(nodes)
     return driven
+
+
+def _branch(name: str, node: onnx.NodeProto) -> onnx.GraphProto:
+    """An If branch of one node whose output is the branch's int32 result."""
+    return helper.make_graph([node], name, [], [helper.make_tensor_value_info(node.output[0], TensorProto.INT32, None)])

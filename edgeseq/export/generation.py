@@ -72,6 +72,7 @@ from onnx import helper, numpy_helper
 
 from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms, WindowContext
 from edgeseq.export.generation_step import StepNodes
+from edgeseq.export.interop import Provenance
 from edgeseq.export.onnx_builder import F, I32, I64, GraphBuilder, value_info
 from edgeseq.export.onnx_graph import OPSET
 from edgeseq.export.step_graph import GenerationUnsupported, StepParts, read_step_graph
@@ -196,5 +197,6 @@ def build_generation(step: onnx.ModelProto, unroll: int = DEFAULT_UNROLL) -> onn
     graph = _Generation(read_step_graph(step), unroll).build()
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgeseq")
     model.ir_version = min(step.ir_version, model.ir_version)
+    Provenance.of(step).apply(model)  # the step graph's author and license, if it has them
     onnx.checker.check_model(model, full_check=True)
     return model

@@ -15,9 +15,9 @@ from dataclasses import replace
 
 import onnx
 
-import edgeseq
 from edgeseq.contract import METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta, metadata_text
 from edgeseq.contract.digest import PLACEHOLDER, seal
+from edgeseq.export.interop import Provenance, describe_for_other_tools, set_property
 
 #: The ONNX opset of every graph edgeseq writes (converted step graphs and generation graphs).
 OPSET = 17
@@ -37,12 +37,15 @@ def recurrent_summary(model: onnx.ModelProto) -> str:
 
 
 def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
-    """Store the model's own description (JSON) in metadata_props, where any reader finds it."""
+    """Store the model's own description (JSON) in metadata_props, where any reader finds it,
+    and the proto fields other tools show (edgeseq.export.interop): dimension names,
+    producer, version, domain, doc strings. Of other metadata keys, the author and license
+    stay and the rest go (such as the keys a converter or quantizer leaves)."""
+    provenance = Provenance.of(model)
     del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, metadata_text(description)  # checked as a reader checks it
-    model.producer_name = "edgeseq"
-    model.producer_version = edgeseq.__version__
+    set_property(model, METADATA_KEY, metadata_text(description))  # checked as a reader checks it
+    provenance.apply(model)
+    describe_for_other_tools(model, description)
     onnx.checker.check_model(model)
     return model
 

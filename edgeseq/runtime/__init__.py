@@ -2,9 +2,29 @@
 
 An edgeseq model file describes itself (its metadata), so this package needs nothing but
 the file. It never imports TensorFlow, tf2onnx or onnx; a test holds it to that.
-"""
-from edgeseq.runtime.forecaster import Forecaster
-from edgeseq.runtime.generator import CharGenerator
-from edgeseq.runtime.model_file import ModelFile, default_model_path, open_model
 
-__all__ = ["CharGenerator", "Forecaster", "ModelFile", "default_model_path", "open_model"]
+Its names are loaded on first use (PEP 562), so ``edgeseq run char`` does not import the
+forecaster (and the CSV reading, scaling and backtesting behind it), nor ``run stock`` the
+char generator.
+"""
+from __future__ import annotations
+
+import importlib
+
+#: name -> the module that defines it
+_EXPORTS = {"CharGenerator": "generator", "Forecaster": "forecaster", "ModelFile": "model_file",
+            "default_model_path": "model_file", "open_model": "model_file"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

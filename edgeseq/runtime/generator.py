@@ -106,7 +106,7 @@ class CharGenerator:
         characters. Everything is checked here; nothing runs until it is iterated."""
         sampler = Sampler(self.defaults.temperature if temperature is None else temperature,
                           self.defaults.top_k if top_k is None else top_k,
-                          self.defaults.rng if seed is None else seed)
+                          self.defaults if seed is None else seed)  # no seed: the generator's stream
         check_range("--top-k", sampler.top_k, 0, len(self.vocab), "the vocabulary size; 0: all")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:

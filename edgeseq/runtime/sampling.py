@@ -16,20 +16,30 @@ from edgeseq.errors import InputError
 class Sampler:
     """The settings of one request and the random stream it draws from.
 
-    ``seed``: an int for a fresh stream, None for an unpredictable one, or a numpy
-    Generator to draw from a stream shared with other samplers (a CharGenerator's default).
+    ``seed``: an int for a fresh stream, None for an unpredictable one, a numpy Generator,
+    or another Sampler to draw from its stream (a CharGenerator's default). The stream is
+    made on the first draw: greedy requests never draw, and numpy loads its random module
+    only when a generator is first made, a cost ``edgeseq run`` need not pay at start.
     """
 
     def __init__(self, temperature: float = 0.0, top_k: int = 0,
-                 seed: int | np.random.Generator | None = None):
+                 seed: int | np.random.Generator | Sampler | None = None):
         check_positive_number("--temperature", temperature, zero="greedy")
         if top_k < 0:
             raise InputError(f"--top-k must be 0 (off) or positive, got {top_k}")
-        if not isinstance(seed, np.random.Generator):
+        if isinstance(seed, int):  # (a Generator or a Sampler brings its own stream)
             check_range("--seed", seed, 0, SEED_MAX)
         self.temperature = float(temperature)
         self.top_k = int(top_k)
-        self.rng = np.random.default_rng(seed)
+        self._seed, self._rng = seed, None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The random stream, made (or taken from the Sampler given as seed) on first use."""
+        if self._rng is None:
+            seed = self._seed
+            self._rng = seed.rng if isinstance(seed, Sampler) else np.random.default_rng(seed)
+        return self._rng
 
     @property
     def greedy(self) -> bool:

@@ -1,0 +1,67 @@
+"""The model card: a few lines saying what an exported model is and how to run it.
+
+Other tools show the ONNX ``doc_string`` of a file (Netron as its description, onnxruntime
+as ``get_modelmeta().description``); edgeseq writes there the text made here from the same
+record the runner reads (``CharMeta.doc_string``, ``SeriesMeta.doc_string``), so the card
+always matches the file. First line: the model; then which graph this file is, the
+training figures, and the command that runs it. Stdlib only, like the rest of the contract.
+"""
+from __future__ import annotations
+
+from edgeseq.contract.cells import stack_label
+
+#: where the card points for the full description (the metadata key of edgeseq.contract.meta)
+_DETAILS = "in the metadata key 'edgeseq' (edgeseq info prints them); any ONNX runtime can feed the " \
+           "inputs as each one's description says"
+_INPUT_NAMES = {"onehot": "one-hot"}
+
+
+def char_card(meta) -> str:
+    """The card of a char model's file (``meta``: its CharMeta)."""
+    head = "dense head" if meta.head == "dense" else "no head (the last layer's outputs are the logits)"
+    trained = (f"trained on windows of {meta.window} from a zero state" if meta.context == "window"
+               else f"trained on chunks of {meta.window} with the state carried")
+    line_end = f", lines end with {meta.line_end!r}" if meta.line_end else ""
+    stack = stack_label(meta.cell, meta.layers, meta.hidden)
+    step = meta.generation.of if meta.graph == "generation" else "NAME.onnx"
+    this_file = {
+        "dynamic": "the step graph: ids and state in, logits and new state out; optional lengths for rows "
+                   "padded at the end",
+        "fixed": f"the step graph with time fixed to {meta.window} (no lengths input)",
+        "generation": f"the generation graph of {step}: the character loop and the sampling in one graph, "
+                      "used by the runner when it lies beside that file",
+    }[meta.graph]
+    return "\n".join(line for line in (
+        f"edgeseq char model: {stack}, {head}, {_INPUT_NAMES.get(meta.input, meta.input)} input, vocabulary of "
+        f"{meta.vocab_size} characters, {trained}{line_end}.",
+        f"This file: {this_file}.",
+        _figures("Training", meta.metrics),
+        f"Run: edgeseq run char --model {step} --prompt TEXT. Vocabulary and state layout are {_DETAILS}.",
+    ) if line)
+
+
+def series_card(meta) -> str:
+    """The card of a forecaster's file (``meta``: its SeriesMeta)."""
+    mode = "the change from the last value" if meta.target_mode == "delta" else "the value itself"
+    rows = "any number of rows" if meta.graph == "dynamic" else f"time fixed to {meta.window} rows"
+    rmse = (meta.evaluation or {}).get("rmse") or {}
+    test = ""
+    if isinstance(rmse.get("model"), (int, float)) and isinstance(rmse.get("persistence"), (int, float)):
+        test = (f"Test RMSE {rmse['model']:.4g} against persistence {rmse['persistence']:.4g} "
+                f"(walk-forward, {(meta.test or {}).get('forecasts', '?')} forecasts).")
+    return "\n".join(line for line in (
+        f"edgeseq series model: {stack_label(meta.cell, meta.layers, meta.hidden)} over {meta.window} rows of "
+        f"{len(meta.features)} features ({', '.join(meta.features)}) -> the next {meta.horizon} value(s) of "
+        f"{meta.target}, predicting {mode}.",
+        f"This file: the forecaster, {rows} per window.",
+        test,
+        f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv. Features, scaler and horizon are "
+        f"{_DETAILS}.",
+    ) if line)
+
+
+def _figures(what: str, metrics: dict) -> str:
+    """'Training: loss 0.2291, accuracy 0.8965.': the numeric figures of ``metrics``, or ''."""
+    numbers = [f"{key} {value:.4g}" for key, value in metrics.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    return f"{what}: {', '.join(numbers)}." if numbers else ""
