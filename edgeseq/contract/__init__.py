@@ -5,8 +5,10 @@ or parses a model's metadata by string keys. It needs only the standard library,
 runner, the exporter and a bare ``edgeseq info`` share it without pulling in either side's
 dependencies.
 
-* ``files``: the sibling-file naming (NAME.onnx, NAME.fixed.onnx, NAME.gen.onnx, ...) and
-  ``file_sha256``, by which a sibling names the step file it was made from.
+* ``files``: the sibling-file naming (NAME.onnx, NAME.fixed.onnx, NAME.gen.onnx,
+  NAME.int8.onnx, ...) and ``file_sha256``, by which a sibling names the step file it was
+  made from.
+* ``quantization``: what an int8 file records of how it was made and what it costs.
 * ``cells``: the recurrent cells, the ONNX op each becomes, and the states each carries.
 * ``schema``: the limits and the kinds every field is checked by; ``char_meta`` and
   ``series_meta``: the two descriptions as records; ``meta``: the versioned JSON document
@@ -14,11 +16,11 @@ dependencies.
 * ``digest``: the file's own sha256, by which a damaged or edited file is refused.
 * ``graph_io``: the inputs and outputs a description promises, checked against the graph.
 """
-from edgeseq.contract.cells import CELL_OPS, CELLS, RECURRENT_OPS, STATES_PER_OP, states_per_layer
+from edgeseq.contract.cells import CELL_OPS, CELLS, FUSED_OPS, INT8_OPS, RECURRENT_OPS, STATES_PER_OP, states_per_layer
 from edgeseq.contract.files import ModelFiles, file_sha256
-from edgeseq.contract.meta import (FORMAT_VERSION, METADATA_KEY, Baselines, CharMeta, FileRef, GenerationInfo, SeriesMeta,
-                                   StateLayout, metadata_text, parse_meta)
+from edgeseq.contract.meta import (FORMAT_VERSION, METADATA_KEY, PRECISIONS, Baselines, CharMeta, FileRef,
+                                   GenerationInfo, Quantization, SeriesMeta, StateLayout, metadata_text, parse_meta)
 
-__all__ = ["CELLS", "CELL_OPS", "RECURRENT_OPS", "STATES_PER_OP", "states_per_layer", "ModelFiles",
-           "file_sha256", "FORMAT_VERSION", "METADATA_KEY", "CharMeta", "SeriesMeta", "GenerationInfo",
-           "FileRef", "StateLayout", "Baselines", "metadata_text", "parse_meta"]
+__all__ = ["CELLS", "CELL_OPS", "RECURRENT_OPS", "INT8_OPS", "FUSED_OPS", "STATES_PER_OP", "states_per_layer",
+           "ModelFiles", "file_sha256", "FORMAT_VERSION", "METADATA_KEY", "PRECISIONS", "CharMeta", "SeriesMeta",
+           "GenerationInfo", "FileRef", "StateLayout", "Baselines", "Quantization", "metadata_text", "parse_meta"]

@@ -35,6 +35,7 @@ def char_card(meta) -> str:
         f"edgeseq char model: {stack}, {head}, {_INPUT_NAMES.get(meta.input, meta.input)} input, vocabulary of "
         f"{meta.vocab_size} characters, {trained}{line_end}.",
         f"This file: {this_file}.",
+        _int8(meta),
         _figures("Training", meta.metrics),
         f"Run: edgeseq run char --model {step} --prompt TEXT. Vocabulary and state layout are {_DETAILS}.",
     ) if line)
@@ -54,10 +55,20 @@ def series_card(meta) -> str:
         f"{len(meta.features)} features ({', '.join(meta.features)}) -> the next {meta.horizon} value(s) of "
         f"{meta.target}, predicting {mode}.",
         f"This file: the forecaster, {rows} per window.",
+        _int8(meta),
         test,
         f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv. Features, scaler and horizon are "
         f"{_DETAILS}.",
     ) if line)
+
+
+def _int8(meta) -> str:
+    """'In int8: ...; measured against fp32: ...': what an int8 file is and costs ('' for fp32)."""
+    q = meta.quantization
+    if q is None:
+        return ""
+    made_from = f" made from {meta.made_from.of}" if meta.made_from is not None else ""
+    return f"In int8{made_from}: {q.quantized}. Measured against fp32 on {q.measured_on}: {q.summary()}."
 
 
 def _figures(what: str, metrics: dict) -> str:

@@ -1,8 +1,8 @@
 """The recurrent cells: their user-facing names, the fused ONNX op each becomes, its states.
 
 Training builds Keras layers by these names, export checks that each came out as its fused
-op, the generation builder reads the ops back, and the runtime sizes the packed state from
-them: one table for all four.
+op (or, in an int8 file, onnxruntime's int8 kernel of it), the generation builder reads the
+ops back, and the runtime sizes the packed state from them: one table for all.
 """
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
 #: cell -> the fused ONNX op that runs it (never a Loop).
 CELL_OPS: dict[str, str] = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 RECURRENT_OPS: tuple[str, ...] = tuple(CELL_OPS.values())
+#: fused op -> onnxruntime's int8 kernel of it (domain com.microsoft), still one fused op per
+#: layer: int8 weights, activations quantized per call. GRU and RNN have none.
+INT8_OPS: dict[str, str] = {"LSTM": "DynamicQuantizeLSTM"}
+#: every op that runs a whole recurrent layer in one kernel, fp32 or int8
+FUSED_OPS: tuple[str, ...] = RECURRENT_OPS + tuple(INT8_OPS.values())
 #: fused op -> state tensors it carries: LSTM (h, c); GRU and RNN h alone.
-STATES_PER_OP: dict[str, int] = {"RNN": 1, "LSTM": 2, "GRU": 1}
+STATES_PER_OP: dict[str, int] = {"RNN": 1, "LSTM": 2, "GRU": 1, "DynamicQuantizeLSTM": 2}
 
 
 def states_per_layer(cell: str) -> int:

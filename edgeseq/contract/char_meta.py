@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from edgeseq.contract.card import char_card
 from edgeseq.contract.cells import CELLS, states_per_layer
+from edgeseq.contract.quantization import Quantization
 from edgeseq.contract.schema import (MAX_HIDDEN, MAX_LAYERS, MAX_ROW_FLOATS, MAX_VOCAB, MAX_WINDOW,
                                      FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
                                      fail, spec)
@@ -23,6 +24,10 @@ CONTEXTS = ("window", "stateful")
 HEADS = ("dense", "none")
 #: how character ids enter the model
 INPUTS = ("onehot", "embedding")
+#: how a generation graph runs the window context: W staggered states advanced together
+#: (the fp32 graph), or the last W characters re-read for every character (the int8 graph:
+#: the calls the per-step path makes, so int8 rounds the same; the caller passes those W ids)
+WINDOW_MODES = ("slots", "reread")
 
 
 class Vocabulary(Kind):
@@ -95,9 +100,15 @@ class FileRef(Record):
 
 @dataclass(frozen=True)
 class GenerationInfo(FileRef):
-    """A generation graph's step file, and how many steps its loop body unrolls."""
+    """A generation graph's step file, how many steps its loop body unrolls, and how it runs
+    the window context (None: ``slots``, as every graph before int8 did)."""
 
     unroll: int = spec(Int(1, 1024), default=1)
+    window: str | None = spec(Optional(Text(WINDOW_MODES)), default=None)
+
+    @property
+    def rereads_window(self) -> bool:
+        return self.window == "reread"
 
     def fields_json(self) -> dict:
         return {**super().fields_json(), "contexts": ["stateful", "window"], "sampling": "greedy, temperature, top-k"}
@@ -125,6 +136,7 @@ class CharMeta(Record):
     training: dict = spec(FreeJson(), default_factory=dict)
     generation: GenerationInfo | None = spec(Nested(GenerationInfo), default=None)  # the generation graph only
     made_from: FileRef | None = spec(Nested(FileRef), default=None)  # the fixed graph (and other siblings)
+    quantization: Quantization | None = spec(Optional(Nested(Quantization)), default=None)  # int8 files only
     file_sha256: str | None = spec(Hex64(), default=None)  # edgeseq.contract.digest
     edgeseq_version: str = spec(Text(max_chars=64), default=__version__)  # who wrote it
 
@@ -133,13 +145,18 @@ class CharMeta(Record):
         return len(self.vocabulary)
 
     @property
-    def step_file(self) -> FileRef | None:
-        """The step file this sibling graph was made from (None: it is the step graph)."""
-        return self.generation or self.made_from
+    def precision(self) -> str:
+        return "fp32" if self.quantization is None else self.quantization.precision
 
     def step_meta(self) -> CharMeta:
         """The step graph's description (a generation graph carries it whole)."""
         return replace(self, graph="dynamic", generation=None, made_from=None, file_sha256=None)
+
+    @property
+    def file_refs(self) -> tuple[FileRef, ...]:
+        """Every file this one names by sha256 (an int8 generation graph names two: its int8
+        step file, and the fp32 step file that one was made from)."""
+        return tuple(ref for ref in (self.generation, self.made_from) if ref is not None)
 
     def doc_string(self) -> str:
         """The model card other tools show (the ONNX doc_string); written by edgeseq.contract.card."""
@@ -178,24 +195,18 @@ class CharMeta(Record):
 
     def _io(self, graph: str) -> tuple[dict, dict]:
         s, h, v = self.state.rows, self.state.hidden, self.vocab_size
+        if graph == "generation" and self.generation is not None and self.generation.rereads_window:
+            inputs, outputs = self._io_slots(s, h, v)
+            inputs["ids"] = ("int32 [batch, time]: characters to consume first (stateful: the prompt, then the "
+                             "last generated character; window context: the last W characters, every call)")
+            inputs["state"] = (f"float32 [batch, slots, {s}, {h}]: stateful: slots 1, the step graph's state, zeros "
+                               "to start; window context: not read (slots 1, zeros)")
+            inputs["position"] = "int64 []: not read (0)"
+            outputs["new_state"] = ("like state: stateful, after ids and every token but the last (to continue, "
+                                    "feed the last token as ids); window context: state unchanged")
+            return inputs, outputs
         if graph == "generation":
-            return {
-                "ids": "int32 [batch, time]: characters to consume first (the prompt; window context: "
-                       "its last W; to continue: the last generated character)",
-                "state": f"float32 [batch, slots, {s}, {h}]: stateful: slots 1, the step graph's state; "
-                         f"window: slots W, one state per window slot; zeros to start",
-                "window": f"int64 []: 0 for the stateful context; W > 0 (the model's: {self.window}) for the "
-                          "window context",
-                "position": "int64 []: window context: characters consumed since the slots were zero",
-                "uniforms": "float32 [steps, batch]: one uniform in [0, 1) per character to generate "
-                            "(their count is the chunk length; ignored when greedy)",
-                "temperature": "float32 []: 0 greedy (ArgMax), > 0 sample at this temperature",
-                "top_k": "int64 []: sample among the k most likely characters (0: all)",
-            }, {
-                "tokens": f"int32 [batch, steps]: generated character ids (< {v})",
-                "new_state": "like state: after ids and every token but the last; to continue, feed the "
-                             "last token as ids (window: position + time + steps - 1)",
-            }
+            return self._io_slots(s, h, v)
         time = "time" if graph == "dynamic" else str(self.window)
         inputs = {
             "ids": f"int32 [batch, {time}]: character ids, positions in the vocabulary",
@@ -209,3 +220,22 @@ class CharMeta(Record):
             "new_state": f"float32 [batch, {s}, {h}]: the state after the last step",
         }
 
+    def _io_slots(self, s: int, h: int, v: int) -> tuple[dict, dict]:
+        """The generation graph's inputs and outputs, window context through W staggered slots."""
+        return {
+            "ids": "int32 [batch, time]: characters to consume first (the prompt; window context: "
+                   "its last W; to continue: the last generated character)",
+            "state": f"float32 [batch, slots, {s}, {h}]: stateful: slots 1, the step graph's state; "
+                     f"window: slots W, one state per window slot; zeros to start",
+            "window": f"int64 []: 0 for the stateful context; W > 0 (the model's: {self.window}) for the "
+                      "window context",
+            "position": "int64 []: window context: characters consumed since the slots were zero",
+            "uniforms": "float32 [steps, batch]: one uniform in [0, 1) per character to generate "
+                        "(their count is the chunk length; ignored when greedy)",
+            "temperature": "float32 []: 0 greedy (ArgMax), > 0 sample at this temperature",
+            "top_k": "int64 []: sample among the k most likely characters (0: all)",
+        }, {
+            "tokens": f"int32 [batch, steps]: generated character ids (< {v})",
+            "new_state": "like state: after ids and every token but the last; to continue, feed the "
+                         "last token as ids (window: position + time + steps - 1)",
+        }

@@ -5,6 +5,12 @@ An export writes a set of files beside each other, all named after the step grap
     NAME.onnx            the step graph (dynamic time axis, state in/out): the model
     NAME.fixed.onnx      the same model with time fixed to the training window
     NAME.gen.onnx        the generation graph (char models): the character loop in ONNX
+    NAME.int8.onnx       the step graph in int8 (``edgeseq export --quantize int8``)
+    NAME.int8.gen.onnx   its generation graph (char models)
+
+The int8 files are a model of their own made from NAME.onnx: NAME.int8.onnx names
+NAME.onnx's sha256, and its generation graph is found beside it by the same rule as any
+step file's (``ModelFiles("NAME.int8.onnx").generation`` is NAME.int8.gen.onnx).
 
 The runtime finds the siblings of the NAME.onnx it is given by these same rules, and a
 sibling made from a step file names that file by its sha256, so a stale sibling beside a
@@ -48,10 +54,24 @@ class ModelFiles:
         """ship.onnx -> ship.gen.onnx"""
         return self._sibling("gen")
 
+    @property
+    def int8(self) -> Path:
+        """ship.onnx -> ship.int8.onnx"""
+        return self._sibling("int8")
+
+    @property
+    def int8_generation(self) -> Path:
+        """ship.onnx -> ship.int8.gen.onnx (the generation graph of ship.int8.onnx)"""
+        return ModelFiles(self.int8).generation
+
     def all(self) -> tuple[Path, ...]:
         """Every file an export of this model may write, step graph first."""
-        return (self.step, self.fixed, self.generation)
+        return (self.step, self.fixed, self.generation, self.int8, self.int8_generation)
 
-    def of_task(self, task: str) -> tuple[Path, ...]:
-        """The files an export of a ``task`` model writes: a series model has no generation graph."""
-        return self.all() if task == "char" else (self.step, self.fixed)
+    def of_task(self, task: str, int8: bool = False) -> tuple[Path, ...]:
+        """The files an export of a ``task`` model writes (``int8``: with ``--quantize int8``): a
+        series model has no generation graph."""
+        fp32 = (self.step, self.fixed, self.generation) if task == "char" else (self.step, self.fixed)
+        if not int8:
+            return fp32
+        return (*fp32, self.int8, self.int8_generation) if task == "char" else (*fp32, self.int8)

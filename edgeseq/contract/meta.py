@@ -19,7 +19,9 @@ import json
 from typing import Any
 
 from edgeseq import __version__
-from edgeseq.contract.char_meta import CONTEXTS, GRAPHS, HEADS, INPUTS, CharMeta, FileRef, GenerationInfo, StateLayout
+from edgeseq.contract.char_meta import (CONTEXTS, GRAPHS, HEADS, INPUTS, WINDOW_MODES, CharMeta, FileRef,
+                                        GenerationInfo, StateLayout)
+from edgeseq.contract.quantization import PRECISIONS, Quantization
 from edgeseq.contract.schema import MAX_META_CHARS, Int, Text, load_document
 from edgeseq.contract.series_meta import DATE_FORMATS, MISSING_VALUES, TARGET_MODES, Baselines, SeriesMeta
 from edgeseq.display import printable
@@ -78,6 +80,6 @@ def read_document(doc: Any, where: str) -> CharMeta | SeriesMeta:
 
 
 __all__ = ["METADATA_KEY", "FORMAT_VERSION", "TASKS", "GRAPHS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES",
-           "DATE_FORMATS", "MISSING_VALUES", "Baselines",
+           "DATE_FORMATS", "MISSING_VALUES", "WINDOW_MODES", "PRECISIONS", "Baselines", "Quantization",
            "CharMeta", "SeriesMeta", "StateLayout", "GenerationInfo", "FileRef", "document", "metadata_text",
            "parse_meta", "read_document"]

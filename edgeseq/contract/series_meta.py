@@ -14,6 +14,7 @@ from typing import ClassVar
 from edgeseq.contract.card import series_card
 from edgeseq.contract.cells import CELLS
 from edgeseq.contract.char_meta import FileRef
+from edgeseq.contract.quantization import Quantization
 from edgeseq.contract.schema import (MAX_FEATURES, MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_NAME, MAX_WINDOW,
                                      FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
                                      fail, spec)
@@ -112,7 +113,17 @@ class SeriesMeta(Record):
     missing: str | None = spec(Optional(Text(MISSING_VALUES)), default=None)  # None: a missing value was refused
     date_format: str | None = spec(Optional(Text(DATE_FORMATS)), default=None)  # how the training file wrote dates
     baselines: Baselines | None = spec(Optional(Nested(Baselines)), default=None)  # None in older files
+    quantization: Quantization | None = spec(Optional(Nested(Quantization)), default=None)  # int8 files only
     edgeseq_version: str = spec(Text(max_chars=64), default=__version__)
+
+    @property
+    def precision(self) -> str:
+        return "fp32" if self.quantization is None else self.quantization.precision
+
+    @property
+    def file_refs(self) -> tuple[FileRef, ...]:
+        """Every file this one names by sha256."""
+        return () if self.made_from is None else (self.made_from,)
 
     @property
     def split_at(self) -> str | None:
@@ -131,10 +142,6 @@ class SeriesMeta(Record):
         """sha256 of the training rows' values (float64, feature order): finds them in a file without dates."""
         value = self.data.get("train_sha256")
         return value if isinstance(value, str) else None
-
-    @property
-    def step_file(self) -> FileRef | None:
-        return self.made_from
 
     def doc_string(self) -> str:
         """The model card other tools show (the ONNX doc_string); written by edgeseq.contract.card."""

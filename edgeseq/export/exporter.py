@@ -8,7 +8,9 @@ Every export is the same few steps, whatever the task:
    convert with tf2onnx, every recurrent layer a fused op (edgeseq.export.convert), then
    compare ONNX with TensorFlow on the task's sample inputs, every output, plus the task's
    own checks;
-3. the task's work on both graphs together (a char model's generation graph);
+3. the task's work on both graphs together (a char model's generation graph); with
+   ``--quantize int8``, the int8 step graph and its generation graph, measured against fp32
+   on the training data (edgeseq.export.int8_set);
 4. log the checklist and refuse on any failure (unless --force: then a warning);
 5. make every file's bytes (its metadata checked and sealed with its digest; siblings name
    the step file's sha256), open each as the runner will, and write them as one set
@@ -28,7 +30,7 @@ import onnx
 
 from edgeseq.atomic import refuse_overwrite
 from edgeseq.atomic import recover, write_set
-from edgeseq.contract import FileRef, ModelFiles
+from edgeseq.contract import PRECISIONS, FileRef, ModelFiles
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import EdgeseqError
@@ -63,17 +65,28 @@ class ExportResult:
 
 
 def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
-               provenance: Provenance | None = None) -> ExportResult:
+               provenance: Provenance | None = None, quantize: str | None = None,
+               data_root: Path | None = None) -> ExportResult:
     """Export the run folder ``run_dir`` to ``out`` (NAME.onnx) and its siblings, verified.
 
-    ``provenance``: the author and license every file written is to carry."""
+    ``provenance``: the author and license every file written is to carry. ``quantize``:
+    "int8" also writes NAME.int8.onnx (and its generation graph), measured on the training
+    data, which ``data_root`` locates (default: the current folder; edgeseq.export.int8_data)."""
     provenance = provenance or Provenance()
-    task_name = read_run_config(run_dir)["task"]
+    if quantize not in (None, *PRECISIONS[1:]):
+        raise EdgeseqError(f"unknown --quantize {quantize!r}; choose one of: {', '.join(PRECISIONS[1:])}")
+    config = read_run_config(run_dir)
+    task_name = config["task"]
     if task_name not in TASKS:
         raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
+    if quantize:  # the data the int8 cost is measured on must be there before anything loads
+        from edgeseq.export.int8_data import char_source, series_source
+
+        char_source(config.get("training"), data_root) if task_name == "char" else series_source(config.get("data"),
+                                                                                                 data_root)
     files = ModelFiles(out)
     recover(files.step)  # a killed export's leftovers: finished or removed, saying so
-    for path in files.of_task(task_name):
+    for path in files.of_task(task_name, int8=bool(quantize)):
         refuse_overwrite(path, force)
     from edgeseq.training.run_folder import load_run  # everything is checked: now TensorFlow loads
 
@@ -84,18 +97,24 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         graphs[graph], ops[graph] = convert_and_check(task, checklist, graph, time)
         provenance.apply(graphs[graph])  # before after_graphs: a graph built from this one copies it
     task.after_graphs(checklist, graphs)
-    checklist.log_and_enforce(f"export of {run_dir}", force)
-    parity = checklist.max_diff()
+    parity = checklist.max_diff()  # of the fp32 graphs against TensorFlow (the int8 checks are conditions)
     meta = {graph: replace(task.metadata_for(graph, ops[graph], checklist),
                            parity_max_abs_diff=parity if math.isfinite(parity) else None) for graph in graphs}
-    paths = write_files(files, graphs, meta, task, force)
+    int8 = None
+    if quantize:
+        from edgeseq.export.int8_set import build_int8, measurement_data
+
+        int8 = build_int8(graphs["dynamic"], meta["dynamic"], measurement_data(meta["dynamic"], data_root), checklist)
+    checklist.log_and_enforce(f"export of {run_dir}", force)
+    paths = write_files(files, graphs, meta, task, force, int8)
     return ExportResult(paths, checklist, ops)
 
 
 def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dict, task: ExportTask,
-                force: bool) -> list[Path]:
+                force: bool, int8=None) -> list[Path]:
     """Step 5: the bytes of every file, each opened as the runner opens it, written as one set.
-    Returns the paths, step file first."""
+    ``int8``: the int8 model to write beside (edgeseq.export.int8_set.Int8Model). Returns the
+    paths, step file first."""
     from edgeseq.runtime.model_file import load_model
 
     step = model_bytes(graphs["dynamic"], meta["dynamic"])
@@ -103,12 +122,17 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
     siblings = [(files.fixed, graphs["fixed"], replace(meta["fixed"], made_from=made_from)),
                 *task.companions(files, meta["dynamic"], made_from)]
     entries = [(path, model_bytes(model, description)) for path, model, description in siblings]
+    if int8 is not None:
+        from edgeseq.export.int8_set import int8_entries
+
+        entries += int8_entries(files, int8, meta["dynamic"], made_from, len(step))
     entries.append((files.step, step))
     for path, data in entries:
         load_model(path, data)  # what a reader will check: the metadata, the digest, the graph's shapes
     written = [path for path, _ in entries]
     write_set(entries, force, stale=tuple(p for p in files.all() if p not in written and p.exists()))
-    what = {files.step: meta["dynamic"].recurrent_ops, files.fixed: meta["fixed"].recurrent_ops}
+    what = {files.step: meta["dynamic"].recurrent_ops, files.fixed: meta["fixed"].recurrent_ops,
+            files.int8: int8.ops if int8 is not None else "", files.int8_generation: "int8 generation graph"}
     for path, data in [entries[-1], *entries[:-1]]:
         logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {what.get(path, 'generation graph')})")
     return [written[-1], *written[:-1]]

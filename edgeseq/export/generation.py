@@ -60,9 +60,15 @@ holds a full window, and the graph takes over from there.
 The graph has no ``If``: each mode (stateful or window, greedy or sampled) is its own chain
 of top-level Loops, and the modes not asked for run zero iterations (see ``_Generation``).
 
-Built in three modules: this one assembles the graph (modes, sampling settings, uniforms,
+An int8 step graph (edgeseq.export.quantize) gives an int8 generation graph: the same
+Loops around the step graph's int8 kernels, except where int8 needs the per-step path's own
+calls to round the same way (the prompt's head over the whole prompt; the window re-read
+for every character instead of the slots): ``generation_int8`` says why and how.
+
+Built in four modules: this one assembles the graph (modes, sampling settings, uniforms,
 the first character, outputs); ``generation_contexts`` holds the stateful and the window
-Loops; ``generation_step`` the nodes of one step and of the choice of a character.
+Loops (``generation_int8`` their int8 variants); ``generation_step`` the nodes of one step
+and of the choice of a character.
 """
 from __future__ import annotations
 
@@ -71,15 +77,18 @@ import onnx
 from onnx import helper, numpy_helper
 
 from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms, WindowContext
+from edgeseq.export.generation_int8 import RereadWindowContext, SequenceHeadStateful
 from edgeseq.export.generation_step import StepNodes
 from edgeseq.export.interop import Provenance
 from edgeseq.export.onnx_builder import F, I32, I64, GraphBuilder, value_info
 from edgeseq.export.onnx_graph import OPSET
 from edgeseq.export.step_graph import GenerationUnsupported, StepParts, read_step_graph
 
-__all__ = ["build_generation", "read_step_graph", "GenerationUnsupported", "DEFAULT_UNROLL"]
+__all__ = ["build_generation", "read_step_graph", "rereads_window", "GenerationUnsupported", "DEFAULT_UNROLL"]
 
 DEFAULT_UNROLL = 4
+#: the opset of onnxruntime's own ops (DynamicQuantizeLSTM) in an int8 graph
+MS_DOMAIN, MS_OPSET = "com.microsoft", 1
 
 
 class _Generation:
@@ -101,11 +110,16 @@ class _Generation:
             self.top.i64(value)
 
     def build(self) -> onnx.GraphProto:
+        self.top.nodes.extend(self.parts.weight_nodes)  # int8-stored weights, dequantized (folded at load)
         modes = self.modes()
         self.sampling_settings(modes)
         uniforms = self.split_uniforms(modes)
-        stateful = StatefulContext(self.step, self.top, modes, self.unroll)
-        window = WindowContext(self.step, self.top, modes)
+        if self.parts.int8:  # the per-step path's calls, so that int8 rounds the same (generation_int8)
+            stateful = SequenceHeadStateful(self.step, self.top, modes, self.unroll)
+            window = RereadWindowContext(self.step, self.top, modes)
+        else:
+            stateful = StatefulContext(self.step, self.top, modes, self.unroll)
+            window = WindowContext(self.step, self.top, modes)
         logits_stateful = stateful.prefill()
         logits_window = window.prefill(stateful.zero_h)
         first = self.first_character(modes, logits_stateful, logits_window)
@@ -155,16 +169,18 @@ class _Generation:
         return top.add("Where", [modes.greedy, choose(top, logits, None),
                                  choose(top, logits, top.add("Gather", ["uniforms", top.i64(0)]))])
 
-    def outputs(self, modes: Modes, tokens: list[str], final_stateful: list[str], final_window: list[str]) -> None:
-        """tokens: every Loop's (only the active ones have any); new_state: the active mode's."""
+    def outputs(self, modes: Modes, tokens: list[str], final_stateful: list[str],
+                final_window: list[str] | None) -> None:
+        """tokens: every Loop's (only the active ones have any); new_state: the active mode's
+        (``final_window`` None: the window context keeps no state, ``state`` passes through)."""
         top, i64, axis0, axis1 = self.top, self.top.i64, self.top.i64([0]), self.top.i64([1])
         flat = top.add("Concat", [i64([-1]), modes.batch], axis=0)
         joined = top.add("Concat", [top.add("Reshape", [t, flat]) for t in tokens], axis=0)  # [steps, B]
         top.add("Cast", [top.add("Transpose", [joined], perm=[1, 0])], outputs=["tokens"], to=I32)
         packed_s = top.add("Unsqueeze", [self._rows_first(final_stateful), axis1])  # [B, 1, S, H]
-        packed_w = top.add("Reshape", [self._rows_first(final_window),  # [B, W, S, H]
-                                       top.add("Concat", [modes.batch, i64([-1, self.parts.state_count,
-                                                                            self.parts.hidden])], axis=0)])
+        packed_w = "state" if final_window is None else top.add(
+            "Reshape", [self._rows_first(final_window),  # [B, W, S, H]
+                        top.add("Concat", [modes.batch, i64([-1, self.parts.state_count, self.parts.hidden])], axis=0)])
         slots = top.add("Shape", ["state"], start=1, end=2)
         keep_s = top.add("Slice", [packed_s, axis0, top.add("Unsqueeze", [modes.stateful_i, axis0]), axis1])
         keep_w = top.add("Slice", [packed_w, axis0, top.add("Mul", [slots, modes.windowed_i]), axis1])
@@ -180,6 +196,9 @@ class _Generation:
         if parts.head_weight is not None:
             inits += [numpy_helper.from_array(parts.head_weight, "head_weight"),
                       numpy_helper.from_array(parts.head_bias, "head_bias")]
+        if parts.head_scale is not None:
+            inits += [numpy_helper.from_array(parts.head_scale, "head_scale"),
+                      numpy_helper.from_array(parts.head_zero_point, "head_zero_point")]
         return helper.make_graph(
             self.top.nodes, "edgeseq_generation",
             [value_info("ids", I32, ["batch", "time"]), value_info("state", F, ["batch", "slots", s, hidden]),
@@ -194,9 +213,19 @@ def build_generation(step: onnx.ModelProto, unroll: int = DEFAULT_UNROLL) -> onn
     """The generation graph for the exported step graph ``step`` (see the module docstring)."""
     if unroll < 1:
         raise ValueError(f"unroll must be at least 1, got {unroll}")
-    graph = _Generation(read_step_graph(step), unroll).build()
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgeseq")
+    parts = read_step_graph(step)
+    graph = _Generation(parts, unroll).build()
+    opsets = [helper.make_opsetid("", OPSET)]
+    if any(layer.domain == MS_DOMAIN for layer in parts.layers):
+        opsets.append(helper.make_opsetid(MS_DOMAIN, MS_OPSET))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="edgeseq")
     model.ir_version = min(step.ir_version, model.ir_version)
     Provenance.of(step).apply(model)  # the step graph's author and license, if it has them
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def rereads_window(step: onnx.ModelProto) -> bool:
+    """Whether the generation graph of the step graph ``step`` re-reads the window for every
+    character (an int8 step graph: see generation_int8) instead of keeping W slots."""
+    return read_step_graph(step).int8

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from edgeseq.log import logger
-from edgeseq.export.generation import GenerationUnsupported, build_generation
+from edgeseq.export.generation import GenerationUnsupported, build_generation, rereads_window
 from edgeseq.export.verify import Checklist, session
 from edgeseq.runtime.char_model import GenerationGraph
 from edgeseq.runtime.decoding import graph_chunks, per_step_chunks
@@ -20,18 +20,21 @@ from edgeseq.runtime.sampling import Sampler
 
 
 def verify_generation(checklist: Checklist, step_bytes: bytes, gen_model: onnx.ModelProto, window: int,
-                      state_shape: tuple, length: int = 40, seed: int = 0) -> None:
+                      state_shape: tuple, length: int = 40, seed: int = 0, rereads: bool = False,
+                      label: str = "generation graph") -> None:
     """The generation graph against the per-step path of the runtime, token for token.
 
     Both contexts; greedy, temperature and top-k sampling; batch 1 and 3; prompts shorter
     than, as long as and longer than the window; ``length`` characters in chunks of 1, 5,
     17, ... (so every chunk size, the unrolled loop and its remainder, and chunk-to-chunk
-    continuation are exercised). One checklist line per context and sampling.
+    continuation are exercised). One checklist line per context and sampling. ``rereads``:
+    the graph re-reads the window (an int8 graph), and is run as the runtime runs one.
     """
     step = session(step_bytes)
     vocab = step.get_outputs()[0].shape[-1]
-    graph = GenerationGraph(session(gen_model.SerializeToString()), None, None, vocab)
+    graph = GenerationGraph(session(gen_model.SerializeToString()), None, None, vocab, rereads_window=rereads)
     rng = np.random.default_rng(seed)
+    what = label
     for context in ("stateful", "window"):
         for label, temperature, top_k in (("greedy", 0.0, 0), ("sampled T=0.9", 0.9, 0),
                                           ("sampled T=1.3 top-3", 1.3, 3)):
@@ -47,29 +50,31 @@ def verify_generation(checklist: Checklist, step_bytes: bytes, gen_model: onnx.M
                         runs.append(np.concatenate(chunks, axis=1))
                     same &= runs[0].shape == runs[1].shape and bool((runs[0] == runs[1]).all())
                     cases += 1
-            checklist.require(f"generation graph = per-step path: {context}, {label} "
+            checklist.require(f"{what} = per-step path: {context}, {label} "
                               f"({cases} prompts x {length} chars)", same)
 
 
 def build_and_verify(checklist: Checklist, step_model: onnx.ModelProto, window: int,
-                     state_shape: tuple) -> onnx.ModelProto | None:
+                     state_shape: tuple, what: str = "generation graph") -> onnx.ModelProto | None:
     """The exporter's entry point: build the generation graph of ``step_model`` and check it.
 
     The generation graph is an optional speed-up: a step graph the builder does not
     recognise, or a generation graph that disagrees with the per-step path, gets a note and
     no graph (the model then runs per step, correctly); it never blocks the step graphs.
+    ``what`` names it in the checklist ('int8 generation graph').
     """
-    logger.info("building the generation graph ...")
+    logger.info(f"building the {what} ...")
     try:
         gen = build_generation(step_model)
     except GenerationUnsupported as e:
-        checklist.notes.append(f"no generation graph ({e}); the runtime will run this model per step")
+        checklist.notes.append(f"no {what} ({e}); the runtime will run this model per step")
         return None
     own = Checklist()
-    verify_generation(own, step_model.SerializeToString(), gen, window, state_shape)
+    verify_generation(own, step_model.SerializeToString(), gen, window, state_shape,
+                      rereads=rereads_window(step_model), label=what)
     if own.failures:
         failed = "; ".join(c.label for c in own.failures)
-        checklist.notes.append(f"no generation graph: it disagreed with the per-step path ({failed}); "
+        checklist.notes.append(f"no {what}: it disagreed with the per-step path ({failed}); "
                                "the runtime will run this model per step")
         return None
     checklist.checks.extend(own.checks)

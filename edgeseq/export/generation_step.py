@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseq.export.onnx_builder import I64, GraphBuilder
+from edgeseq.export.onnx_builder import F, I64, GraphBuilder
 from edgeseq.export.step_graph import StepParts
 
 
@@ -18,19 +18,24 @@ class StepNodes:
     def __init__(self, parts: StepParts):
         self.parts = parts
 
-    def layers(self, graph: GraphBuilder, x: str, states: list[str], sequence_out: bool) -> tuple[str, list[str]]:
+    def layers(self, graph: GraphBuilder, x: str, states: list[str], sequence_out: bool,
+               last_sequence: bool = False) -> tuple[str, list[str]]:
         """The recurrent layers over x [time, rows, E] from states (each [1, rows, H]).
 
         Returns (the last layer's final h [1, rows, H], the new states). Only the layers
-        below the last write their whole output sequence (the next layer's input)."""
+        below the last write their whole output sequence (the next layer's input), unless
+        ``last_sequence``: then the last one does too, and its sequence [time, rows, H] is
+        returned instead of its final h."""
         new = list(states)
         for i, layer in enumerate(self.parts.layers):
             last = i == len(self.parts.layers) - 1
             count = len(layer.state_rows)
-            y = "" if last or not sequence_out else graph.fresh("y")
+            y = graph.fresh("y") if (sequence_out and not last) or (last and last_sequence) else ""
             finals = [graph.fresh("final") for _ in range(count)]
-            graph.add(layer.op_type, [x, *layer.weights, "", *(states[r] for r in layer.state_rows)],
-                      outputs=[y, *finals], **layer.attributes)
+            inputs = [x, *layer.weights, "", *(states[r] for r in layer.state_rows)]
+            if layer.scales:  # DynamicQuantizeLSTM: peepholes (none), then the weights' scales
+                inputs += [""] * (8 - len(inputs)) + layer.scales
+            graph.add(layer.op_type, inputs, outputs=[y, *finals], domain=layer.domain or None, **layer.attributes)
             for r, name in zip(layer.state_rows, finals):
                 new[r] = name
             # time 1: the final h is the output sequence, already [1, rows, H]
@@ -38,10 +43,16 @@ class StepNodes:
         return x, new
 
     def head(self, graph: GraphBuilder, h: str) -> str:
-        """Logits from the last layer's h (the h itself when the model has no head)."""
+        """Logits from the last layer's h (the h itself when the model has no head); an int8
+        head as the step graph has it: h quantized per call, MatMulInteger, both scales."""
         if self.parts.head_weight is None:
             return h
-        return graph.add("Add", [graph.add("MatMul", [h, "head_weight"]), "head_bias"])
+        if self.parts.head_scale is None:
+            return graph.add("Add", [graph.add("MatMul", [h, "head_weight"]), "head_bias"])
+        q, scale, zero_point = graph.add("DynamicQuantizeLinear", [h], outputs=3)
+        product = graph.add("MatMulInteger", [q, "head_weight", zero_point, "head_zero_point"])
+        scales = graph.add("Mul", [scale, "head_scale"])
+        return graph.add("Add", [graph.add("Mul", [graph.add("Cast", [product], to=F), scales]), "head_bias"])
 
     def choose(self, graph: GraphBuilder, logits: str, u: str | None) -> str:
         """Ids int64 [...] from logits [..., V]: ArgMax when u is None, else the inverse-CDF draw

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import onnx
 
-from edgeseq.contract import METADATA_KEY, RECURRENT_OPS, CharMeta, SeriesMeta, metadata_text
+from edgeseq.contract import FUSED_OPS, METADATA_KEY, CharMeta, SeriesMeta, metadata_text
 from edgeseq.contract.digest import PLACEHOLDER, seal
 from edgeseq.export.interop import Provenance, describe_for_other_tools, set_property
 
@@ -28,9 +28,10 @@ def op_counts(model: onnx.ModelProto) -> Counter:
 
 
 def recurrent_summary(model: onnx.ModelProto) -> str:
-    """'2 fused LSTM' or '2 Loop (not fused)': what the runner will execute."""
+    """'2 fused LSTM', '2 fused DynamicQuantizeLSTM' (int8) or '2 Loop (not fused)': what the
+    runner will execute."""
     ops = op_counts(model)
-    parts = [f"{ops[op]} fused {op}" for op in RECURRENT_OPS if ops[op]]
+    parts = [f"{ops[op]} fused {op}" for op in FUSED_OPS if ops[op]]
     if ops["Loop"]:
         parts.append(f"{ops['Loop']} Loop (not fused)")
     return ", ".join(parts) or "no recurrent op"

@@ -4,6 +4,13 @@ The generation graph is built from the step graph the exporter verified, not fro
 TensorFlow, so that it runs exactly the kernels and weights the step graph runs. This
 module finds those parts in the step graph (following data-moving ops such as Squeeze
 and Transpose) and says plainly when the graph is not one it recognises.
+
+An int8 step graph (edgeseq.export.quantize) reads the same way: a DynamicQuantizeLSTM is
+an LSTM whose inputs 0-7 are laid out as ONNX's (X, W, R, B, sequence_lens, initial_h,
+initial_c, P), followed by its weights' scales and zero points; a GRU or RNN weight stored
+int8 is the output of a DequantizeLinear of constants, which travels with the parts; and an
+int8 head is the pattern ``quantize_dynamic`` writes for a MatMul by a constant
+(DynamicQuantizeLinear, MatMulInteger, Cast, the two scale Muls, then the bias Add).
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from edgeseq.errors import ExportCheckError
-from edgeseq.contract import RECURRENT_OPS, STATES_PER_OP
+from edgeseq.contract import FUSED_OPS, STATES_PER_OP
 
 #: ops that only move or reshape data: followed through when tracing the step graph
 PASS_THROUGH = ("Squeeze", "Unsqueeze", "Identity", "Transpose", "Reshape", "Cast")
@@ -27,10 +34,12 @@ class GenerationUnsupported(ExportCheckError):
 @dataclass
 class Recurrent:
     op_type: str
-    weights: list[str]  # W, R, B initializer names (B may be "")
+    weights: list[str]  # W, R, B names (B may be ""): initializers, or DequantizeLinear outputs
     attributes: dict
     state_rows: list[int]  # rows of the packed state for initial_h (and initial_c)
     hidden: int
+    domain: str = ""  # com.microsoft for DynamicQuantizeLSTM
+    scales: list[str] = field(default_factory=list)  # DynamicQuantizeLSTM: inputs 8-11, the weights' scales
 
 
 @dataclass
@@ -40,11 +49,19 @@ class StepParts:
     vocab: int
     table: np.ndarray  # [V, E]: the embedding, or the identity for a one-hot input
     layers: list[Recurrent]
-    head_weight: np.ndarray | None  # [H, V]; None: the last layer's output is the logits
+    head_weight: np.ndarray | None  # [H, V] (int8 for an int8 head); None: the last layer's output is the logits
     head_bias: np.ndarray | None  # [V]
     state_count: int
     hidden: int
     initializers: list[TensorProto] = field(default_factory=list)
+    head_scale: np.ndarray | None = None  # an int8 head: the weights' scale ([] or [V]) ...
+    head_zero_point: np.ndarray | None = None  # ... and zero point
+    weight_nodes: list[onnx.NodeProto] = field(default_factory=list)  # DequantizeLinear of stored-int8 weights
+
+    @property
+    def int8(self) -> bool:
+        """Whether any kernel quantizes its input per call (so a result depends on what shares the call)."""
+        return self.head_scale is not None or any(layer.domain for layer in self.layers)
 
 
 class _Graph:
@@ -122,27 +139,76 @@ def _logits_source(g: _Graph):
     return node, index
 
 
-def _read_head(g: _Graph, last) -> tuple[np.ndarray | None, np.ndarray | None]:
+@dataclass
+class _Head:
+    weight: np.ndarray | None = None  # None: no head
+    bias: np.ndarray | None = None
+    scale: np.ndarray | None = None  # int8 heads only
+    zero_point: np.ndarray | None = None
+
+
+def _read_head(g: _Graph, last) -> _Head:
     if _logits_source(g) == (last, 0):
-        return None, None
-    matmuls = [n for n in g.forward(last.output[0]) if n.op_type in ("MatMul", "Gemm")]
-    if len(matmuls) != 1 or matmuls[0].op_type != "MatMul" or g.const(matmuls[0].input[1]) is None:
+        return _Head()
+    after = [n for n in g.forward(last.output[0]) if n.op_type in ("MatMul", "Gemm", "DynamicQuantizeLinear")]
+    if len(after) == 1 and after[0].op_type == "DynamicQuantizeLinear":
+        return _read_int8_head(g, after[0])
+    if len(after) != 1 or after[0].op_type != "MatMul" or g.const(after[0].input[1]) is None:
         raise GenerationUnsupported("the head is not one MatMul by a constant after the last layer")
-    mm = matmuls[0]
-    adds = [n for n in g.forward(mm.output[0]) if n.op_type == "Add"]
+    mm = after[0]
+    return _Head(g.const(mm.input[1]).astype(np.float32), _read_bias(g, mm))
+
+
+def _read_bias(g: _Graph, product) -> np.ndarray:
+    """The constant the head's product is added to, where the Add gives the logits."""
+    adds = [n for n in g.forward(product.output[0]) if n.op_type == "Add"]
     if len(adds) != 1 or _logits_source(g)[0] is not adds[0]:
         raise GenerationUnsupported("the head's bias Add does not give the logits")
     add = adds[0]
-    bias = g.const(add.input[1] if g.back(add.input[0])[0] is mm else add.input[0])
+    bias = g.const(add.input[1] if g.back(add.input[0])[0] is product else add.input[0])
     if bias is None:
         raise GenerationUnsupported("the head's bias is not a constant")
-    return g.const(mm.input[1]).astype(np.float32), bias.astype(np.float32).reshape(-1)
+    return bias.astype(np.float32).reshape(-1)
+
+
+def _read_int8_head(g: _Graph, quantize) -> _Head:
+    """x -> DynamicQuantizeLinear -> MatMulInteger(q, W, x zero point, W zero point) -> Cast ->
+    Mul(., Mul(x scale, W scale)) -> Add(bias): quantize_dynamic's MatMul by a constant."""
+    q, x_scale, x_zero = quantize.output
+    (matmul, *more) = g.consumers.get(q, [None])
+    (scales, *more_scales) = g.consumers.get(x_scale, [None])
+    if (more or more_scales or matmul is None or matmul.op_type != "MatMulInteger" or scales is None
+            or scales.op_type != "Mul" or list(matmul.input[::2]) != [q, x_zero]
+            or g.const(matmul.input[1]) is None or g.const(matmul.input[3]) is None):
+        raise GenerationUnsupported("the int8 head is not a MatMulInteger by a constant")
+    w_scale = g.const(scales.input[1] if scales.input[0] == x_scale else scales.input[0])
+    (cast, *more) = g.consumers.get(matmul.output[0], [None])
+    (product, *more_products) = g.consumers.get(cast.output[0], [None]) if cast is not None else [None]
+    if (more or more_products or w_scale is None or cast.op_type != "Cast" or product is None
+            or product.op_type != "Mul" or scales.output[0] not in product.input):
+        raise GenerationUnsupported("the int8 head's scales are not the pattern quantize_dynamic writes")
+    return _Head(g.const(matmul.input[1]), _read_bias(g, product), w_scale.astype(np.float32),
+                 g.const(matmul.input[3]))
+
+
+def _weight_nodes(g: _Graph, names: list[str], where: str) -> list:
+    """The DequantizeLinear nodes computing any of ``names`` from constants ([] when all are
+    constants themselves); anything else is not a weight the builder can carry."""
+    nodes = []
+    for name in names:
+        if not name or g.const(name) is not None:
+            continue
+        node = g.producer.get(name, (None,))[0]
+        if node is None or node.op_type != "DequantizeLinear" or any(g.const(i) is None for i in node.input if i):
+            raise GenerationUnsupported(f"{where}: weights are not constants")
+        nodes.append(node)
+    return nodes
 
 
 def read_step_graph(model: onnx.ModelProto) -> StepParts:
     """Find the input table, the fused recurrent layers and the head of an exported step graph."""
     g = _Graph(model)
-    nodes = [n for n in model.graph.node if n.op_type in RECURRENT_OPS]
+    nodes = [n for n in model.graph.node if n.op_type in FUSED_OPS]
     if not nodes:
         loops = sorted({n.op_type for n in model.graph.node} & {"Loop", "Scan"})
         raise GenerationUnsupported(
@@ -151,7 +217,7 @@ def read_step_graph(model: onnx.ModelProto) -> StepParts:
     if outputs[:2] != ["logits", "new_state"]:
         raise GenerationUnsupported(f"the step graph's outputs are {outputs}, not logits, new_state")
     table = _read_input_table(g, nodes[0])
-    layers = []
+    layers, weight_nodes = [], []
     for i, node in enumerate(nodes):
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if attrs.get("direction", b"forward") not in (b"forward", "forward") or attrs.get("layout", 0):
@@ -160,23 +226,23 @@ def read_step_graph(model: onnx.ModelProto) -> StepParts:
         if len(node.input) > 7 and node.input[7]:
             raise GenerationUnsupported(f"{node.op_type} {i}: peepholes are not supported")
         weights = list(node.input[1:4]) + [""] * (4 - len(node.input[:4]))
-        if any(w and g.const(w) is None for w in weights):
-            raise GenerationUnsupported(f"{node.op_type} {i}: weights are not constants")
+        scales = list(node.input[8:]) if node.domain else []
+        weight_nodes += _weight_nodes(g, weights + scales, f"{node.op_type} {i}")
         if i > 0 and g.back(node.input[0]) != (nodes[i - 1], 0):
             raise GenerationUnsupported(f"{node.op_type} {i}: its input is not the previous layer's output")
         count = STATES_PER_OP[node.op_type]
         if sum(1 for k in range(count) if len(node.input) > 5 + k and node.input[5 + k]) != count:
             raise GenerationUnsupported(f"{node.op_type} {i}: initial state not taken from 'state'")
         rows = [_state_row(g, node.input[5 + k]) for k in range(count)]
-        layers.append(Recurrent(node.op_type, weights, attrs, rows, int(attrs["hidden_size"])))
+        layers.append(Recurrent(node.op_type, weights, attrs, rows, int(attrs["hidden_size"]), node.domain, scales))
     concat, _ = g.back("new_state")  # a Concat of the final states (one state: just that one)
     sources = concat.input if concat is not None and concat.op_type == "Concat" else ["new_state"]
     for row, name in enumerate(sources):
         node, index = g.back(name)
         if node not in nodes or index < 1 or layers[nodes.index(node)].state_rows[index - 1] != row:
             raise GenerationUnsupported(f"new_state row {row} is not the final state of the row it came from")
-    head_weight, head_bias = _read_head(g, nodes[-1])
-    vocab = layers[-1].hidden if head_weight is None else head_weight.shape[1]
+    head = _read_head(g, nodes[-1])
+    vocab = layers[-1].hidden if head.weight is None else head.weight.shape[1]
     if table.shape[0] != vocab:
         raise GenerationUnsupported(f"the input table has {table.shape[0]} rows but the logits {vocab}")
     hidden = {layer.hidden for layer in layers}
@@ -185,5 +251,8 @@ def read_step_graph(model: onnx.ModelProto) -> StepParts:
     state_count = sum(len(layer.state_rows) for layer in layers)
     if sorted(r for layer in layers for r in layer.state_rows) != list(range(state_count)):
         raise GenerationUnsupported("the state rows do not cover the packed state")
-    inits = [g.inits[w] for layer in layers for w in layer.weights if w]
-    return StepParts(vocab, table, layers, head_weight, head_bias, state_count, hidden.pop(), inits)
+    computed = {out for node in weight_nodes for out in node.output}
+    names = [w for layer in layers for w in [*layer.weights, *layer.scales] if w and w not in computed]
+    names += [i for node in weight_nodes for i in node.input if i]
+    return StepParts(vocab, table, layers, head.weight, head.bias, state_count, hidden.pop(),
+                     [g.inits[name] for name in dict.fromkeys(names)], head.scale, head.zero_point, weight_nodes)

@@ -11,6 +11,9 @@ usable generation graph, plain generation never needs it (the graph carries the 
 file's description whole); scoring (``logits``, ``char_losses``), ragged batches and the
 per-step path do.
 
+``precision="int8"`` loads NAME.int8.onnx (and its generation graph NAME.int8.gen.onnx)
+instead, after checking that it was made from the NAME.onnx given (model_file.int8_beside).
+
 What is generated, and how, is the business of ``decoding`` and ``generator``.
 """
 from __future__ import annotations
@@ -26,18 +29,26 @@ from edgeseq.data.text import Vocabulary
 from edgeseq.display import printable
 from edgeseq.errors import InputError, IntegrityError, ModelFileError
 from edgeseq.evaluation.text import cross_entropy
-from edgeseq.runtime.model_file import ModelFile, default_model_path, load_model, open_model, read_model_bytes
+from edgeseq.runtime.model_file import (ModelFile, check_made_from, default_model_path, int8_beside, load_model,
+                                        open_model, read_model_bytes)
 
 
 class GenerationGraph:
     """A loaded generation graph: ``run`` generates one chunk for a batch of rows, and refuses
-    ids outside the vocabulary of ``vocab_size`` characters (a damaged or foreign graph)."""
+    ids outside the vocabulary of ``vocab_size`` characters (a damaged or foreign graph).
 
-    def __init__(self, session: ort.InferenceSession, meta: CharMeta | None, path: Path | None, vocab_size: int):
+    ``rereads_window``: the graph reads the window context from the last W ids it is given on
+    every call (an int8 graph), not from W slots of state (see decoding.graph_chunks)."""
+
+    def __init__(self, session: ort.InferenceSession, meta: CharMeta | None, path: Path | None, vocab_size: int,
+                 rereads_window: bool | None = None):
         self.session = session
         self.meta = meta
         self.path = path
         self.vocab_size = vocab_size
+        if rereads_window is None:
+            rereads_window = meta is not None and meta.generation is not None and meta.generation.rereads_window
+        self.rereads_window = rereads_window
 
     @classmethod
     def beside(cls, step_path: str | Path, step_sha256: str, threads: int = 1) -> tuple[GenerationGraph | None, str]:
@@ -85,13 +96,17 @@ class CharModel:
 
     ``model``: a path to NAME.onnx, None for the shipped model, or an already opened
     ModelFile. ``generation=False`` ignores the generation graph (the per-step path is the
-    reference; both give the same text).
+    reference; both give the same text). ``precision``: "fp32" (the file itself) or "int8"
+    (NAME.int8.onnx beside it).
     """
 
     def __init__(self, model: str | Path | ModelFile | None = None, *, threads: int = 1,
-                 generation: bool = True):
+                 generation: bool = True, precision: str = "fp32"):
         opened = model if isinstance(model, ModelFile) else None
         path = opened.path if opened else default_model_path("char") if model is None else Path(model)
+        path, made_from = int8_beside(path, precision)
+        if made_from is not None:
+            opened = None  # the int8 file is another file
         data = None
         if opened is None:  # read and checked once: its sha256 pairs the generation graph
             data = read_model_bytes(path)
@@ -105,6 +120,7 @@ class CharModel:
         # with a usable generation graph, its copy of the step file's description serves and
         # the step session waits until something needs it
         description = opened.description if opened else self.graph.meta.step_meta()
+        check_made_from(path, opened.description if opened else self.graph.meta, made_from)
         self._session = opened.session if opened else None
         if description.task != "char":
             raise ModelFileError(f"{path}: a {description.task!r} model, but a char model is needed")
@@ -132,6 +148,10 @@ class CharModel:
     def engine(self) -> str:
         """'generation graph' or 'per-step': how characters are produced."""
         return "generation graph" if self.graph is not None else "per-step"
+
+    @property
+    def precision(self) -> str:
+        return self.description.precision
 
     def zero_state(self, batch: int = 1) -> np.ndarray:
         return np.zeros((batch, *self.state_shape), np.float32)

@@ -10,7 +10,8 @@
   included; one call returns a chunk. Chunks start small (the first character comes after
   one call) and grow, so the per-call cost is spread over up to ``CHUNKS[-1]`` characters.
   In the window context the graph keeps W staggered states instead of re-reading the
-  window (see ``edgeseq.export.generation``).
+  window (see ``edgeseq.export.generation``); an int8 graph re-reads it, as the per-step
+  path does, and is given the last W ids on every call.
 
 All three draw one uniform per character per row, row 0 first, from the request's Sampler
 and choose by the same inverse-CDF rule, so a seed gives the same ids on every path.
@@ -116,9 +117,10 @@ def graph_chunks(graph: GenerationGraph, ids: np.ndarray, length: int, context: 
 
     Stateful, ``initial_state`` [batch, S, H] is the state before ``ids`` (None: zeros)."""
     batch = ids.shape[0]
+    reread = context == "window" and graph.rereads_window
     if context == "window":
         ids = ids[:, -window:]  # older characters cannot reach any prediction
-        slots, width, initial_state = window, window, None
+        slots, width, initial_state = (1 if reread else window), window, None
     else:
         slots, width = 1, 0
     state = (np.zeros((batch, slots, *state_shape), np.float32) if initial_state is None
@@ -130,7 +132,10 @@ def graph_chunks(graph: GenerationGraph, ids: np.ndarray, length: int, context: 
                     else sampler.uniforms(n * batch).reshape(n, batch))
         tokens, state = graph.run(ids, state, width, position, uniforms, sampler.temperature, sampler.top_k)
         position += ids.shape[1] + n - 1
-        ids = np.ascontiguousarray(tokens[:, -1:])
+        if reread:  # the graph re-reads the window: give it the last W ids every call
+            ids = np.ascontiguousarray(np.concatenate([ids, tokens], axis=1)[:, -window:], np.int32)
+        else:
+            ids = np.ascontiguousarray(tokens[:, -1:])
         done, calls = done + n, calls + 1
         yield tokens, (state[:, 0] if context == "stateful" else None)
 

@@ -90,10 +90,15 @@ def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
 
 
 class Forecaster:
-    """An exported series model: ``predict(rows)`` for the next values, ``backtest(rows)``."""
+    """An exported series model: ``predict(rows)`` for the next values, ``backtest(rows)``.
 
-    def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1):
-        self.model = path if isinstance(path, ModelFile) else open_model(path, "series", threads)
+    ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
+    int8``). Its activations are quantized per call, so an int8 forecast depends a little on
+    the windows that share its call: ``predict`` (one window) and ``backtest`` (up to 1024
+    windows per call) may differ in the last digits for the same window."""
+
+    def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1, precision: str = "fp32"):
+        self.model = path if isinstance(path, ModelFile) else open_model(path, "series", threads, precision)
         meta = self.model.description
         self.features: tuple[str, ...] = meta.features
         self.target: str = meta.target
@@ -241,7 +246,8 @@ class Forecaster:
     def summary(self) -> str:
         """One line on what this model is: 'model stock.onnx: 1xLSTM(32), window 7, ...'."""
         meta = self.model.description
-        return (f"model {self.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}), "
+        int8 = " in int8" if meta.precision == "int8" else ""
+        return (f"model {self.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}){int8}, "
                 f"window {self.window}, horizon {self.horizon}, target {self.target} "
                 f"({self.target_mode}), features {','.join(self.features)}")
 

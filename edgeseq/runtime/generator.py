@@ -66,17 +66,20 @@ class CharGenerator:
     characters, ``text()`` joins them.
 
     ``model``: a path, None for the shipped model, a ModelFile, or a CharModel to share
-    (then ``threads`` and ``generation`` are the CharModel's). ``generation=False`` runs the
-    per-step path even when the model has a generation graph (the same text). ``temperature``,
+    (then ``threads``, ``generation`` and ``precision`` are the CharModel's). ``generation=False``
+    runs the per-step path even when the model has a generation graph (the same text).
+    ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
+    int8``): smaller and faster, its measured cost in its metadata. ``temperature``,
     ``top_k`` and ``seed`` are the defaults of every request. ``stop_at_line_end=False`` lets
     a line model go on past the end of a line.
     """
 
     def __init__(self, model: str | Path | ModelFile | CharModel | None = None, *, context: str | None = None,
                  temperature: float = 0.0, top_k: int = 0, seed: int | None = None,
-                 threads: int = 1, generation: bool = True, stop_at_line_end: bool = True):
+                 threads: int = 1, generation: bool = True, stop_at_line_end: bool = True,
+                 precision: str = "fp32"):
         self.model = model if isinstance(model, CharModel) else CharModel(model, threads=threads,
-                                                                           generation=generation)
+                                                                           generation=generation, precision=precision)
         self.context = context or self.model.description.context
         if self.context not in CONTEXTS:
             raise InputError(f"unknown --context {self.context!r}; choose one of: {', '.join(CONTEXTS)}")
@@ -130,7 +133,8 @@ class CharGenerator:
         meta = self.model.description
         window = f" {self.window}" if self.context == "window" else ""
         why = f" ({self.why_per_step})" if self.model.graph is None else ""
-        return (f"model {self.model.path.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}), "
+        int8 = " in int8" if self.model.precision == "int8" else ""
+        return (f"model {self.model.path.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}){int8}, "
                 f"context {self.context}{window}, {self.engine}{why}")
 
 

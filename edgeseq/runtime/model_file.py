@@ -10,6 +10,9 @@ Nothing in a model file is trusted until it is checked, in this order, before an
 4. the description is held to the graph (edgeseq.contract.graph_io): vocabulary = logits
    width, state = the state input, features and window and horizon = the graph's shapes; a
    forecaster whose horizon the graph leaves free is probed once on zeros.
+
+``--precision int8`` runs NAME.int8.onnx instead of NAME.onnx (``int8_beside``): the same
+checks, and it must name NAME.onnx's very bytes as the file it was made from.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 import edgeseq
-from edgeseq.contract import METADATA_KEY, CharMeta, SeriesMeta
+from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, SeriesMeta
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
@@ -69,12 +72,17 @@ def check_threads(threads: int) -> int:
 
 
 def session_options(threads: int) -> ort.SessionOptions:
+    """One session's options. ``session.disable_quant_qdq``: an int8 GRU or RNN file stores its
+    weights int8 behind DequantizeLinear (onnxruntime has no int8 GRU); with QDQ handling off,
+    onnxruntime folds them into fp32 constants once at load instead of dequantizing on every
+    call. It changes nothing else: fp32 and int8 LSTM files optimize to the same graph."""
     check_threads(threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
     options.log_severity_level = 3
     return options
 
@@ -136,11 +144,40 @@ def probe_horizon(session: ort.InferenceSession, meta: SeriesMeta, where: str) -
                              f"metadata says horizon {meta.horizon}")
 
 
-def open_model(path: str | Path | None, task: str | None = None, threads: int = 1) -> ModelFile:
-    """Load a model file and its description, checked; ``task`` makes sure it is the right kind."""
+def open_model(path: str | Path | None, task: str | None = None, threads: int = 1,
+               precision: str = "fp32") -> ModelFile:
+    """Load a model file and its description, checked; ``task`` makes sure it is the right kind.
+    ``precision`` int8: the int8 file beside ``path`` (``int8_beside``)."""
     path = default_model_path(task) if path is None else Path(path)
     check_threads(threads)
+    path, made_from = int8_beside(path, precision)
     model = load_model(path, read_model_bytes(path), threads)
     if task is not None and model.task != task:
         raise ModelFileError(f"{path}: a {model.task!r} model, but this command needs a {task!r} model")
+    check_made_from(path, model.description, made_from)
     return model
+
+
+def int8_beside(path: Path, precision: str) -> tuple[Path, str | None]:
+    """The file to run for ``precision`` given the step file ``path``, and the sha256 it must
+    name as made from (None: nothing to check). fp32: ``path`` itself; int8: NAME.int8.onnx
+    beside it (``path`` may already be one), or one line saying how to make it."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown --precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if precision == "fp32" or path.name.endswith(".int8.onnx"):
+        return path, None
+    int8 = ModelFiles(path).int8
+    if not int8.is_file():
+        raise ModelFileError(f"no {int8.name} beside {path.name}; make it with: edgeseq export RUN --quantize int8 "
+                             f"--force (RUN: the run folder {path.name} was exported from)")
+    return int8, bytes_sha256(read_model_bytes(path))
+
+
+def check_made_from(path: Path, description: CharMeta | SeriesMeta, sha256: str | None) -> None:
+    """Refuse an int8 file that was not made from the step file of sha256 ``sha256`` (None: no check)."""
+    if sha256 is None:
+        return
+    made_from = description.made_from
+    if description.quantization is None or made_from is None or made_from.of_sha256 != sha256:
+        raise ModelFileError(f"{path.name} was not made from the {made_from.of if made_from else 'fp32 file'} beside "
+                             "it (a stale int8 file); export again with --quantize int8 --force")

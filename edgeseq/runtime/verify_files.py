@@ -123,18 +123,23 @@ def verify_file(file: Path, checker) -> list[Check]:
 
 
 def _pairing(file: Path, meta: CharMeta | SeriesMeta) -> list[Check]:
-    step = meta.step_file
-    if step is None:
+    """Every file this one names (its step file; an int8 file also the fp32 step file it was
+    made from) is beside it, with those very bytes."""
+    if not meta.file_refs:
         if meta.graph == "dynamic":
             return []
         return [Check("FAIL", file.name, "names its step file", "it names none (exported before edgeseq bound "
                                                                  "siblings); export it again")]
-    partner = file.with_name(step.of)
-    if "/" in step.of or partner == file or not partner.is_file():
-        return [Check("FAIL", file.name, f"made from {step.of}", "no such file beside it")]
-    ok = bytes_sha256(partner.read_bytes()) == step.of_sha256
-    return [Check("ok" if ok else "FAIL", file.name, f"made from {step.of}",
-                  "its sha256 matches" if ok else f"{step.of} is another file now (a stale sibling)")]
+    checks = []
+    for ref in meta.file_refs:
+        partner = file.with_name(ref.of)
+        if "/" in ref.of or partner == file or not partner.is_file():
+            checks.append(Check("FAIL", file.name, f"made from {ref.of}", "no such file beside it"))
+            continue
+        ok = bytes_sha256(partner.read_bytes()) == ref.of_sha256
+        checks.append(Check("ok" if ok else "FAIL", file.name, f"made from {ref.of}",
+                            "its sha256 matches" if ok else f"{ref.of} is another file now (a stale sibling)"))
+    return checks
 
 
 def _onnx_checker(name: str, data: bytes, checker) -> Check:

@@ -1,0 +1,107 @@
+"""The two contexts of an int8 generation graph: the calls of the per-step path, inside a Loop.
+
+Dynamic quantization computes each activation's int8 scale from the whole tensor one kernel
+call sees, so in int8 a row's result depends on what shares the call. The fp32 generation
+graph groups values differently from the per-step path in two places, which is exact in fp32
+and not in int8 (a direct port differed from the per-step path on 1 in 60 stateful and 7 in
+60 window rows). Here both are done the per-step path's way, so the int8 graph chooses the
+very characters the int8 step graph does, which the exporter checks token for token:
+
+* **stateful prefill**: the step graph applies the head to every step of the prompt (one
+  quantization over [batch x time, H]) and the runner takes the last step's logits; the fp32
+  graph applies it to the last h only. Here the prefill applies the head to the whole
+  sequence and takes the last row. The steps after it are one step of time 1 each, as on
+  the per-step path, and keep the fp32 graph's unrolled Loops.
+* **window**: the fp32 graph advances W staggered states together (batch x W rows per
+  step); the per-step path re-reads the last W characters from a zero state for every
+  character ([batch, W] per call). Here every character re-reads them too: a history of the
+  last W ids is carried in the Loop (``Slice(-W)`` of it: growing windows for a shorter
+  prompt, as on the per-step path), and the head runs over the whole window. The caller
+  passes the last W ids as ``ids`` on every call; ``state`` and ``position`` are not read
+  (the file's metadata says ``window: reread``: runtime.decoding.graph_chunks).
+
+See edgeseq.export.generation for the graph's inputs and outputs.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms
+from edgeseq.export.generation_step import StepNodes
+from edgeseq.export.onnx_builder import F, I64, GraphBuilder
+
+
+def last_row_logits(step: StepNodes, graph: GraphBuilder, x: str, states: list[str]) -> tuple[str, list[str]]:
+    """The layers over x [time, rows, E] from ``states``, the head over every step (as the step
+    graph does), and the last step's logits [rows, V]; with the new states."""
+    sequence, states = step.layers(graph, x, states, sequence_out=True, last_sequence=True)
+    logits = step.head(graph, sequence)  # [time, rows, V]
+    return graph.add("Gather", [logits, graph.i64(-1)], axis=0), states
+
+
+class SequenceHeadStateful(StatefulContext):
+    """The stateful context with the prompt's head applied over the whole prompt."""
+
+    def prefill(self) -> str:
+        top, i64, parts = self.top, self.top.i64, self.step.parts
+        rows = top.add("Transpose", [top.add("Gather", ["state", i64(0)], axis=1)], perm=[1, 0, 2])  # [S, B, H]
+        states = [top.add("Slice", [rows, i64([r]), i64([r + 1]), i64([0])]) for r in range(parts.state_count)]
+        x_ids = top.add("Gather", ["input_table", top.add("Transpose", ["ids"], perm=[1, 0])])  # [T, B, E]
+        self.zero_h = top.add("Expand", [top.const(0.0, np.float32),
+                                         top.add("Concat", [i64([1]), self.modes.batch, i64([parts.hidden])], axis=0)])
+        no_logits = top.add("Expand", [top.const(0.0, np.float32),
+                                       top.add("Concat", [self.modes.batch, i64([parts.vocab])], axis=0)])
+        out = top.loop(self.modes.stateful_i, [(no_logits, F)] + [(st, F) for st in states],
+                       partial(self._sequence_prefill_body, x_ids=x_ids), 0)
+        self.states = out[1:]
+        return out[0]
+
+    def _sequence_prefill_body(self, body: GraphBuilder, iteration: str, names: list[str], x_ids: str):
+        logits, states = last_row_logits(self.step, body, x_ids, names[1:])
+        return [logits, *states], []
+
+
+class RereadWindowContext:
+    """Each character from the last W characters from a zero state, re-read for every character."""
+
+    def __init__(self, step: StepNodes, top: GraphBuilder, modes: Modes):
+        self.step, self.top, self.modes = step, top, modes
+
+    def prefill(self, zero_h: str) -> str:
+        """The logits [B, V] after the last (up to) W ids, from a zero state. ``zero_h``: zeros [1, B, H]."""
+        top, i64 = self.top, self.top.i64
+        self.zeros = [zero_h] * self.step.parts.state_count
+        self.start = top.add("Unsqueeze", [top.add("Neg", ["window"]), i64([0])])  # [-W]
+        self.history = top.add("Cast", [top.add("Slice", ["ids", self.start, i64([np.iinfo(np.int64).max]),
+                                                          i64([1])])], to=I64)  # [B, n <= W]
+        no_logits = top.add("Expand", [top.const(0.0, np.float32),
+                                       top.add("Concat", [self.modes.batch, i64([self.step.parts.vocab])], axis=0)])
+        return top.loop(self.modes.windowed_i, [(no_logits, F)], self._prefill_body, 0)[0]
+
+    def _prefill_body(self, body: GraphBuilder, iteration: str, names: list[str]):
+        return [self.read(body, self.history)], []
+
+    def read(self, graph: GraphBuilder, history: str) -> str:
+        """Logits [B, V] after reading history [B, n] from a zero state."""
+        x = graph.add("Gather", ["input_table", graph.add("Transpose", [history], perm=[1, 0])])  # [n, B, E]
+        return last_row_logits(self.step, graph, x, self.zeros)[0]
+
+    def generate(self, first: str, uniforms: Uniforms) -> tuple[list[str], None]:
+        """A Loop of one character per iteration, greedy or sampled: (tokens, no states)."""
+        top, modes, scans, chain = self.top, self.modes, [], [first, self.history]
+        for greedy, flag in ((True, modes.greedy_i), (False, modes.sample_i)):
+            body = partial(self._generate_body, greedy=greedy, uniforms=uniforms.each)
+            out = top.loop(top.count_if(uniforms.count, modes.windowed_i, flag), [(chain[0], I64), (chain[1], I64)],
+                           body, 1)
+            chain, scans = out[:-1], scans + [out[-1]]
+        return scans, None
+
+    def _generate_body(self, body: GraphBuilder, iteration: str, names: list[str], greedy: bool, uniforms: str):
+        token, history = names
+        longer = body.add("Concat", [history, body.add("Unsqueeze", [token, body.i64([1])])], axis=1)
+        history = body.add("Slice", [longer, self.start, body.i64([np.iinfo(np.int64).max]), body.i64([1])])
+        u = None if greedy else body.add("Gather", [uniforms, iteration])
+        token = self.step.choose(body, self.read(body, history), u)  # [B]
+        return [token, history], [token]

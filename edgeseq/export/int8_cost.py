@@ -1,0 +1,185 @@
+"""What int8 costs against fp32, measured on the model's training data, and the export's limits.
+
+An int8 file is written only when it is measured to say (nearly) what the fp32 file says on
+the data the model was trained on (unless ``--force``):
+
+* a char model: next-character accuracy over its training sequences may drop by at most
+  ``MAX_ACCURACY_DROP`` points (half a point: one more wrong prediction in 200), and greedy
+  text from the start of its training text must be fp32's exactly, for as far as the text
+  goes (at most ``GREEDY_CHARS`` characters; a line model: each of its first lines). The
+  accuracy is the model's own score on what it learnt; the greedy text is what a user sees
+  first: a change in it is a different model, whatever the accuracy says.
+* a forecaster: its RMSE over the training run's test part may be at most
+  ``MAX_RMSE_RATIO`` times fp32's (2% worse).
+
+Dynamic quantization computes each activation's scale from the whole tensor of one call,
+so an int8 result depends on what shares the call. Every figure here compares like with
+like: fp32 and int8 get exactly the same calls, the ones the runner makes (a char model:
+one sequence per call from a zero state, or a stream with its state carried; greedy text
+through the runtime's per-step path, one prompt; a forecaster: the windows of
+``edgeseq run stock --backtest``, up to 1024 per call).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from edgeseq.contract import CharMeta, SeriesMeta
+from edgeseq.data.series import make_windows, rows_sha256
+from edgeseq.data.text import CharData
+from edgeseq.errors import InputError
+from edgeseq.export.verify import Checklist
+from edgeseq.runtime.decoding import per_step_chunks
+from edgeseq.runtime.forecaster import BATCH, Forecaster
+from edgeseq.runtime.model_file import ModelFile
+from edgeseq.runtime.sampling import Sampler
+
+MAX_ACCURACY_DROP = 0.5  # points of next-character accuracy
+GREEDY_CHARS = 200  # characters of greedy text compared at most (per line for a line model)
+GREEDY_LINES = 8  # a line model: its first lines, each from its first character
+MAX_RMSE_RATIO = 1.02
+MAX_SEQUENCES = 2048  # training sequences scored at most (evenly spread over all of them)
+CHAR_TOLERANCE = (f"next-character accuracy on the training sequences drops by at most {MAX_ACCURACY_DROP} "
+                  f"points, and greedy text from the training text's start is fp32's exactly (up to "
+                  f"{GREEDY_CHARS} characters)")
+SERIES_TOLERANCE = f"test RMSE at most {100 * (MAX_RMSE_RATIO - 1):.0f}% above fp32's"
+
+
+class _Pair:
+    """The fp32 and int8 step sessions given the same calls; the largest output difference seen."""
+
+    def __init__(self, fp32: ort.InferenceSession, int8: ort.InferenceSession):
+        self.sessions = (fp32, int8)
+        self.max_diff = 0.0
+
+    def run(self, feeds: dict) -> tuple[list, list]:
+        """Both sessions on the same feeds; every output compared."""
+        return self._compared([s.run(None, feeds) for s in self.sessions])
+
+    def run_each(self, ids: np.ndarray, states: list[np.ndarray]) -> tuple[list, list]:
+        """A char step of each session from its own state (a stream carried separately)."""
+        return self._compared([s.run(None, {"ids": ids, "state": state}) for s, state in zip(self.sessions, states)])
+
+    def _compared(self, outputs: list[list]) -> tuple[list, list]:
+        a, b = outputs
+        self.max_diff = max([self.max_diff, *(float(np.abs(x - y).max()) for x, y in zip(a, b) if x.size)])
+        return a, b
+
+
+def char_cost(fp32: ort.InferenceSession, int8: ort.InferenceSession, meta: CharMeta, text: str, data: CharData,
+              checklist: Checklist) -> dict:
+    """The Quantization fields of a char model's int8 cost; one checklist line per limit."""
+    pair = _Pair(fp32, int8)
+    scoring = _score_stateful if data.context == "stateful" else _score_windows
+    scored, correct, last, scored_on = scoring(pair, meta, data)
+    accuracy = correct.sum(axis=1) / scored
+    last_accuracy = last.mean(axis=1)
+    same, chars, prompts = _greedy(fp32, int8, meta, text, data)
+    drop = 100 * (accuracy[0] - accuracy[1])
+    checklist.require(f"int8 next-character accuracy {accuracy[0]:.4f} -> {accuracy[1]:.4f} on {scored} training "
+                      f"positions (drop {drop:.2f} points, at most {MAX_ACCURACY_DROP})", drop <= MAX_ACCURACY_DROP)
+    checklist.require(f"int8 greedy text = fp32's for {same} of {chars} chars ({prompts})", same == chars)
+    return dict(measured_on=f"{scored_on} ({scored} positions); greedy text {prompts}, per step", max_abs_diff=pair.max_diff, tolerance=CHAR_TOLERANCE,
+                accuracy_fp32=float(accuracy[0]), accuracy_int8=float(accuracy[1]),
+                last_accuracy_fp32=float(last_accuracy[0]), last_accuracy_int8=float(last_accuracy[1]),
+                greedy_chars=chars, greedy_same=same)
+
+
+def _spread(count: int) -> np.ndarray:
+    """At most MAX_SEQUENCES of ``count`` indices, evenly spread, first and last included."""
+    return np.arange(count) if count <= MAX_SEQUENCES else np.unique(np.linspace(0, count - 1, MAX_SEQUENCES).round())
+
+
+def _score_windows(pair: _Pair, meta: CharMeta, data: CharData):
+    """Each sequence alone from a zero state (padding cut off): (positions, correct [2, n],
+    last [2, n], what was scored)."""
+    zero = np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)
+    correct, last, scored = [[], []], [[], []], 0
+    rows = _spread(len(data.x)).astype(int)
+    for row in rows:
+        length = int(data.weights[row].sum()) if data.weights is not None else data.x.shape[1]
+        outputs = pair.run({"ids": data.x[row:row + 1, :length], "state": zero})
+        for k, (logits, _) in enumerate(outputs):
+            hits = logits[0].argmax(-1) == data.y[row, :length]
+            correct[k].append(int(hits.sum()))
+            last[k].append(bool(hits[-1]))
+        scored += length
+    kind = "lines" if data.weights is not None else f"windows of {data.x.shape[1]}"
+    return scored, np.array(correct), np.array(last), (f"{len(rows)} of the {len(data.x)} training {kind}, each "
+                                                       "alone from a zero state")
+
+
+def _score_stateful(pair: _Pair, meta: CharMeta, data: CharData):
+    """Each training stream chunk by chunk with its state carried, as stateful training ran it."""
+    streams = data.streams or 1
+    chunks = len(data.x) // streams
+    per_stream = max(1, min(chunks, MAX_SEQUENCES // streams))
+    correct, last, scored = [[], []], [[], []], 0
+    for stream in range(streams):
+        states = [np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)] * 2
+        for chunk in range(per_stream):
+            row = chunk * streams + stream
+            for k, (logits, state) in enumerate(pair.run_each(data.x[row:row + 1], states)):
+                hits = logits[0].argmax(-1) == data.y[row]
+                correct[k].append(int(hits.sum()))
+                last[k].append(bool(hits[-1]))
+                states[k] = state
+            scored += data.x.shape[1]
+    return scored, np.array(correct), np.array(last), (f"the first {per_stream} of {chunks} chunks of "
+                                                       f"{data.x.shape[1]} of the {streams} training streams, the "
+                                                       "state carried")
+
+
+def _greedy(fp32: ort.InferenceSession, int8: ort.InferenceSession, meta: CharMeta, text: str,
+            data: CharData) -> tuple[int, int, str]:
+    """(leading characters int8 gets the same, characters compared, what was prompted): greedy
+    text from the training text's start through the runtime's per-step path, one prompt."""
+    if data.line_end is not None:
+        lines = text.splitlines()
+        prompts = [(line[:1], min(len(line), GREEDY_CHARS)) for line in lines if line][:GREEDY_LINES]
+        label = f"each of the first {len(prompts)} training lines from its first character"
+    else:
+        start = min(meta.window, len(text) - 1)
+        prompts = [(text[:start], min(GREEDY_CHARS, len(text) - start))]
+        label = f"from the training text's first {start} characters"
+    vocab = {c: i for i, c in enumerate(meta.vocabulary)}
+    shape = (meta.state.rows, meta.state.hidden)
+    same = chars = 0
+    for prompt, length in prompts:
+        ids = np.array([[vocab[c] for c in prompt]], np.int32)
+        texts = [np.concatenate([t for t, _ in per_step_chunks(s, ids, length, meta.context, meta.window, shape,
+                                                               Sampler(0.0))], axis=1)[0] for s in (fp32, int8)]
+        differ = np.flatnonzero(texts[0] != texts[1])
+        same += int(differ[0]) if differ.size else length
+        chars += length
+    return same, chars, label
+
+
+def series_cost(fp32: ModelFile, int8: ort.InferenceSession, csv: Path, checklist: Checklist) -> dict:
+    """The Quantization fields of a forecaster's int8 cost: its test-part RMSE beside fp32's
+    (``Forecaster.backtest``), and every output of both graphs on those windows."""
+    meta: SeriesMeta = fp32.description
+    quantized = ModelFile(fp32.path, int8, fp32.meta, meta)
+    forecasters = Forecaster(fp32), Forecaster(quantized)
+    series = forecasters[0].read_csv(csv)
+    values = forecasters[0].values_of(series)
+    split = meta.data.get("train_rows")
+    if not isinstance(split, int) or not 0 < split < len(values) or rows_sha256(values[:split]) != meta.train_sha256:
+        raise InputError(f"{csv} is not the file the model was trained on (its first {split} rows are not the "
+                         "training rows the model recorded)")
+    rmse = [f.backtest(series, split).evaluation["rmse"]["model"] for f in forecasters]
+    f = forecasters[0]
+    windows = make_windows(f.scaler.transform(values), f.target_index, f.window, f.horizon, "level")
+    x = windows.x[windows.target_row >= split].astype(np.float32)
+    pair = _Pair(fp32.session, int8)
+    for start in range(0, len(x), BATCH):
+        pair.run({f.input_name: x[start:start + BATCH]})
+    ratio = rmse[1] / rmse[0] if rmse[0] else float("inf")
+    checklist.require(f"int8 test RMSE {rmse[0]:.6g} -> {rmse[1]:.6g} on {len(x)} forecasts (x{ratio:.4f}, at most "
+                      f"x{MAX_RMSE_RATIO})", ratio <= MAX_RMSE_RATIO)
+    return dict(measured_on=f"the {len(x)} test-part forecasts of the training run ({csv.name}), as "
+                            f"'edgeseq run stock --backtest' makes them (up to {BATCH} windows per call)",
+                max_abs_diff=pair.max_diff, tolerance=SERIES_TOLERANCE,
+                rmse_fp32=float(rmse[0]), rmse_int8=float(rmse[1]), rmse_ratio=float(ratio))

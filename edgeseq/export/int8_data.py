@@ -1,0 +1,76 @@
+"""The data an int8 model is measured on: the fp32 model's own training data, read again.
+
+A run folder (and the exported fp32 file, which carries the same fields) records where its
+data came from, not the data: a char model its text (``training.source``: ``sample:NAME``
+or the path given to ``edgeseq train``) and how it was cut (window, context, lines, the
+streams of a stateful run); a forecaster its CSV (``data.source``), the split and the
+sha256 of its training rows. So ``edgeseq export --quantize int8`` reads the data again,
+from where training read it, and makes sure it is the same: a text of other characters, or
+a CSV whose training rows have another fingerprint, is refused in one line rather than
+measured.
+
+Relative paths are taken from ``root`` (the current folder, where ``edgeseq train`` was
+run, unless the caller says otherwise). Numpy and edgeseq.data only: the char sequences
+are cut by the functions training cut them with.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeseq.data.samples import SAMPLES
+from edgeseq.data.text import CharData, line_data, read_text, sample_text, split_lines, stateful_data, window_data
+from edgeseq.errors import EdgeseqError, InputError
+
+SAMPLE_PREFIX = "sample:"
+
+
+def char_source(training: dict, root: Path | None = None) -> str | Path:
+    """Where a char model's training text is: a sample's name (``sample:ship``) or a path.
+    Refuses, before anything heavy loads, a run that does not say, or a file no longer there."""
+    source = training.get("source") if isinstance(training, dict) else None
+    if not isinstance(source, str) or not source:
+        raise InputError("the int8 cost is measured on the training text, and this model does not record where "
+                         "its text came from (train it again with this edgeseq)")
+    if source.startswith(SAMPLE_PREFIX):
+        if source[len(SAMPLE_PREFIX):] not in SAMPLES:
+            raise InputError(f"the model was trained on {source!r}, which this edgeseq does not have")
+        return source
+    return _existing(Path(source), root, "training text")
+
+
+def series_source(data: dict, root: Path | None = None) -> Path:
+    """Where a forecaster's training CSV is (refused when it is no longer there)."""
+    source = data.get("source") if isinstance(data, dict) else None
+    if not isinstance(source, str) or not source:
+        raise InputError("the int8 cost is measured on the training run's test part, and this model does not "
+                         "record its CSV (train it again with this edgeseq)")
+    return _existing(Path(source), root, "training CSV")
+
+
+def _existing(path: Path, root: Path | None, what: str) -> Path:
+    full = path if path.is_absolute() or root is None else root / path
+    if not full.is_file():
+        raise InputError(f"the int8 cost is measured on the model's {what}, {path}, which is not there "
+                         f"(looked for {full}); export from the folder it was trained in")
+    return full
+
+
+def char_training_data(training: dict, vocabulary: str, window: int, context: str, line_end: str | None,
+                       root: Path | None = None) -> tuple[str, CharData]:
+    """(the training text, its sequences cut as training cut them): windows, lines or the
+    stateful streams. Refused when the text's characters are not the model's vocabulary."""
+    source = char_source(training, root)
+    try:
+        text = sample_text(source[len(SAMPLE_PREFIX):])[0] if isinstance(source, str) else read_text(source)
+        if line_end is not None:
+            data = line_data(split_lines(text)[0])
+        elif context == "stateful":
+            data = stateful_data(text, window, int(training.get("batch_size") or 1))
+        else:
+            data = window_data(text, window)
+    except EdgeseqError as e:
+        raise InputError(f"cannot cut the training text again as training did: {e}") from None
+    if data.vocab.chars != vocabulary:
+        raise InputError(f"{training['source']} is not the text the model was trained on (its characters are not "
+                         "the model's vocabulary)")
+    return text, data

@@ -1,0 +1,144 @@
+"""NAME.int8.onnx and its generation graph: built from the fp32 step graph, measured, bound, written.
+
+Two ways in, one path:
+
+* ``edgeseq export RUN --quantize int8``: the exporter converts and checks the fp32 graphs,
+  then ``build_int8`` makes the int8 step graph from the dynamic graph, checks it (fused
+  ops, no Loop), measures its cost on the training data (edgeseq.export.int8_cost: one
+  checklist line per limit, so a model int8 changes too much is refused unless --force),
+  and builds its generation graph, checked token for token against the int8 per-step path
+  (char models). ``int8_entries`` makes their bytes, and they are written in the same
+  all-or-nothing set as the fp32 files.
+* ``quantize_exported``: the same for an fp32 set already exported (the shipped models,
+  rebuilt without retraining: ``python -m edgeseq.export.defaults --int8-only``); the fp32
+  files are not touched.
+
+Each int8 file carries its own digest and names the fp32 step file it was made from by
+sha256 (``made_from``); the int8 generation graph also names the int8 step file it belongs
+to (``generation``), and records that it re-reads the window (runtime.decoding). The int8
+step file's description holds the measured cost (contract.quantization), its size ratio
+included: the ratio of the very bytes written, found by writing them until it holds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import onnx
+
+from edgeseq.atomic import refuse_overwrite, write_set
+from edgeseq.contract import FUSED_OPS, CharMeta, FileRef, GenerationInfo, ModelFiles, Quantization, SeriesMeta
+from edgeseq.contract.digest import bytes_sha256
+from edgeseq.errors import InputError
+from edgeseq.export.generation import DEFAULT_UNROLL, rereads_window
+from edgeseq.export.generation_check import build_and_verify
+from edgeseq.export.int8_cost import char_cost, series_cost
+from edgeseq.export.int8_data import char_training_data, series_source
+from edgeseq.export.onnx_graph import model_bytes, op_counts, recurrent_summary
+from edgeseq.export.quantize import quantize_step
+from edgeseq.export.verify import Checklist, session
+from edgeseq.log import logger
+from edgeseq.runtime.model_file import ModelFile, open_model
+
+
+@dataclass
+class Int8Model:
+    """An int8 step graph, its measured cost, and its generation graph (None: runs per step)."""
+
+    step: onnx.ModelProto
+    quantization: Quantization  # size_ratio is filled in when the bytes are made
+    ops: str
+    generation: onnx.ModelProto | None = None
+    rereads_window: bool = False
+
+
+def measurement_data(meta: CharMeta | SeriesMeta, root: Path | None = None):
+    """What the int8 cost of a model is measured on (edgeseq.export.int8_data): a char model's
+    (training text, its sequences), a forecaster's training CSV."""
+    if isinstance(meta, SeriesMeta):
+        return series_source(meta.data, root)
+    return char_training_data(meta.training, meta.vocabulary, meta.window, meta.context, meta.line_end, root)
+
+
+def build_int8(fp32_step: onnx.ModelProto, meta: CharMeta | SeriesMeta, data, checklist: Checklist) -> Int8Model:
+    """Quantize the fp32 dynamic graph ``fp32_step`` (described by ``meta``), check it, measure
+    it on ``data`` (``measurement_data``), and build its generation graph: every check a
+    checklist line."""
+    logger.info("quantizing to int8 and measuring it against fp32 on the training data ...")
+    int8, scheme, quantized = quantize_step(fp32_step)
+    counts, ops = op_counts(int8), recurrent_summary(int8)
+    fused = sum(counts[op] for op in FUSED_OPS)
+    checklist.require(f"int8 graph: {meta.layers} fused recurrent op(s) and no Loop (got {ops})",
+                      fused == meta.layers and not counts["Loop"])
+    sessions = session(fp32_step.SerializeToString()), session(int8.SerializeToString())
+    if isinstance(meta, SeriesMeta):
+        fields = series_cost(ModelFile(Path("fp32"), sessions[0], {}, meta), sessions[1], data, checklist)
+    else:
+        fields = char_cost(*sessions, meta, *data, checklist)
+    quantization = Quantization(precision="int8", scheme=scheme, quantized=quantized, size_ratio=0.0, **fields)
+    model = Int8Model(int8, quantization, ops)
+    if isinstance(meta, CharMeta):
+        shape = (meta.state.rows, meta.state.hidden)
+        model.generation = build_and_verify(checklist, int8, meta.window, shape, "int8 generation graph")
+        model.rereads_window = rereads_window(int8)
+    return model
+
+
+def int8_entries(files: ModelFiles, model: Int8Model, step_meta: CharMeta | SeriesMeta, step: FileRef,
+                 step_bytes: int) -> list[tuple[Path, bytes]]:
+    """The bytes of NAME.int8.onnx (and its generation graph first), for a set write.
+
+    ``step_meta``: the fp32 step file's description; ``step``: that file (name, sha256);
+    ``step_bytes``: its size, which the int8 file's size ratio is of."""
+    meta = replace(step_meta, made_from=step, quantization=model.quantization, recurrent_ops=model.ops,
+                   parity_max_abs_diff=None, file_sha256=None)
+    data = _sized_bytes(model.step, meta, step_bytes)
+    entries = []
+    if model.generation is not None:
+        info = GenerationInfo(files.int8.name, bytes_sha256(data), DEFAULT_UNROLL,
+                              "reread" if model.rereads_window else None)
+        sealed = replace(meta, quantization=replace(model.quantization, size_ratio=_ratio_in(data, step_bytes)))
+        entries.append((files.int8_generation, model_bytes(model.generation, sealed.generation_meta(info))))
+    entries.append((files.int8, data))
+    return entries
+
+
+def _ratio_in(data: bytes, reference: int) -> float:
+    return round(len(data) / reference, 4)
+
+
+def _sized_bytes(model: onnx.ModelProto, meta: CharMeta | SeriesMeta, reference: int) -> bytes:
+    """The file's bytes with ``size_ratio`` = their own size / ``reference``, to 4 decimals (the
+    ratio is part of the bytes it measures: written again until it holds, twice or three times)."""
+    ratio = 0.0
+    for _ in range(8):
+        data = model_bytes(model, replace(meta, quantization=replace(meta.quantization, size_ratio=ratio)))
+        if _ratio_in(data, reference) == ratio:
+            return data
+        ratio = _ratio_in(data, reference)
+    raise RuntimeError("the int8 file's size ratio does not settle")
+
+
+def quantize_exported(step_path: str | Path, force: bool = False, root: Path | None = None) -> list[Path]:
+    """NAME.int8.onnx (and its generation graph) beside an exported fp32 NAME.onnx, made and
+    checked as ``edgeseq export --quantize int8`` makes them; the fp32 files stay as they are.
+    ``root``: where the training data's relative paths start (default: the current folder)."""
+    files = ModelFiles(step_path)
+    fp32 = open_model(files.step)
+    meta = fp32.description
+    if meta.graph != "dynamic" or meta.quantization is not None:
+        raise InputError(f"{files.step}: not an fp32 step file (a {meta.precision} {meta.graph} graph)")
+    targets = [files.int8, files.int8_generation] if isinstance(meta, CharMeta) else [files.int8]
+    for path in targets:
+        refuse_overwrite(path, force)
+    step_bytes = files.step.read_bytes()
+    checklist = Checklist()
+    model = build_int8(onnx.load_from_string(step_bytes), meta, measurement_data(meta, root), checklist)
+    checklist.log_and_enforce(f"int8 model of {files.step}", force)
+    entries = int8_entries(files, model, meta, FileRef(files.step.name, fp32.sha256), len(step_bytes))
+    stale = tuple(p for p in targets if p.exists() and p not in [path for path, _ in entries])
+    write_set(entries, force, stale=stale)
+    for path, data in entries:
+        logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {100 * len(data) / len(step_bytes):.1f}% of "
+                    f"{files.step.name}'s size)")
+    return [path for path, _ in entries][::-1]
