@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
 # --context, --head, --input, --target-mode, --date-format: what a model file records, so the contract lists them
-from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING_VALUES, TARGET_MODES
+from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING_VALUES, PRECISIONS, TARGET_MODES
 from edgeseq.errors import InputError
 
 #: --strategy: where training runs.
@@ -26,11 +26,13 @@ FILL_METHODS: tuple[str, ...] = ("ffill",)
 # DATE_FORMATS (--date-format: how a CSV writes its dates) and MISSING_VALUES (what --fill or
 # --drop-missing did with a missing value) are recorded in the model file, so they live in contract.
 
+# PRECISIONS (--precision fp32|int8; --quantize takes the others) name the files a model has: contract.
+
 #: --seed: what every random generator edgeseq seeds accepts (numpy's legacy seed is 32 bits).
 SEED_MAX = 2**32 - 1
 
 __all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
-           "MISSING_VALUES", "SEED_MAX", "check_choice", "check_range", "check_positive_number", "missing_choice",
+           "MISSING_VALUES", "PRECISIONS", "SEED_MAX", "check_choice", "check_range", "check_positive_number", "missing_choice",
            "either", "explain"]
 
 

@@ -27,8 +27,8 @@ from typing import Annotated, Optional
 import typer
 
 import edgeseq
-from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, STRATEGIES, TARGET_MODES,
-                             check_choice, either, explain, missing_choice)
+from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES,
+                             TARGET_MODES, check_choice, either, explain, missing_choice)
 from edgeseq.data.dates import DATE_EXAMPLES
 from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
@@ -130,6 +130,10 @@ DATE_FORMAT_HELP = (f"How the date column writes its dates: {explain(DATE_EXAMPL
                     "(default: found from the whole column; a day above 12 settles month/day order)")
 DROP_HELP = "Leave out every row with a missing value (empty, '.', NA, null, ...) and say how many"
 SEASON_HELP = "Add the seasonal naive forecast (the value one season of M rows earlier) beside the model"
+PRECISION_HELP = explain({"fp32": "the exported model NAME.onnx", "int8": "NAME.int8.onnx beside it (made by 'edgeseq "
+                                                                       "export --quantize int8'): smaller and faster, "
+                                                                       "its measured cost in 'edgeseq info'"},
+                         PRECISIONS)
 
 
 # ---------------------------------------------------------------- train
@@ -252,13 +256,16 @@ def export(
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
     author: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
     license_: Annotated[Optional[str], typer.Option("--license", metavar="SPDX", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
+    quantize: Annotated[Optional[str], typer.Option(help=f"Also write an {either(PRECISIONS[1:])} model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx), measured against fp32 on the training data, which must be where training read it; refused (unless --force) when it costs more than 0.5 points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over 2%.")] = None,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
     from edgeseq.export.exporter import export_run
     from edgeseq.export.interop import Provenance
 
+    if quantize is not None:
+        check_choice("--quantize", quantize, PRECISIONS[1:])
     provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
-    export_run(run, out or run / "model.onnx", force=force, provenance=provenance)
+    export_run(run, out or run / "model.onnx", force=force, provenance=provenance, quantize=quantize)
 
 
 # ---------------------------------------------------------------- run
@@ -274,6 +281,7 @@ def run_char(
     top_k: Annotated[int, typer.Option(help="Sample only among the k most likely characters (0: all).")] = 0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling: the same seed gives the same text.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads (1 is fastest for one small stream).")] = 1,
+    precision: Annotated[str, typer.Option(help=f"{PRECISION_HELP}.")] = PRECISIONS[0],
 ):
     """Generate text, printing characters as they are produced (stdout; diagnostics on stderr).
 
@@ -282,7 +290,8 @@ def run_char(
     from edgeseq.runtime.generator import CharGenerator
     from edgeseq.runtime.model_file import check_threads
 
-    generator = CharGenerator(model, context=context, threads=check_threads(threads))
+    check_choice("--precision", precision, PRECISIONS)
+    generator = CharGenerator(model, context=context, threads=check_threads(threads), precision=precision)
     request = generator.request(prompt if len(prompt) > 1 else prompt[0], length,  # checks every option
                                 temperature=temperature, top_k=top_k, seed=seed)
     if temperature == 0 and (seed is not None or top_k):
@@ -317,11 +326,13 @@ def run_stock(
     plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs the naive forecasts) to this PNG.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
+    precision: Annotated[str, typer.Option(help=f"{PRECISION_HELP}.")] = PRECISIONS[0],
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
     from edgeseq.evaluation.baselines import check_season
     from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
 
+    check_choice("--precision", precision, PRECISIONS)
     if (from_ is not None or season is not None) and not backtest:
         raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
     check_season(season)
@@ -331,7 +342,7 @@ def run_stock(
         check_plot_path(plot, force)
     from edgeseq.runtime.model_file import check_threads
 
-    forecaster = Forecaster(model, check_threads(threads))
+    forecaster = Forecaster(model, check_threads(threads), precision)
     csv = Path(csv or sample_csv_path())
     series = forecaster.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
     for note in series.notes:
@@ -409,12 +420,14 @@ def info(
     file: Annotated[Path, typer.Argument(help="An ONNX file written by 'edgeseq export'.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ):
-    """Print an exported model's description (its ONNX metadata)."""
-    from edgeseq.runtime.model_file import open_model
+    """Print an exported model's description (its ONNX metadata), and the measured cost of the
+    int8 model beside it (NAME.int8.onnx), if there is one."""
+    from edgeseq.runtime.model_file import int8_sibling, open_model
 
     model = open_model(file)
+    int8 = int8_sibling(model)
     if as_json:
-        print(json_text(model.meta))
+        print(json_text({**model.meta, **({"int8_beside": int8} if int8 else {})}))
         return
     for key, value in model.meta.items():  # every line escaped: the text is the file's
         if key == "evaluation" and value:  # a series model's walk-forward test table (checked when read)
@@ -428,6 +441,12 @@ def info(
                 print(printable(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}"))
         else:
             print(printable(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}"))
+    if int8:
+        sizes = "; ".join(f"{name} {100 * ratio:.1f}% of {name.replace('.int8', '')}'s size"
+                          for name, ratio in int8["size_ratios"].items())
+        print(printable(f"int8 beside it (run it with --precision int8): {sizes}"))
+        print(printable(f"  its cost, measured against fp32 on {int8['quantization']['measured_on']}: "
+                        f"{int8['summary']}"))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def ship_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "ship"
     model, config, metrics = train_char(
         text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
-        TrainSettings(epochs=500, lr=0.1, seed=0), out=out)
+        TrainSettings(epochs=500, lr=0.1, seed=0), out=out, source="sample:ship")
     return out, model, config, metrics
 
 
@@ -82,7 +82,7 @@ def char_export(tmp_path_factory):
             run_dir = tmp_path_factory.mktemp(f"{cell}{layers}{head}") / "model"
             model, _, _ = train_char(text, window, CharModelSpec(cell=cell, layers=layers, head=head,
                                                                  hidden=25 if head == "none" else 16),
-                                     TrainSettings(epochs=3, seed=1), out=run_dir)
+                                     TrainSettings(epochs=3, seed=1), out=run_dir, source="sample:ship")
             out = run_dir.parent / "model.onnx"
             built[cell, layers, head] = model, out, export_run(run_dir, out)
         return built[cell, layers, head]
@@ -108,7 +108,8 @@ def tiny_run(tmp_path_factory):
 
     text, window = sample_text("ship")
     out = tmp_path_factory.mktemp("tiny") / "run"
-    train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=8), TrainSettings(epochs=3, seed=0), out=out)
+    train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=8), TrainSettings(epochs=3, seed=0), out=out,
+               source="sample:ship")
     return out
 
 

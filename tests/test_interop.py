@@ -18,7 +18,8 @@ from edgeseq.export.onnx_graph import attach_metadata
 from edgeseq.runtime.model_file import open_model
 from interop_checks import assert_reads_cleanly, shape_of
 
-SHIPPED = ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx", "stock.onnx", "stock.fixed.onnx")
+SHIPPED = ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx", "stock.onnx", "stock.fixed.onnx", "ship.int8.onnx",
+           "ship.int8.gen.onnx", "stock.int8.onnx")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -28,7 +29,7 @@ def test_every_shipped_file_reads_cleanly(name, capfd):
 
 def test_the_dimension_names_and_model_card_of_a_fresh_export(ship_export, capfd):
     files = ModelFiles(ship_export[0])
-    step, fixed, gen = (assert_reads_cleanly(path, capfd) for path in files.all())
+    step, fixed, gen = (assert_reads_cleanly(path, capfd) for path in (files.step, files.fixed, files.generation))
     shapes = {v.name: shape_of(v) for v in [*step.graph.input, *step.graph.output]}
     assert shapes == {"ids": ["batch", "time"], "state": ["batch", 4, 64], "lengths": ["batch"],
                       "logits": ["batch", "time", 25], "new_state": ["batch", 4, 64]}

@@ -13,7 +13,8 @@ from edgeseq.contract.schema import nesting_depth
 from edgeseq.display import json_text, printable
 from edgeseq.errors import ModelFileError
 
-MODELS = ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx", "stock.onnx", "stock.fixed.onnx")
+MODELS = ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx", "stock.onnx", "stock.fixed.onnx", "ship.int8.onnx",
+          "ship.int8.gen.onnx", "stock.int8.onnx")
 
 
 def test_the_shipped_models_verify():
@@ -28,6 +29,7 @@ def test_the_shipped_models_verify():
     for name in MODELS[1:3] + MODELS[4:]:
         step = name.split(".")[0] + ".onnx"
         assert f"ok   {name}: made from {step}: its sha256 matches" in lines
+    assert "ok   ship.int8.gen.onnx: made from ship.int8.onnx: its sha256 matches" in lines
 
 
 @pytest.fixture
@@ -49,8 +51,9 @@ def test_one_flipped_byte_anywhere_in_the_weights_is_refused(shipped_copy, name)
         verified = cli("verify", str(path))
         assert verified.exit_code == 1 and f"FAIL {name}: digest: its bytes do not match its digest" in verified.stdout
         step = shipped_copy / (name.split(".")[0] + ".onnx")
+        precision = ["--precision", "int8"] if ".int8." in name else []
         if name.startswith("ship") and ".fixed" not in name:  # the runner reads the step and generation graphs
-            run = cli("run", "char", "--model", str(step), "--prompt", "if you", "--length", "5")
+            run = cli("run", "char", "--model", str(step), "--prompt", "if you", "--length", "5", *precision)
         elif name.startswith("stock"):  # either graph runs
             run = cli("run", "stock", "--model", str(path), "--csv", str(EXPORTED / "sample_prices.csv"))
         else:  # the char fixed graph is for other runtimes: opening it is where it is refused
@@ -71,11 +74,18 @@ def test_verify_finds_a_stale_sibling_a_changed_manifest_entry_and_leftovers(shi
         "FAIL ship.onnx: manifest sha256 and size: the file is not the one the manifest lists",
         "FAIL ship.fixed.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
         "FAIL ship.gen.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
+        "FAIL ship.int8.gen.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
+        "FAIL ship.int8.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
         "FAIL .ship.onnx.999999.abcd1234.set: no interrupted write: left by a killed writer; the next write of "
         "that model finishes or removes it"]
     # the runner does not pair the stale generation graph with the new step file
     run = cli("run", "char", "--model", str(shipped_copy / "ship.onnx"), "--prompt", "if you", "--length", "5")
     assert run.exit_code == 0 and "per-step (ship.gen.onnx was not made from this ship.onnx" in run.stderr
+    # nor runs the stale int8 file for it
+    run = cli("run", "char", "--model", str(shipped_copy / "ship.onnx"), "--prompt", "if", "--precision", "int8")
+    assert run.exit_code == 2 and run.stderr.splitlines()[-1] == (
+        "edgeseq: error: ship.int8.onnx was not made from the ship.onnx beside it (a stale int8 file); export "
+        "again with --quantize int8 --force")
 
 
 def test_verify_says_when_the_onnx_checker_is_skipped(monkeypatch):

@@ -2,10 +2,16 @@
 
     python -m edgeseq.export.defaults --force
 
-trains each default from a fixed seed, exports it (verified against TensorFlow), and
-rewrites exported/MANIFEST.json: the sha256 and size of every file, the command that made
-it, and its training metrics. A test recomputes the hashes, so a hand-edited model file
-cannot pass unnoticed.
+trains each default from a fixed seed, exports it (verified against TensorFlow) with its
+int8 model beside it (``--quantize int8``: NAME.int8.onnx, and for ship NAME.int8.gen.onnx),
+and rewrites exported/MANIFEST.json: the sha256 and size of every file, the command that
+made it, and its training metrics (the int8 files: their measured cost). A test recomputes
+the hashes, so a hand-edited model file cannot pass unnoticed.
+
+    python -m edgeseq.export.defaults --int8-only --force
+
+makes only the int8 files, from the shipped fp32 files as they are (no training, the fp32
+bytes untouched), through the very code ``--quantize int8`` runs (edgeseq.export.int8_set).
 """
 from __future__ import annotations
 
@@ -20,11 +26,13 @@ from edgeseq.log import logger, setup_cli_logging
 
 COMMAND = "python -m edgeseq.export.defaults --force"
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
+#: where the defaults' recorded data paths start ("exported/sample_prices.csv")
+ROOT = EXPORTED.parent
 
 #: name -> how it is trained. The ship model: the lab's stacked LSTM with a softmax layer.
 CHAR_DEFAULTS = {
     "ship": dict(sample="ship", model=dict(cell="lstm", layers=2, hidden=64, head="dense", input="onehot"),
-                 epochs=500, lr=0.1, seed=0),
+                 epochs=500, lr=0.1, seed=0, quantize="int8"),
 }
 
 
@@ -34,7 +42,7 @@ CHAR_DEFAULTS = {
 SERIES_DEFAULTS = {
     "stock": dict(csv="sample_prices.csv", days=1000, data_seed=7, window=7, horizon=1,
                   model=dict(cell="lstm", layers=1, hidden=32, target_mode="delta"),
-                  epochs=100, lr=1e-3, batch_size=32, validation=0.2, patience=10, seed=0),
+                  epochs=100, lr=1e-3, batch_size=32, validation=0.2, patience=10, seed=0, quantize="int8"),
 }
 
 
@@ -48,11 +56,28 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
                                TrainSettings(epochs=spec["epochs"], lr=spec["lr"], seed=spec["seed"]),
                                out=work / name, source=f"sample:{spec['sample']}")
     out = EXPORTED / f"{name}.onnx"
-    result = export_run(work / name, out, force=force)
+    result = export_run(work / name, out, force=force, quantize=spec.get("quantize"), data_root=ROOT)
     entries = {out.name: {"task": "char", "metrics": metrics, "training": spec},
                ModelFiles(out).fixed.name: {"task": "char", "graph": "fixed", "of": out.name}}
-    for path in result.paths[2:]:  # the generation graph (NAME.gen.onnx), when the model has one
-        entries[path.name] = {"task": "char", "graph": "generation", "of": out.name}
+    if ModelFiles(out).generation in result.paths:
+        entries[ModelFiles(out).generation.name] = {"task": "char", "graph": "generation", "of": out.name}
+    return {**entries, **int8_entries(out, [p for p in result.paths if ".int8." in p.name])}
+
+
+def int8_entries(out: Path, paths: list[Path]) -> dict:
+    """The manifest entries of the int8 files made beside ``out``: what each is, and the cost."""
+    from edgeseq.runtime.model_file import open_model
+
+    files, entries = ModelFiles(out), {}
+    for path in paths:
+        meta = open_model(path).description
+        entry = {"task": meta.task, "graph": meta.graph, "precision": "int8", "of": out.name}
+        if path == files.int8:
+            entry["quantization"] = {k: v for k, v in meta.quantization.fields_json().items()
+                                     if k not in ("scheme", "tolerance")}
+        else:
+            entry["of"] = files.int8.name
+        entries[path.name] = entry
     return entries
 
 
@@ -69,12 +94,21 @@ def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
     model = SeriesModelSpec(window=spec["window"], horizon=spec["horizon"], **spec["model"])
     run = train_series(load_csv(csv), model, settings, out=work / name, source=f"exported/{csv.name}")
     out = EXPORTED / f"{name}.onnx"
-    export_run(work / name, out, force=force)
+    result = export_run(work / name, out, force=force, quantize=spec.get("quantize"), data_root=ROOT)
     made_by = f"edgeseq.data.synthetic.write_synthetic_csv(days={spec['days']}, seed={spec['data_seed']})"
     return {csv.name: {"task": "series", "data": "SYNTHETIC price history (a seeded random walk), Yahoo format",
                        "made_by": made_by},
             out.name: {"task": "series", "metrics": run.backtest.evaluation, "training": spec},
-            ModelFiles(out).fixed.name: {"task": "series", "graph": "fixed", "of": out.name}}
+            ModelFiles(out).fixed.name: {"task": "series", "graph": "fixed", "of": out.name},
+            **int8_entries(out, [p for p in result.paths if ".int8." in p.name])}
+
+
+def build_int8_only(name: str, spec: dict, force: bool) -> dict:
+    """The int8 files of a shipped model, from its fp32 files as they are (no training)."""
+    from edgeseq.export.int8_set import quantize_exported
+
+    out = EXPORTED / f"{name}.onnx"
+    return int8_entries(out, quantize_exported(out, force=force, root=ROOT)) if spec.get("quantize") else {}
 
 
 def write_manifest(entries: dict) -> Path:
@@ -94,9 +128,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="overwrite the shipped files")
     parser.add_argument("--only", choices=sorted([*CHAR_DEFAULTS, *SERIES_DEFAULTS]), help="rebuild just this one")
+    parser.add_argument("--int8-only", action="store_true",
+                        help="make only the int8 files, from the shipped fp32 files as they are (no training)")
     args = parser.parse_args(argv)
     setup_cli_logging()
     entries = {}
+    if args.int8_only:
+        for name, spec in {**CHAR_DEFAULTS, **SERIES_DEFAULTS}.items():
+            if args.only in (None, name):
+                entries.update(build_int8_only(name, spec, args.force))
+        logger.info(f"wrote {write_manifest(entries)}")
+        return
     with tempfile.TemporaryDirectory() as work:
         for name, spec in CHAR_DEFAULTS.items():
             if args.only in (None, name):

@@ -91,14 +91,14 @@ def int8_entries(files: ModelFiles, model: Int8Model, step_meta: CharMeta | Seri
     ``step_meta``: the fp32 step file's description; ``step``: that file (name, sha256);
     ``step_bytes``: its size, which the int8 file's size ratio is of."""
     meta = replace(step_meta, made_from=step, quantization=model.quantization, recurrent_ops=model.ops,
-                   parity_max_abs_diff=None, file_sha256=None)
-    data = _sized_bytes(model.step, meta, step_bytes)
+                   file_sha256=None)
+    data, ratio = _sized_bytes(model.step, meta, step_bytes)
     entries = []
     if model.generation is not None:
         info = GenerationInfo(files.int8.name, bytes_sha256(data), DEFAULT_UNROLL,
                               "reread" if model.rereads_window else None)
-        sealed = replace(meta, quantization=replace(model.quantization, size_ratio=_ratio_in(data, step_bytes)))
-        entries.append((files.int8_generation, model_bytes(model.generation, sealed.generation_meta(info))))
+        written = replace(meta, quantization=replace(model.quantization, size_ratio=ratio))  # the step file's record
+        entries.append((files.int8_generation, model_bytes(model.generation, written.generation_meta(info))))
     entries.append((files.int8, data))
     return entries
 
@@ -107,16 +107,21 @@ def _ratio_in(data: bytes, reference: int) -> float:
     return round(len(data) / reference, 4)
 
 
-def _sized_bytes(model: onnx.ModelProto, meta: CharMeta | SeriesMeta, reference: int) -> bytes:
-    """The file's bytes with ``size_ratio`` = their own size / ``reference``, to 4 decimals (the
-    ratio is part of the bytes it measures: written again until it holds, twice or three times)."""
-    ratio = 0.0
-    for _ in range(8):
+def _sized_bytes(model: onnx.ModelProto, meta: CharMeta | SeriesMeta, reference: int) -> tuple[bytes, float]:
+    """The file's bytes with ``size_ratio`` = their own size / ``reference``, to 4 decimals
+    (and that ratio).
+
+    The ratio is part of the bytes it measures, so they are written until it holds (two or
+    three times). When writing the ratio changes its own length (0.81 against 0.8101), the
+    two candidates alternate; then the one written is within 0.0001 of its own bytes' ratio."""
+    ratio, seen = 0.0, set()
+    while True:
         data = model_bytes(model, replace(meta, quantization=replace(meta.quantization, size_ratio=ratio)))
-        if _ratio_in(data, reference) == ratio:
-            return data
-        ratio = _ratio_in(data, reference)
-    raise RuntimeError("the int8 file's size ratio does not settle")
+        settled = _ratio_in(data, reference)
+        if settled == ratio or (ratio in seen and abs(settled - ratio) <= 1e-4):
+            return data, ratio
+        seen.add(ratio)
+        ratio = settled
 
 
 def quantize_exported(step_path: str | Path, force: bool = False, root: Path | None = None) -> list[Path]:
@@ -138,7 +143,8 @@ def quantize_exported(step_path: str | Path, force: bool = False, root: Path | N
     entries = int8_entries(files, model, meta, FileRef(files.step.name, fp32.sha256), len(step_bytes))
     stale = tuple(p for p in targets if p.exists() and p not in [path for path, _ in entries])
     write_set(entries, force, stale=stale)
-    for path, data in entries:
-        logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {100 * len(data) / len(step_bytes):.1f}% of "
-                    f"{files.step.name}'s size)")
+    for path, data in entries[::-1]:
+        fp32_file = files.step if path == files.int8 else files.generation
+        ratio = f", {100 * len(data) / fp32_file.stat().st_size:.1f}% of {fp32_file.name}" if fp32_file.is_file() else ""
+        logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB{ratio})")
     return [path for path, _ in entries][::-1]

@@ -181,3 +181,19 @@ def check_made_from(path: Path, description: CharMeta | SeriesMeta, sha256: str 
     if description.quantization is None or made_from is None or made_from.of_sha256 != sha256:
         raise ModelFileError(f"{path.name} was not made from the {made_from.of if made_from else 'fp32 file'} beside "
                              "it (a stale int8 file); export again with --quantize int8 --force")
+
+
+def int8_sibling(model: ModelFile) -> dict | None:
+    """For an fp32 step file with NAME.int8.onnx beside it (made from it): what ``edgeseq info``
+    shows of that file: its name, size ratio(s) and measured cost. None when there is none."""
+    files = ModelFiles(model.path)
+    if model.description.quantization is not None or model.description.graph != "dynamic" or not files.int8.is_file():
+        return None
+    int8 = open_model(files.int8)
+    check_made_from(files.int8, int8.description, model.sha256)
+    sizes = {files.int8.name: round(files.int8.stat().st_size / model.path.stat().st_size, 4)}
+    if files.int8_generation.is_file() and files.generation.is_file():
+        sizes[files.int8_generation.name] = round(files.int8_generation.stat().st_size
+                                                  / files.generation.stat().st_size, 4)
+    return {"file": files.int8.name, "size_ratios": sizes,
+            "quantization": int8.meta.get("quantization"), "summary": int8.description.quantization.summary()}
