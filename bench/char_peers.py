@@ -39,18 +39,23 @@ def char_peers(built, work: Path, size: Sizes):
     from edgeseq.runtime import CharGenerator
 
     p = {"gen": {}, "tf": {}, "tflite": {}}
-    for context in ("stateful", "window"):
-        p["gen"][context] = CharGenerator(built.onnx, context=context)
-        p["gen"][context + "/step"] = CharGenerator(built.onnx, context=context, generation=False)
+    for precision, tag in (("fp32", ""), ("int8", "int8/")):
+        for context in ("stateful", "window"):
+            p["gen"][tag + context] = CharGenerator(built.onnx, context=context, precision=precision)
+            p["gen"][tag + context + "/step"] = CharGenerator(built.onnx, context=context, generation=False,
+                                                              precision=precision)
+        assert p["gen"][tag + "stateful"].model.graph is not None, p["gen"][tag + "stateful"].why_per_step
     p["gen"]["sampled"] = CharGenerator(built.onnx, context="stateful", temperature=0.8, top_k=10, seed=0)
-    assert p["gen"]["stateful"].model.graph is not None, p["gen"]["stateful"].why_per_step
     p["session"] = ort_session(built.onnx)
     p["tflite_seconds"], p["tflite_bytes"] = {}, {}
     for key, batch, steps in (("step", 1, 1), ("window", 1, WINDOW), ("batch", 32, 1)):
         fn, cfg = models.char_tf_function(built.run, batch, steps)
         p["tf"][key] = fn
-        interpreter, seconds, nbytes = models.tflite_interpreter(fn, work / f"char_{key}.tflite")
-        p["tflite"][key], p["tflite_seconds"][key], p["tflite_bytes"][key] = interpreter, seconds, nbytes
+        for int8, tag in ((False, ""), (True, ".int8")):  # TFLite dynamic-range int8: the int8 rows' peer
+            interpreter, seconds, nbytes = models.tflite_interpreter(fn, work / f"char_{key}{tag}.tflite", int8)
+            name = f"{key}{tag}"
+            p["tflite"][name], p["tflite_seconds"][name] = interpreter, seconds
+            p["tflite_bytes"][f"char_{key}{tag}.tflite"] = nbytes
     p["cfg"] = cfg
     p["reread"] = ort_session(models.window_reread_graph(built.onnx, work / "reread.onnx", WINDOW))
     p["recurrent_only"] = ort_session(models.recurrent_only_loop(built.onnx, work / "recurrent_only.onnx"))
@@ -87,6 +92,12 @@ def stateful_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
     def edgeseq_step():
         return drain(generated_ids(p["gen"]["stateful/step"], prompt, size.chars))
 
+    def edgeseq_int8():
+        return drain(generated_ids(p["gen"]["int8/stateful"], prompt, size.chars))
+
+    def edgeseq_int8_step():
+        return drain(generated_ids(p["gen"]["int8/stateful/step"], prompt, size.chars))
+
     def plain_loop():
         logits, state = session.run(None, {"ids": prompt, "state": zero})
         token = np.array([[logits[0, -1].argmax()]], np.int32)
@@ -95,25 +106,26 @@ def stateful_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
             token = np.array([[logits[0, -1].argmax()]], np.int32)
         return size.chars
 
-    interpreter = p["tflite"]["step"]
-    ids_in, state_in, logits_out, state_out = tflite_names(interpreter, cfg)
+    def tflite_loop(key):
+        interpreter = p["tflite"][key]
+        ids_in, state_in, logits_out, state_out = tflite_names(interpreter, cfg)
 
-    def tflite_loop():
-        state = zero
-        token = prompt[:, :1]
-        for t in range(prompt.shape[1]):  # the prompt, one step at a time (fixed 1x1 shapes)
-            interpreter.set_tensor(ids_in, prompt[:, t:t + 1])
-            interpreter.set_tensor(state_in, state)
-            interpreter.invoke()
-            state = interpreter.get_tensor(state_out)
-        token = np.array([[interpreter.get_tensor(logits_out)[0, -1].argmax()]], np.int32)
-        for _ in range(size.chars - 1):
-            interpreter.set_tensor(ids_in, token)
-            interpreter.set_tensor(state_in, state)
-            interpreter.invoke()
+        def run():
+            state = zero
+            for t in range(prompt.shape[1]):  # the prompt, one step at a time (fixed 1x1 shapes)
+                interpreter.set_tensor(ids_in, prompt[:, t:t + 1])
+                interpreter.set_tensor(state_in, state)
+                interpreter.invoke()
+                state = interpreter.get_tensor(state_out)
             token = np.array([[interpreter.get_tensor(logits_out)[0, -1].argmax()]], np.int32)
-            state = interpreter.get_tensor(state_out)
-        return size.chars + prompt.shape[1] - 1
+            for _ in range(size.chars - 1):
+                interpreter.set_tensor(ids_in, token)
+                interpreter.set_tensor(state_in, state)
+                interpreter.invoke()
+                token = np.array([[interpreter.get_tensor(logits_out)[0, -1].argmax()]], np.int32)
+                state = interpreter.get_tensor(state_out)
+            return size.chars + prompt.shape[1] - 1
+        return run
 
     step = p["tf"]["step"]
 
@@ -146,8 +158,11 @@ def stateful_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
     return {"edgeseq runner (generation graph)": edgeseq_graph,
             "edgeseq runner, sampled T=0.8 top-k 10": edgeseq_sampled,
             "edgeseq per-step path (no .gen.onnx)": edgeseq_step,
+            "edgeseq runner, int8 (int8 generation graph)": edgeseq_int8,
+            "edgeseq per-step path, int8": edgeseq_int8_step,
             "plain per-character session.run loop": plain_loop,
-            "TFLite step (1x1, fixed shapes)": tflite_loop,
+            "TFLite step (1x1, fixed shapes)": tflite_loop("step"),
+            "TFLite dynamic-range int8 step (1x1)": tflite_loop("step.int8"),
             "TensorFlow tf.function step": tf_loop,
             "in-kernel floor (one call over 500 chars)": floor,
             "a Loop of just the LSTM ops at time 1 (no head, no choice)": recurrent_loop}
@@ -166,6 +181,12 @@ def window_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
     def edgeseq_step():
         return drain(generated_ids(p["gen"]["window/step"], prompt, size.window_chars))
 
+    def edgeseq_int8():
+        return drain(generated_ids(p["gen"]["int8/window"], prompt, size.window_chars))
+
+    def edgeseq_int8_step():
+        return drain(generated_ids(p["gen"]["int8/window/step"], prompt, size.window_chars))
+
     def plain_loop():
         history = list(prompt[0])
         for _ in range(size.window_chars):
@@ -173,17 +194,19 @@ def window_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
             history.append(int(logits[0, -1].argmax()))
         return size.window_chars
 
-    interpreter = p["tflite"]["window"]
-    ids_in, state_in, logits_out, _ = tflite_names(interpreter, cfg)
+    def tflite_loop(key):
+        interpreter = p["tflite"][key]
+        ids_in, state_in, logits_out, _ = tflite_names(interpreter, cfg)
 
-    def tflite_loop():
-        history = list(prompt[0])
-        for _ in range(size.window_chars):
-            interpreter.set_tensor(ids_in, np.array([history[-WINDOW:]], np.int32))
-            interpreter.set_tensor(state_in, zero)
-            interpreter.invoke()
-            history.append(int(interpreter.get_tensor(logits_out)[0, -1].argmax()))
-        return size.window_chars
+        def run():
+            history = list(prompt[0])
+            for _ in range(size.window_chars):
+                interpreter.set_tensor(ids_in, np.array([history[-WINDOW:]], np.int32))
+                interpreter.set_tensor(state_in, zero)
+                interpreter.invoke()
+                history.append(int(interpreter.get_tensor(logits_out)[0, -1].argmax()))
+            return size.window_chars
+        return run
 
     step = p["tf"]["window"]
     tf_zero = tf.constant(zero)
@@ -204,8 +227,11 @@ def window_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
 
     return {"edgeseq runner (generation graph, W staggered states)": edgeseq_graph,
             "edgeseq per-step path (no .gen.onnx)": edgeseq_step,
+            "edgeseq runner, int8 (int8 generation graph, re-reading the window)": edgeseq_int8,
+            "edgeseq per-step path, int8": edgeseq_int8_step,
             "plain per-character session.run loop": plain_loop,
-            "TFLite window (1x10, fixed shapes)": tflite_loop,
+            "TFLite window (1x10, fixed shapes)": tflite_loop("window"),
+            "TFLite dynamic-range int8 window (1x10)": tflite_loop("window.int8"),
             "TensorFlow tf.function window": tf_loop,
             "window loop in a graph, re-reading W chars per char (not chosen)": reread_loop}
 
@@ -228,6 +254,9 @@ def batch_blocks(p, size: Sizes, prompts: np.ndarray) -> dict:
     def edgeseq_step():
         return batch * drain(generated_ids(p["gen"]["stateful/step"], prompts, n))
 
+    def edgeseq_int8():
+        return batch * drain(generated_ids(p["gen"]["int8/stateful"], prompts, n))
+
     def plain_loop():
         logits, state = session.run(None, {"ids": prompts, "state": zero})
         for _ in range(n - 1):
@@ -235,23 +264,25 @@ def batch_blocks(p, size: Sizes, prompts: np.ndarray) -> dict:
             logits, state = session.run(None, {"ids": tokens, "state": state})
         return batch * n
 
-    interpreter = p["tflite"]["batch"]
-    ids_in, state_in, logits_out, state_out = tflite_names(interpreter, cfg)
+    def tflite_loop(key):
+        interpreter = p["tflite"][key]
+        ids_in, state_in, logits_out, state_out = tflite_names(interpreter, cfg)
 
-    def tflite_loop():
-        state = zero
-        for t in range(prompts.shape[1]):
-            interpreter.set_tensor(ids_in, np.ascontiguousarray(prompts[:, t:t + 1]))
-            interpreter.set_tensor(state_in, state)
-            interpreter.invoke()
-            state = interpreter.get_tensor(state_out)
-        for _ in range(n - 1):
-            tokens = interpreter.get_tensor(logits_out)[:, -1].argmax(-1).astype(np.int32)[:, None]
-            interpreter.set_tensor(ids_in, tokens)
-            interpreter.set_tensor(state_in, state)
-            interpreter.invoke()
-            state = interpreter.get_tensor(state_out)
-        return batch * n
+        def run():
+            state = zero
+            for t in range(prompts.shape[1]):
+                interpreter.set_tensor(ids_in, np.ascontiguousarray(prompts[:, t:t + 1]))
+                interpreter.set_tensor(state_in, state)
+                interpreter.invoke()
+                state = interpreter.get_tensor(state_out)
+            for _ in range(n - 1):
+                tokens = interpreter.get_tensor(logits_out)[:, -1].argmax(-1).astype(np.int32)[:, None]
+                interpreter.set_tensor(ids_in, tokens)
+                interpreter.set_tensor(state_in, state)
+                interpreter.invoke()
+                state = interpreter.get_tensor(state_out)
+            return batch * n
+        return run
 
     step = p["tf"]["batch"]
 
@@ -268,8 +299,10 @@ def batch_blocks(p, size: Sizes, prompts: np.ndarray) -> dict:
     return {"edgeseq runner (generation graph), 32 rows": edgeseq_graph,
             "edgeseq runner, window context, 32 rows": edgeseq_window,
             "edgeseq per-step path, 32 rows": edgeseq_step,
+            "edgeseq runner, int8 (int8 generation graph), 32 rows": edgeseq_int8,
             "plain per-character session.run loop, batch 32": plain_loop,
-            "TFLite step (32x1, fixed shapes)": tflite_loop,
+            "TFLite step (32x1, fixed shapes)": tflite_loop("batch"),
+            "TFLite dynamic-range int8 step (32x1)": tflite_loop("batch.int8"),
             "TensorFlow tf.function step, batch 32": tf_loop}
 
 

@@ -8,9 +8,16 @@
   ``train_series`` on the project's synthetic price file and exported with
   ``export_run``.
 
+Each also gets its int8 model (NAME.int8.onnx, and for char NAME.int8.gen.onnx) from
+``quantize_exported``, the code ``edgeseq export --quantize int8`` runs, with ``force``: the
+bench times int8, it does not judge its cost (the smoke model is too weak to hold its
+greedy text in int8); the measured cost is reported from the int8 file's metadata.
+
 The TensorFlow peer of each is the same Keras model from the run folder, called through a
 ``tf.function`` with fixed shapes; the TFLite peer is that function converted with
-``TFLiteConverter.from_concrete_functions`` (fixed shapes, as TFLite wants them).
+``TFLiteConverter.from_concrete_functions`` (fixed shapes, as TFLite wants them), and its
+int8 peer the same with dynamic-range quantization (``Optimize.DEFAULT``, no representative
+data: int8 weights, activations quantized per call, as onnxruntime's dynamic int8).
 """
 from __future__ import annotations
 
@@ -53,19 +60,36 @@ def build_char(work: Path, smoke: bool) -> Built:
 
     model = CharModelSpec(cell="lstm", layers=2, hidden=16 if smoke else 128, head="dense", input="embedding",
                           embedding_dim=32)
-    text = generated_text(1500 if smoke else 16000)
+    text = work / "pseudo_words.txt"  # a file, so that the int8 model is measured on its training text
+    text.write_text(generated_text(1500 if smoke else 16000), encoding="utf-8")
     started = time.perf_counter()
     with redirect_stderr(io.StringIO()):  # the progress bar
-        train_char(text, 10, model, TrainSettings(epochs=1 if smoke else 3, lr=0.01, batch_size=256, seed=0),
-                   out=work / "char_run", source="bench: generated pseudo-words")
+        train_char(text.read_text(encoding="utf-8"), 10, model,
+                   TrainSettings(epochs=1 if smoke else 3, lr=0.01, batch_size=256, seed=0),
+                   out=work / "char_run", source=str(text))
     trained = time.perf_counter()
     out = work / "char.onnx"
     result = export_run(work / "char_run", out)
     exported = time.perf_counter()
     files = {p.name: p.stat().st_size for p in result.paths}
     files["char_run/model.keras"] = (work / "char_run" / "model.keras").stat().st_size
-    return Built(work / "char_run", out, trained - started, exported - trained, files,
-                 {"checks": len(result.checklist.checks)})
+    built = Built(work / "char_run", out, trained - started, exported - trained, files,
+                  {"checks": len(result.checklist.checks)})
+    return add_int8(built)
+
+
+def add_int8(built: Built) -> Built:
+    """The model's int8 files beside it, made as `edgeseq export --quantize int8` makes them."""
+    from edgeseq.export.int8_set import quantize_exported
+    from edgeseq.runtime.model_file import open_model
+
+    started = time.perf_counter()
+    with redirect_stderr(io.StringIO()):  # the checklist
+        paths = quantize_exported(built.onnx, force=True)
+    built.extra["int8_seconds"] = time.perf_counter() - started
+    built.files.update({p.name: p.stat().st_size for p in paths})
+    built.extra["int8"] = open_model(paths[0]).description.quantization
+    return built
 
 
 def build_stock(work: Path, smoke: bool) -> Built:
@@ -86,7 +110,7 @@ def build_stock(work: Path, smoke: bool) -> Built:
     result = export_run(work / "stock_run", out)
     exported = time.perf_counter()
     files = {p.name: p.stat().st_size for p in result.paths}
-    return Built(work / "stock_run", out, trained - started, exported - trained, files)
+    return add_int8(Built(work / "stock_run", out, trained - started, exported - trained, files))
 
 
 # ---------------------------------------------------------------- TensorFlow and TFLite peers
@@ -116,12 +140,15 @@ def stock_tf_function(run: Path, batch: int):
     return tf.function(lambda x: model(x, training=False), input_signature=spec)
 
 
-def tflite_interpreter(fn, path: Path):
-    """Convert a fixed-shape tf.function; returns (interpreter with 1 thread, seconds, bytes)."""
+def tflite_interpreter(fn, path: Path, int8: bool = False):
+    """Convert a fixed-shape tf.function; returns (interpreter with 1 thread, seconds, bytes).
+    ``int8``: dynamic-range quantization (int8 weights, activations quantized per call)."""
     import tensorflow as tf
 
     started = time.perf_counter()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     flat = converter.convert()
     seconds = time.perf_counter() - started
     path.write_bytes(flat)

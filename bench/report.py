@@ -54,6 +54,9 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
     thr_tf = throughput[f"TensorFlow tf.function ({size.big_batch}x7x5)"].rate
     thr_ort = throughput[f"onnxruntime, one call of {size.big_batch} windows"].rate
     thr_proto = throughput["prototype: LSTM cell unrolled into matrix ops, one call (bench/models.py)"].rate
+    int8_g = stateful["edgeseq runner, int8 (int8 generation graph)"].best
+    int8_vs_fp32 = stateful[g].best / int8_g
+    int8_vs_tflite = stateful["TFLite dynamic-range int8 step (1x1)"].best / int8_g
     ort_wall = cold['python -c "import onnxruntime"'][0].median
     run_wall = cold["edgeseq run char --length 1"][0].median
     tf_wall = cold['python -c "import tensorflow"'][0].median
@@ -113,6 +116,10 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
                     "with block-diagonal weights (fused op kept) reached 1.15-1.35x TensorFlow at hidden 10 "
                     "over 5 runs (TensorFlow itself varied 20%), but made the shipped hidden-32 model slower, "
                     "so it is not shipped"),
+        target_line("int8 stateful streaming: edgeseq int8 ÷ edgeseq fp32 chars/s", int8_vs_fp32, 1.3, True,
+                    "see section 8"),
+        target_line("int8 stateful streaming: edgeseq int8 ÷ TFLite dynamic-range int8 chars/s", int8_vs_tflite, 1, True,
+                    "see section 8"),
         target_line("cold start: `edgeseq run` ÷ `import tensorflow` (wall, median)", run_wall / tf_wall, 1 / 8,
                     False, f"`import onnxruntime` alone takes {ort_wall * 1e3:.0f} ms of the {run_wall * 1e3:.0f}"),
         target_line("cold start: `edgeseq run` ÷ bare `import onnxruntime` (wall, median)", run_wall / ort_wall, 1.6,
@@ -153,7 +160,10 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         "edgeseq keeps 10 staggered states and advances all of them with one batched step per character "
         "(the slot that has read the last 10 characters gives the prediction, then restarts from zero), "
         "instead of re-reading the window: the same arithmetic as 10 dependent steps, as one matrix "
-        "product per layer. The re-reading Loop (last row) is the alternative it was measured against.",
+        "product per layer. The re-reading Loop (last row) is the alternative it was measured against. "
+        "The int8 generation graph re-reads the window (it must make the int8 per-step path's very calls "
+        "to round the same way: dynamic quantization scales each call's activations by that call's own "
+        "range; edgeseq.export.generation_int8).",
         "",
         "## 3. Batch generation, 32 prompts (stateful, greedy): total characters per second",
         "",
@@ -199,11 +209,51 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         "|---|---|---|---|",
         f"| char (2×LSTM) | {char.train_seconds:.1f} | {char.export_seconds:.1f} | tf2onnx ×2, TF parity, generation graph built and checked against the per-step path |",
         f"| stock (LSTM(10)) | {stock.train_seconds:.1f} | {stock.export_seconds:.1f} | tf2onnx ×2, TF parity |",
+        f"| int8 of both | | {char.extra['int8_seconds'] + stock.extra['int8_seconds']:.1f} | quantize_dynamic, the "
+        "cost measured on the training data, the int8 generation graph checked against the int8 per-step path |",
         f"| TFLite conversions (char: 3, stock: 2) | | {sum(p['tflite_seconds'].values()) + stock_info['tflite_seconds']:.1f} | for comparison |",
         "",
         "| file | KiB |",
         "|---|---|",
         *(f"| {name} | {nbytes / 1024:,.0f} |" for name, nbytes in sizes.items()),
         "",
+        *int8_section(char, stock, sizes, stateful, windowed, batched, latency, throughput, size),
     ]
     return "\n".join(lines)
+
+
+def int8_section(char, stock, sizes, stateful, windowed, batched, latency, throughput, size) -> list[str]:
+    """Section 8: int8 against fp32 and against TFLite's dynamic-range int8, sizes and cost."""
+    pairs = [("stateful streaming", stateful, "edgeseq runner (generation graph)",
+              "edgeseq runner, int8 (int8 generation graph)", "TFLite dynamic-range int8 step (1x1)"),
+             ("windowed generation", windowed, "edgeseq runner (generation graph, W staggered states)",
+              "edgeseq runner, int8 (int8 generation graph, re-reading the window)",
+              "TFLite dynamic-range int8 window (1x10)"),
+             ("batch generation, 32 rows", batched, "edgeseq runner (generation graph), 32 rows",
+              "edgeseq runner, int8 (int8 generation graph), 32 rows", "TFLite dynamic-range int8 step (32x1)"),
+             ("stock batch-1 latency", latency, "edgeseq Forecaster.forecast_scaled (dynamic graph)",
+              "edgeseq Forecaster.forecast_scaled, int8", "TFLite dynamic-range int8 (1x7x5)"),
+             (f"stock batch-{size.big_batch} throughput", throughput, "edgeseq Forecaster.forecast_scaled (dynamic graph)",
+              "edgeseq Forecaster.forecast_scaled, int8", f"TFLite dynamic-range int8 ({size.big_batch}x7x5)")]
+    ratio = lambda a, b: f"{sizes[a] / sizes[b]:.1%}" if a in sizes and b in sizes else "n/a"  # noqa: E731
+    return [
+        "## 8. int8 against fp32 (same run, the tables above)",
+        "",
+        "| work | fp32 µs/unit | int8 µs/unit | int8 speed-up | TFLite int8 µs/unit | int8 ÷ TFLite int8 speed |",
+        "|---|---|---|---|---|---|",
+        *(f"| {what} | {us(t[f].best)} | {us(t[i].best)} | {t[f].best / t[i].best:.2f}x | {us(t[tl].best)} | "
+          f"{t[tl].best / t[i].best:.2f}x |" for what, t, f, i, tl in pairs),
+        "",
+        "| file | int8 ÷ fp32 size |",
+        "|---|---|",
+        f"| char.int8.onnx | {ratio('char/char.int8.onnx', 'char/char.onnx')} |",
+        f"| char.int8.gen.onnx | {ratio('char/char.int8.gen.onnx', 'char/char.gen.onnx')} |",
+        f"| stock.int8.onnx | {ratio('stock/stock.int8.onnx', 'stock/stock.onnx')} |",
+        f"| TFLite step, dynamic-range int8 | {ratio('char/char_step.int8.tflite', 'char/char_step.tflite')} |",
+        f"| shipped ship.int8.onnx | {ratio('shipped/ship.int8.onnx', 'shipped/ship.onnx')} |",
+        f"| shipped stock.int8.onnx | {ratio('shipped/stock.int8.onnx', 'shipped/stock.onnx')} |",
+        "",
+        f"Measured cost of the bench's int8 models (their metadata; on their training data): char: "
+        f"{char.extra['int8'].summary()}; stock: {stock.extra['int8'].summary()}.",
+        "",
+    ]

@@ -13,9 +13,11 @@ everywhere (onnxruntime intra-op 1, TensorFlow intra/inter-op 1, TFLite num_thre
 3. batch generation, 32 prompts: total characters per second;
 4. time to first character;
 5. the stock model (LSTM(10) over 7x5): batch-1 latency and batch-4096 throughput;
+   (1, 2, 3 and 5 each with edgeseq's int8 model beside fp32, and TFLite's dynamic-range
+   int8 as its peer)
 6. cold start of ``edgeseq run char --length 1`` against ``python -c "import tensorflow"``
    and a bare ``python -c "import onnxruntime"`` (interleaved processes);
-7. export time per model and file sizes;
+7. export time per model and file sizes (fp32 and int8, with the int8 models' measured cost);
 
 and writes the tables, the ratios and the targets of GitHub issue 5 to RESULTS.md.
 
@@ -53,10 +55,11 @@ REPO = HERE.parent
 def file_sizes(char, stock, p, stock_info) -> dict[str, int]:
     """Bytes of every file the run built, and of the shipped models where the checkout has them."""
     sizes = {**{f"char/{k}": v for k, v in char.files.items()},
-             **{f"char/char_{k}.tflite": v for k, v in p["tflite_bytes"].items()},
+             **{f"char/{k}": v for k, v in p["tflite_bytes"].items()},
              **{f"stock/{k}": v for k, v in stock.files.items()},
              **{f"stock/{k}": v for k, v in stock_info["tflite_bytes"].items()}}
-    for name in ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx"):
+    for name in ("ship.onnx", "ship.fixed.onnx", "ship.gen.onnx", "ship.int8.onnx", "ship.int8.gen.onnx", "stock.onnx",
+                 "stock.int8.onnx"):
         if (REPO / "exported" / name).exists():
             sizes[f"shipped/{name}"] = (REPO / "exported" / name).stat().st_size
     return sizes

@@ -21,6 +21,7 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
     from edgeseq.runtime.forecaster import Forecaster
 
     forecaster = Forecaster(built.onnx)
+    forecaster_int8 = Forecaster(built.onnx, precision="int8")
     fixed = ort_session(built.onnx.with_name("stock.fixed.onnx"))
     rng = np.random.default_rng(0)
     x1 = rng.random((1, 7, 5), dtype=np.float32)
@@ -40,7 +41,11 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
     tf1, tfb = models.stock_tf_function(built.run, 1), models.stock_tf_function(built.run, size.big_batch)
     tfl1, s1, b1 = models.tflite_interpreter(tf1, work / "stock_1.tflite")
     tflb, sb, bb = models.tflite_interpreter(tfb, work / "stock_batch.tflite")
-    info = {"tflite_seconds": s1 + sb, "tflite_bytes": {"stock_1.tflite": b1, f"stock_{size.big_batch}.tflite": bb}}
+    tfl1_int8, s1_int8, b1_int8 = models.tflite_interpreter(tf1, work / "stock_1.int8.tflite", int8=True)
+    tflb_int8, sb_int8, bb_int8 = models.tflite_interpreter(tfb, work / "stock_batch.int8.tflite", int8=True)
+    info = {"tflite_seconds": s1 + sb + s1_int8 + sb_int8,
+            "tflite_bytes": {"stock_1.tflite": b1, f"stock_{size.big_batch}.tflite": bb,
+                             "stock_1.int8.tflite": b1_int8, f"stock_{size.big_batch}.int8.tflite": bb_int8}}
 
     def tflite_call(interpreter, x, n):
         index_in = interpreter.get_input_details()[0]["index"]
@@ -64,8 +69,10 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
     t1, tb = tf.constant(x1), tf.constant(xb)
     latency = {
         "edgeseq Forecaster.forecast_scaled (dynamic graph)": repeat(lambda: forecaster.forecast_scaled(x1), size.stock_calls),
+        "edgeseq Forecaster.forecast_scaled, int8": repeat(lambda: forecaster_int8.forecast_scaled(x1), size.stock_calls),
         "onnxruntime, bound call on stock.fixed.onnx (IOBinding)": repeat(lambda: fixed.run_with_iobinding(binding), size.stock_calls),
         "TFLite (1x7x5, fixed shapes)": tflite_call(tfl1, x1, size.stock_calls),
+        "TFLite dynamic-range int8 (1x7x5)": tflite_call(tfl1_int8, x1, size.stock_calls),
         "TensorFlow tf.function (1x7x5)": repeat(lambda: tf1(t1).numpy(), size.stock_slow),
     }
     reps = 1 if size.smoke else 10
@@ -79,10 +86,12 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
 
     throughput = {
         "edgeseq Forecaster.forecast_scaled (dynamic graph)": windows(lambda: forecaster.forecast_scaled(xb)),
+        "edgeseq Forecaster.forecast_scaled, int8": windows(lambda: forecaster_int8.forecast_scaled(xb)),
         f"onnxruntime, one call of {size.big_batch} windows": windows(lambda: session.run([out_name], {in_name: xb})),
         "prototype: LSTM cell unrolled into matrix ops, one call (bench/models.py)":
             windows(lambda: unrolled.run(["y"], {"x": xb})),
         f"TFLite ({size.big_batch}x7x5, fixed shapes)": windows(tflite_call(tflb, xb, 1)),
+        f"TFLite dynamic-range int8 ({size.big_batch}x7x5)": windows(tflite_call(tflb_int8, xb, 1)),
         f"TensorFlow tf.function ({size.big_batch}x7x5)": windows(lambda: tfb(tb).numpy()),
     }
     return latency, throughput, info

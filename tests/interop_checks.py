@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 
 import edgeseq
-from edgeseq.contract import FORMAT_VERSION, METADATA_KEY
+from edgeseq.contract import FORMAT_VERSION, FUSED_OPS, METADATA_KEY
 
 #: the only symbolic dimension names an exported file may use
 AXES = {"batch", "time", "slots", "steps"}
@@ -27,7 +27,9 @@ def shape_of(value: onnx.ValueInfoProto) -> list[str | int]:
 def assert_reads_cleanly(path: Path, capfd) -> onnx.ModelProto:
     """A plain onnxruntime session (default logger at warning level) loads ``path`` without a
     line on stderr; every input and output has named or fixed dimensions, a doc string, and
-    the model says who made it, which contract version and what it is. Returns the model."""
+    the model says who made it, which contract version and what it is; every recurrent layer
+    is a fused op (fp32 or int8), and the only Loops are a generation graph's own. Returns the
+    model."""
     capfd.readouterr()  # drop what fixtures printed
     ort.set_default_logger_severity(2)  # warnings and worse: onnxruntime's default
     session = ort.InferenceSession(str(path))
@@ -51,7 +53,25 @@ def assert_reads_cleanly(path: Path, capfd) -> onnx.ModelProto:
     stale = [d.dim_param for v in values_everywhere(graph) for d in v.type.tensor_type.shape.dim
              if d.dim_param.startswith("unk__")]
     assert not stale, (path, stale)
+    top, everywhere = {n.op_type for n in graph.node}, ops_everywhere(graph)
+    assert set(FUSED_OPS) & set(everywhere) and "Scan" not in everywhere, (path, everywhere)
+    if graph.name == "edgeseq_char_generation":  # its Loops run the model's fused ops, one step per iteration
+        assert "Loop" in top and not top & set(FUSED_OPS), (path, top)
+    else:
+        assert "Loop" not in everywhere, (path, everywhere)
     return model
+
+
+def ops_everywhere(graph: onnx.GraphProto) -> dict[str, int]:
+    """How often each op type occurs in a graph and its subgraphs."""
+    counts: dict[str, int] = {}
+    for node in graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                for op, n in ops_everywhere(attr.g).items():
+                    counts[op] = counts.get(op, 0) + n
+    return counts
 
 
 def values_everywhere(graph: onnx.GraphProto):

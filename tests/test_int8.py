@@ -60,7 +60,7 @@ def copy_set(name: str, folder, source=EXPORTED, int8: bool = False):
 def ship_int8(ship_run, tmp_path_factory):
     """`edgeseq export RUN --quantize int8` of the ship run: the CLI result and NAME.onnx."""
     out = tmp_path_factory.mktemp("int8") / "ship.onnx"
-    result = cli("export", str(ship_run[0]), "-o", str(out), "--quantize", "int8")
+    result = cli("export", str(ship_run[0]), "-o", str(out), "--quantize", "int8", "--author", "Ada", "--license", "MIT")
     return result, out
 
 
@@ -100,6 +100,8 @@ def test_int8_graphs_keep_their_fused_ops_and_read_cleanly(ship_int8, capfd):
     assert not everywhere["LSTM"] and everywhere["DynamicQuantizeLSTM"] > 0 and everywhere["MatMulInteger"] > 0
     assert {n.op_type for n in gen.graph.node} & {"DynamicQuantizeLSTM", "LSTM", "GRU", "RNN"} == set()  # in Loops
     assert {o.domain: o.version for o in step.opset_import} == {"": 17, "com.microsoft": 1}
+    for model in (step, gen):  # the quantizer keeps --author and --license, and its own marks go
+        assert {p.key: p.value for p in model.metadata_props if p.key != "edgeseq"} == {"author": "Ada", "license": "MIT"}
 
 
 def test_the_runner_uses_the_int8_set_with_precision_int8(ship_int8):
