@@ -58,16 +58,22 @@ class StatefulContext:
         """Read ids from the given state; the logits [B, V] for the first character.
 
         Also leaves ``zero_h`` (zeros [1, B, H]) and ``states`` (each [1, B, H]) behind."""
+        top = self.top
+        states, x_ids = self.prompt_inputs()
+        out = top.loop(self.modes.stateful_i, [(self.zero_h, F)] + [(st, F) for st in states],
+                       partial(self._prefill_body, x_ids=x_ids), 0)
+        self.states = out[1:]
+        return top.add("Squeeze", [self.step.head(top, out[0]), top.i64([0])])
+
+    def prompt_inputs(self) -> tuple[list[str], str]:
+        """(the given state's rows, each [1, B, H]; the prompt's inputs [T, B, E]); sets ``zero_h``."""
         top, i64, parts = self.top, self.top.i64, self.step.parts
         rows = top.add("Transpose", [top.add("Gather", ["state", i64(0)], axis=1)], perm=[1, 0, 2])  # [S, B, H]
         states = [top.add("Slice", [rows, i64([r]), i64([r + 1]), i64([0])]) for r in range(parts.state_count)]
         x_ids = top.add("Gather", ["input_table", top.add("Transpose", ["ids"], perm=[1, 0])])  # [T, B, E]
         self.zero_h = top.add("Expand", [top.const(0.0, np.float32),
                                          top.add("Concat", [i64([1]), self.modes.batch, i64([parts.hidden])], axis=0)])
-        out = top.loop(self.modes.stateful_i, [(self.zero_h, F)] + [(st, F) for st in states],
-                       partial(self._prefill_body, x_ids=x_ids), 0)
-        self.states = out[1:]
-        return top.add("Squeeze", [self.step.head(top, out[0]), i64([0])])
+        return states, x_ids
 
     def _prefill_body(self, body: GraphBuilder, iteration: str, names: list[str], x_ids: str):
         h, states = self.step.layers(body, x_ids, names[1:], sequence_out=True)

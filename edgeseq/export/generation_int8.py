@@ -46,11 +46,7 @@ class SequenceHeadStateful(StatefulContext):
 
     def prefill(self) -> str:
         top, i64, parts = self.top, self.top.i64, self.step.parts
-        rows = top.add("Transpose", [top.add("Gather", ["state", i64(0)], axis=1)], perm=[1, 0, 2])  # [S, B, H]
-        states = [top.add("Slice", [rows, i64([r]), i64([r + 1]), i64([0])]) for r in range(parts.state_count)]
-        x_ids = top.add("Gather", ["input_table", top.add("Transpose", ["ids"], perm=[1, 0])])  # [T, B, E]
-        self.zero_h = top.add("Expand", [top.const(0.0, np.float32),
-                                         top.add("Concat", [i64([1]), self.modes.batch, i64([parts.hidden])], axis=0)])
+        states, x_ids = self.prompt_inputs()
         no_logits = top.add("Expand", [top.const(0.0, np.float32),
                                        top.add("Concat", [self.modes.batch, i64([parts.vocab])], axis=0)])
         out = top.loop(self.modes.stateful_i, [(no_logits, F)] + [(st, F) for st in states],
