@@ -29,6 +29,7 @@ import typer
 import edgeseq
 from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES,
                              TARGET_MODES, check_choice, either, explain, missing_choice)
+from edgeseq.contract.quantization import MAX_ACCURACY_DROP, MAX_RMSE_RATIO
 from edgeseq.data.dates import DATE_EXAMPLES
 from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
@@ -256,7 +257,7 @@ def export(
     force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
     author: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
     license_: Annotated[Optional[str], typer.Option("--license", metavar="SPDX", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
-    quantize: Annotated[Optional[str], typer.Option(help=f"Also write an {either(PRECISIONS[1:])} model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx), measured against fp32 on the training data, which must be where training read it; refused (unless --force) when it costs more than 0.5 points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over 2%.")] = None,
+    quantize: Annotated[Optional[str], typer.Option(help=f"Also write an {either(PRECISIONS[1:])} model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx), measured against fp32 on the training data, which must be where training read it; refused (unless --force) when it costs more than {MAX_ACCURACY_DROP:g} points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over {100 * (MAX_RMSE_RATIO - 1):.0f}%.")] = None,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
     from edgeseq.export.exporter import export_run

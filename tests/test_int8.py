@@ -267,3 +267,25 @@ def test_gru_and_rnn_weights_are_stored_int8_and_folded_at_load(combo, char_expo
     assert not optimized["DequantizeLinear"] and optimized[cell.upper()] == layers
     texts = [CharGenerator(step, precision="int8", generation=graph).text("if you", 30) for graph in (True, False)]
     assert texts[0] == texts[1]
+
+
+def test_line_and_stateful_models_are_measured_the_way_they_were_trained(tmp_path):
+    from edgeseq.data.text import stateful_data
+    from edgeseq.export.exporter import export_run
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data, train_char_lines
+
+    names = tmp_path / "names.txt"
+    names.write_text("maximilian\nmaxim\nmaria\nmarta\nanna\nanton\n\nmax\n", encoding="utf-8")
+    spec, settings = CharModelSpec(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=2, seed=0)
+    train_char_lines(names.read_text(encoding="utf-8").splitlines(), spec, settings, out=tmp_path / "names",
+                     source=str(names))
+    train_char_data(stateful_data(SENTENCE, 10, 4), spec, settings, out=tmp_path / "stream", source="sample:ship")
+    expected = {"names": ("7 of the 7 training lines, each alone from a zero state (37 positions); greedy text each "
+                          "of the first 7 training lines from its first character, per step", 37),
+                "stream": ("the first 4 of 4 chunks of 10 of the 4 training streams, the state carried (160 "
+                           "positions); greedy text from the training text's first 10 characters, per step", 170)}
+    for name, (measured_on, greedy_chars) in expected.items():
+        export_run(tmp_path / name, tmp_path / f"{name}.onnx", quantize="int8", force=True)  # 2 epochs: maybe refused
+        q = open_model(tmp_path / f"{name}.int8.onnx").description.quantization
+        assert (q.measured_on, q.greedy_chars) == (measured_on, greedy_chars)
+        assert 0 <= q.accuracy_int8 <= 1 and 0 <= q.greedy_same <= greedy_chars

@@ -27,6 +27,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, SeriesMeta
+from edgeseq.contract.quantization import GREEDY_CHARS, MAX_ACCURACY_DROP, MAX_RMSE_RATIO
 from edgeseq.data.series import make_windows, rows_sha256
 from edgeseq.data.text import CharData
 from edgeseq.errors import InputError
@@ -36,10 +37,7 @@ from edgeseq.runtime.forecaster import BATCH, Forecaster
 from edgeseq.runtime.model_file import ModelFile
 from edgeseq.runtime.sampling import Sampler
 
-MAX_ACCURACY_DROP = 0.5  # points of next-character accuracy
-GREEDY_CHARS = 200  # characters of greedy text compared at most (per line for a line model)
 GREEDY_LINES = 8  # a line model: its first lines, each from its first character
-MAX_RMSE_RATIO = 1.02
 MAX_SEQUENCES = 2048  # training sequences scored at most (evenly spread over all of them)
 CHAR_TOLERANCE = (f"next-character accuracy on the training sequences drops by at most {MAX_ACCURACY_DROP} "
                   f"points, and greedy text from the training text's start is fp32's exactly (up to "

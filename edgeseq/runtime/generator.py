@@ -69,7 +69,9 @@ class CharGenerator:
     (then ``threads``, ``generation`` and ``precision`` are the CharModel's). ``generation=False``
     runs the per-step path even when the model has a generation graph (the same text).
     ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
-    int8``): smaller and faster, its measured cost in its metadata. ``temperature``,
+    int8``): smaller and faster, its measured cost in its metadata; its activations are
+    quantized per call, so a prompt's int8 text (greedy too) may depend on the other prompts
+    of its batch. ``temperature``,
     ``top_k`` and ``seed`` are the defaults of every request. ``stop_at_line_end=False`` lets
     a line model go on past the end of a line.
     """
