@@ -245,6 +245,14 @@ CASES = [
          "FAIL m.onnx: digest: its bytes do not match its digest (file_sha256): the file is damaged or was edited "
          "after export; export it again", make=flipped(SHIP, "m.onnx"), code=1),
     Case("verify of nothing", ["verify", "nothing.onnx"], "nothing.onnx: no such file or folder"),
+    Case("--precision int8 without an int8 file", [*RUN, "--precision", "int8"],
+         "no m.int8.onnx beside m.onnx; make it with: edgeseq export RUN --quantize int8 --force (RUN: the run "
+         "folder m.onnx was exported from)", make=model(SHIP)),
+    Case("--precision int8 with a stale int8 file", [*STOCK_RUN, "--precision", "int8"],
+         "m.int8.onnx was not made from the m.onnx beside it (a stale int8 file); export again with --quantize "
+         "int8 --force", make=lambda f: [model(STOCK, lambda d: d["training"].update(note="again"))(f),
+                                         shutil.copy(EXPORTED / "stock.int8.onnx", f / "m.int8.onnx")]),
+    Case("--quantize int4", ["export", "run", "--quantize", "int4"], "unknown --quantize 'int4'; choose one of: int8"),
 ]
 
 

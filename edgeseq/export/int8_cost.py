@@ -66,22 +66,38 @@ class _Pair:
         return a, b
 
 
+class _Tally:
+    """Right next-character guesses of fp32 and int8: at every position, and at the last of each sequence."""
+
+    def __init__(self):
+        self.right, self.last_right, self.positions, self.sequences = [0, 0], [0, 0], 0, 0
+
+    def add(self, outputs: tuple[list, list], targets: np.ndarray) -> None:
+        for k, (logits, *_) in enumerate(outputs):
+            hits = logits[0].argmax(-1) == targets
+            self.right[k] += int(hits.sum())
+            self.last_right[k] += int(hits[-1])
+        self.positions += len(targets)
+        self.sequences += 1
+
+
 def char_cost(fp32: ort.InferenceSession, int8: ort.InferenceSession, meta: CharMeta, text: str, data: CharData,
               checklist: Checklist) -> dict:
     """The Quantization fields of a char model's int8 cost; one checklist line per limit."""
     pair = _Pair(fp32, int8)
-    scoring = _score_stateful if data.context == "stateful" else _score_windows
-    scored, correct, last, scored_on = scoring(pair, meta, data)
-    accuracy = correct.sum(axis=1) / scored
-    last_accuracy = last.mean(axis=1)
+    tally, scored_on = (_score_stateful if data.context == "stateful" else _score_windows)(pair, meta, data)
+    accuracy = [right / tally.positions for right in tally.right]
+    last_accuracy = [right / tally.sequences for right in tally.last_right]
     same, chars, prompts = _greedy(fp32, int8, meta, text, data)
     drop = 100 * (accuracy[0] - accuracy[1])
-    checklist.require(f"int8 next-character accuracy {accuracy[0]:.4f} -> {accuracy[1]:.4f} on {scored} training "
-                      f"positions (drop {drop:.2f} points, at most {MAX_ACCURACY_DROP})", drop <= MAX_ACCURACY_DROP)
+    checklist.require(f"int8 next-character accuracy {accuracy[0]:.4f} -> {accuracy[1]:.4f} on {tally.positions} "
+                      f"training positions (drop {drop:.2f} points, at most {MAX_ACCURACY_DROP})",
+                      drop <= MAX_ACCURACY_DROP)
     checklist.require(f"int8 greedy text = fp32's for {same} of {chars} chars ({prompts})", same == chars)
-    return dict(measured_on=f"{scored_on} ({scored} positions); greedy text {prompts}, per step", max_abs_diff=pair.max_diff, tolerance=CHAR_TOLERANCE,
-                accuracy_fp32=float(accuracy[0]), accuracy_int8=float(accuracy[1]),
-                last_accuracy_fp32=float(last_accuracy[0]), last_accuracy_int8=float(last_accuracy[1]),
+    return dict(measured_on=f"{scored_on} ({tally.positions} positions); greedy text {prompts}, per step",
+                max_abs_diff=pair.max_diff, tolerance=CHAR_TOLERANCE,
+                accuracy_fp32=accuracy[0], accuracy_int8=accuracy[1],
+                last_accuracy_fp32=last_accuracy[0], last_accuracy_int8=last_accuracy[1],
                 greedy_chars=chars, greedy_same=same)
 
 
@@ -90,44 +106,33 @@ def _spread(count: int) -> np.ndarray:
     return np.arange(count) if count <= MAX_SEQUENCES else np.unique(np.linspace(0, count - 1, MAX_SEQUENCES).round())
 
 
-def _score_windows(pair: _Pair, meta: CharMeta, data: CharData):
-    """Each sequence alone from a zero state (padding cut off): (positions, correct [2, n],
-    last [2, n], what was scored)."""
+def _score_windows(pair: _Pair, meta: CharMeta, data: CharData) -> tuple[_Tally, str]:
+    """Each sequence alone from a zero state, its padding cut off; and what was scored."""
     zero = np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)
-    correct, last, scored = [[], []], [[], []], 0
-    rows = _spread(len(data.x)).astype(int)
+    tally, rows = _Tally(), _spread(len(data.x)).astype(int)
     for row in rows:
         length = int(data.weights[row].sum()) if data.weights is not None else data.x.shape[1]
-        outputs = pair.run({"ids": data.x[row:row + 1, :length], "state": zero})
-        for k, (logits, _) in enumerate(outputs):
-            hits = logits[0].argmax(-1) == data.y[row, :length]
-            correct[k].append(int(hits.sum()))
-            last[k].append(bool(hits[-1]))
-        scored += length
+        tally.add(pair.run({"ids": data.x[row:row + 1, :length], "state": zero}), data.y[row, :length])
     kind = "lines" if data.weights is not None else f"windows of {data.x.shape[1]}"
-    return scored, np.array(correct), np.array(last), (f"{len(rows)} of the {len(data.x)} training {kind}, each "
-                                                       "alone from a zero state")
+    return tally, f"{len(rows)} of the {len(data.x)} training {kind}, each alone from a zero state"
 
 
-def _score_stateful(pair: _Pair, meta: CharMeta, data: CharData):
-    """Each training stream chunk by chunk with its state carried, as stateful training ran it."""
+def _score_stateful(pair: _Pair, meta: CharMeta, data: CharData) -> tuple[_Tally, str]:
+    """Each training stream chunk by chunk with its state carried, as stateful training ran it
+    (row ``chunk * streams + stream`` is that chunk of that stream: edgeseq.data.text)."""
     streams = data.streams or 1
     chunks = len(data.x) // streams
     per_stream = max(1, min(chunks, MAX_SEQUENCES // streams))
-    correct, last, scored = [[], []], [[], []], 0
+    tally = _Tally()
     for stream in range(streams):
         states = [np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)] * 2
         for chunk in range(per_stream):
             row = chunk * streams + stream
-            for k, (logits, state) in enumerate(pair.run_each(data.x[row:row + 1], states)):
-                hits = logits[0].argmax(-1) == data.y[row]
-                correct[k].append(int(hits.sum()))
-                last[k].append(bool(hits[-1]))
-                states[k] = state
-            scored += data.x.shape[1]
-    return scored, np.array(correct), np.array(last), (f"the first {per_stream} of {chunks} chunks of "
-                                                       f"{data.x.shape[1]} of the {streams} training streams, the "
-                                                       "state carried")
+            outputs = pair.run_each(data.x[row:row + 1], states)
+            tally.add(outputs, data.y[row])
+            states = [new_state for _, new_state in outputs]
+    return tally, (f"the first {per_stream} of {chunks} chunks of {data.x.shape[1]} of the {streams} training "
+                   "streams, the state carried")
 
 
 def _greedy(fp32: ort.InferenceSession, int8: ort.InferenceSession, meta: CharMeta, text: str,

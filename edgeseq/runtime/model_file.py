@@ -158,10 +158,11 @@ def open_model(path: str | Path | None, task: str | None = None, threads: int = 
     return model
 
 
-def int8_beside(path: Path, precision: str) -> tuple[Path, str | None]:
-    """The file to run for ``precision`` given the step file ``path``, and the sha256 it must
-    name as made from (None: nothing to check). fp32: ``path`` itself; int8: NAME.int8.onnx
-    beside it (``path`` may already be one), or one line saying how to make it."""
+def int8_beside(path: Path, precision: str) -> tuple[Path, tuple[str, str] | None]:
+    """The file to run for ``precision`` given the step file ``path``, and the step file it
+    must name as made from, (name, sha256) (None: nothing to check). fp32: ``path`` itself;
+    int8: NAME.int8.onnx beside it (``path`` may already be one), or one line saying how to
+    make it."""
     if precision not in PRECISIONS:
         raise InputError(f"unknown --precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if precision == "fp32" or path.name.endswith(".int8.onnx"):
@@ -170,17 +171,17 @@ def int8_beside(path: Path, precision: str) -> tuple[Path, str | None]:
     if not int8.is_file():
         raise ModelFileError(f"no {int8.name} beside {path.name}; make it with: edgeseq export RUN --quantize int8 "
                              f"--force (RUN: the run folder {path.name} was exported from)")
-    return int8, bytes_sha256(read_model_bytes(path))
+    return int8, (path.name, bytes_sha256(read_model_bytes(path)))
 
 
-def check_made_from(path: Path, description: CharMeta | SeriesMeta, sha256: str | None) -> None:
-    """Refuse an int8 file that was not made from the step file of sha256 ``sha256`` (None: no check)."""
-    if sha256 is None:
+def check_made_from(path: Path, description: CharMeta | SeriesMeta, step: tuple[str, str] | None) -> None:
+    """Refuse an int8 file that was not made from the step file ``step`` (name, sha256; None: no check)."""
+    if step is None:
         return
     made_from = description.made_from
-    if description.quantization is None or made_from is None or made_from.of_sha256 != sha256:
-        raise ModelFileError(f"{path.name} was not made from the {made_from.of if made_from else 'fp32 file'} beside "
-                             "it (a stale int8 file); export again with --quantize int8 --force")
+    if description.quantization is None or made_from is None or made_from.of_sha256 != step[1]:
+        raise ModelFileError(f"{path.name} was not made from the {step[0]} beside it (a stale int8 file); export "
+                             "again with --quantize int8 --force")
 
 
 def int8_sibling(model: ModelFile) -> dict | None:
@@ -190,7 +191,7 @@ def int8_sibling(model: ModelFile) -> dict | None:
     if model.description.quantization is not None or model.description.graph != "dynamic" or not files.int8.is_file():
         return None
     int8 = open_model(files.int8)
-    check_made_from(files.int8, int8.description, model.sha256)
+    check_made_from(files.int8, int8.description, (model.path.name, model.sha256))
     sizes = {files.int8.name: round(files.int8.stat().st_size / model.path.stat().st_size, 4)}
     if files.int8_generation.is_file() and files.generation.is_file():
         sizes[files.int8_generation.name] = round(files.int8_generation.stat().st_size
