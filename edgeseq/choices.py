@@ -24,7 +24,7 @@ INPUTS: tuple[str, ...] = ("onehot", "embedding")
 #: --target-mode: what a series model's dense layer predicts (the default first).
 TARGET_MODES: tuple[str, ...] = ("delta", "level")
 #: --strategy: where training runs.
-STRATEGIES: tuple[str, ...] = ("default", "mirrored")
+STRATEGIES: tuple[str, ...] = ("default", "mirrored", "multi-worker")
 #: --fill: how empty CSV cells are filled (none given: an empty cell is an error).
 FILL_METHODS: tuple[str, ...] = ("ffill",)
 

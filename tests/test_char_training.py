@@ -89,14 +89,16 @@ def test_mirrored_strategy_trains_on_two_logical_cpus():
 
 
 def test_batches_split_evenly_over_replicas():
-    from edgeseq.data.text import window_data
-    from edgeseq.training.char_training import spread_over_replicas
+    from edgeseq.data.char_data import window_data
+    from edgeseq.training.loop import check_batch, round_up
 
     data = window_data("abcdefghijklmnopqrstuvwxyz", 5)  # 21 windows
-    x, y, weights, batch = spread_over_replicas(data, None, 2)
-    assert (len(x), batch, weights) == (42, 42, None)  # repeated: same mean loss
-    x, y, _, batch = spread_over_replicas(data, 4, 2)
-    assert (len(x), batch) == (20, 4)  # the last batch of 1 would not split: dropped
-    with pytest.raises(InputError, match="--batch-size 3 must be a multiple of the 2 replicas"):
-        spread_over_replicas(data, 3, 2)
-    assert spread_over_replicas(data, 3, 1)[3] == 3
+    everything = round_up(data.train.natural_rows(None), 2)
+    batch = next(data.train.batches(everything))
+    assert (batch.rows, batch.real, batch.weights[21:].sum()) == (22, 21, 0)  # one padding row: same mean loss
+    assert [b.real for b in data.train.batches(4, epoch=0, seed=0)] == [4, 4, 4, 4, 4, 1]  # the last padded to 4
+    assert [part.real for part in batch.part(0, 2), batch.part(1, 2)] == [11, 10]
+    with pytest.raises(InputError, match="--batch-size 3 must be a multiple of the strategy's 2 replicas"):
+        check_batch(3, 2)
+    check_batch(4, 2)
+    check_batch(None, 2)
