@@ -22,7 +22,7 @@ from edgeseq.errors import InputError
 
 
 #: Characters encoded per pass when a long text is turned into ids (bounds the temporaries).
-CHUNK = 1 << 22
+CHUNK = 1 << 20
 #: Unicode code points: the size of a table indexed by any character.
 CODE_POINTS = 0x110000
 
