@@ -27,7 +27,7 @@ from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger, setup_cli_logging
 from edgeseq.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
-                           TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, CharDataSpec, CharModelSpec, SeriesModelSpec,
+                           TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec, SeriesModelSpec,
                            SeriesTrainSettings, TrainSettings)
 
 app = typer.Typer(
@@ -119,7 +119,7 @@ def train_char(
     by_line: Annotated[bool, typer.Option("--by-line", help="One sequence per line of --text, any lengths; padding is masked out of the loss.")] = False,
     context: Annotated[str, typer.Option(help=f"{CONTEXT_HELP}.")] = CharDataSpec.context,
     streams: Annotated[Optional[int], typer.Option(help=f"With --context stateful: parallel streams the text is split into, the rows of every batch (default {STREAMS}).")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option(help=f"The end of the text (or the last lines) kept out of training to validate on (default {TEXT_VAL_FRACTION:g} for --text, 0 for a sample); the weights of the lowest validation loss are kept.")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option(help=f"The end of the text (or the last lines) kept out of training to validate on (default {TEXT_VAL_FRACTION:g} for a --text of {VALIDATE_FROM:,} characters or more, else 0); the weights of the lowest validation loss are kept.")] = None,
     cell: Annotated[str, typer.Option(help=f"Recurrent cell: {either(CELLS)}.")] = CharModelSpec.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = CharModelSpec.layers,
     hidden: Annotated[Optional[int], typer.Option(help=f"Units per layer (default {CHAR_HIDDEN}; with --head none, the vocabulary size).")] = None,
@@ -144,7 +144,7 @@ def train_char(
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
                           by_line=by_line, stride=stride, val_fraction=val_fraction)
     model = CharModelSpec(cell=cell, layers=layers, hidden=hidden, head=head, input=input)
-    settings = source.settings(model, epochs, lr, batch_size, seed, strategy, clip or None)
+    settings = source.settings(epochs, lr, batch_size, seed, strategy, clip or None)
     out = out or Path("runs") / source.name
     RunPlace(out, force, resume)  # writable, not overwritten, a checkpoint to resume: before any training
     data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import

@@ -44,10 +44,11 @@ STREAMS = 8
 #: enough for hundreds of updates an epoch on a text of a few hundred KB, large enough that
 #: a step's fixed cost is spread over 64 rows (char-rnn uses 50).
 TEXT_BATCH = 64
-#: The end of a --text file kept out of training to validate on, when --val-fraction is not given.
-TEXT_VAL_FRACTION = 0.1
+#: The end of a --text file kept out of training to validate on, when --val-fraction is not
+#: given and the text has at least VALIDATE_FROM characters.
+TEXT_VAL_FRACTION, VALIDATE_FROM = 0.1, 20_000
 #: Adam's learning rate: the lab's for its samples (tiny models, one full batch an epoch),
-#: and for a --text file (minibatches), measured (README, "Defaults that converge").
+#: and for a --text file (minibatches), measured (README, "Defaults, measured").
 SAMPLE_LR, TEXT_LR = 0.1, 0.01
 #: Gradients are scaled down to this global norm when it is larger (char-rnn clips at 5).
 CLIP_NORM = 5.0
@@ -109,12 +110,14 @@ class CharDataSpec:
                    "with --context stateful or --by-line (chunks follow each other; lines are whole)")
         _no_effect("--streams", self.streams is not None and not stateful, "without --context stateful")
 
-    @property
-    def kept_for_validation(self) -> float:
-        """--val-fraction, or its default: none of a sample, TEXT_VAL_FRACTION of a text."""
+    def kept_for_validation(self, length: int) -> float:
+        """--val-fraction, or its default for a text of ``length`` characters: TEXT_VAL_FRACTION
+        of a text of VALIDATE_FROM characters or more, else (a sample, a poem) none: the
+        model is meant to learn that very text, and a few unseen lines would only say it
+        stopped generalising while it memorised."""
         if self.val_fraction is not None:
             return self.val_fraction
-        return 0.0 if self.sample is not None else TEXT_VAL_FRACTION
+        return TEXT_VAL_FRACTION if self.sample is None and length >= VALIDATE_FROM else 0.0
 
     @property
     def name(self) -> str:
@@ -135,7 +138,7 @@ class CharDataSpec:
         else:
             corpus, own_window = textdata.read_text(self.text), TEXT_WINDOW
         try:
-            return self._cut(char_data, corpus, own_window, self.kept_for_validation)
+            return self._cut(char_data, corpus, own_window, self.kept_for_validation(len(corpus)))
         except char_data.NoRoomToValidate as e:
             if self.val_fraction is not None:  # asked for: say why it cannot be
                 raise
@@ -154,7 +157,7 @@ class CharDataSpec:
         return char_data.window_data(corpus, own_window if self.window is None else self.window,
                                      self.stride or 1, val_fraction)
 
-    def settings(self, model: CharModelSpec, epochs: int = 100, lr: float | None = None,
+    def settings(self, epochs: int = 100, lr: float | None = None,
                  batch_size: int | None = None, seed: int = 0, strategy: str = "default",
                  clip: float | None = None) -> TrainSettings:
         """The training settings for this text, the defaults settled: a sample trains as the lab

@@ -116,9 +116,11 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
         for epoch in range(progress.epoch, plan.epochs):
             totals: dict[str, float] = {}
             state = steps.zero_state(rows) if train.carries_state else None
-            for batch in train.batches(rows, epoch, plan.seed):
+            count = train.steps(rows)
+            for k, batch in enumerate(train.batches(rows, epoch, plan.seed)):
                 sums = steps.run(batch, state, train=True)
                 progress.steps += 1
+                bar.step(epoch + 1, k + 1, count)
                 if not math.isfinite(sums["loss"]):
                     raise TrainingDiverged(_advice(f"the loss became {sums['loss']} in epoch {epoch + 1}", plan))
                 add_to(totals, sums)

@@ -20,8 +20,17 @@ class ProgressBar:
     def begin(self) -> None:
         self.stream = sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = time.perf_counter()
+        self.started = self.drawn = time.perf_counter()
         self.done = self.first
+
+    def step(self, epoch: int, step: int, steps: int) -> None:
+        """Within a long epoch, on a terminal: the step count, redrawn at most twice a second."""
+        now = time.perf_counter()
+        if not self.tty or now - self.drawn < 0.5:
+            return
+        self.drawn = now
+        self.stream.write(f"\repoch {epoch}/{self.epochs}: step {step}/{steps}  {now - self.started:.1f}s\033[K")
+        self.stream.flush()
 
     def epoch_end(self, done: int, figures: dict[str, float]) -> None:
         self.done = done
@@ -32,7 +41,7 @@ class ProgressBar:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in figures.items())
         line = f"epoch {done:>{len(str(self.epochs))}}/{self.epochs} [{bar}] {shown}  {time.perf_counter() - self.started:.1f}s"
         if self.tty:
-            self.stream.write("\r" + line + ("\n" if done == self.epochs else ""))
+            self.stream.write("\r" + line + "\033[K" + ("\n" if done == self.epochs else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()

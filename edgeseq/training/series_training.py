@@ -15,8 +15,6 @@ import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 import edgeseq
 from edgeseq.contract.cells import stack_label
 from edgeseq.data.series import Series, split_point, train_test_windows
