@@ -118,7 +118,7 @@ def train_char(
     stride: Annotated[Optional[int], typer.Option(help="Characters from one window's start to the next (default 1: a window at every character).")] = None,
     by_line: Annotated[bool, typer.Option("--by-line", help="One sequence per line of --text, any lengths; padding is masked out of the loss.")] = False,
     context: Annotated[str, typer.Option(help=f"{CONTEXT_HELP}.")] = CharDataSpec.context,
-    streams: Annotated[Optional[int], typer.Option(help=f"With --context stateful: parallel streams the text is split into, the rows of every batch (default {STREAMS}).")] = None,
+    streams: Annotated[Optional[int], typer.Option(help=f"With --context stateful: parallel streams the text is split into, the rows of every batch (default {STREAMS}, fewer for a short text).")] = None,
     val_fraction: Annotated[Optional[float], typer.Option(help=f"The end of the text (or the last lines) kept out of training to validate on (default {TEXT_VAL_FRACTION:g} for a --text of {VALIDATE_FROM:,} characters or more, else 0); the weights of the lowest validation loss are kept.")] = None,
     cell: Annotated[str, typer.Option(help=f"Recurrent cell: {either(CELLS)}.")] = CharModelSpec.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = CharModelSpec.layers,

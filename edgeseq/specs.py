@@ -38,8 +38,9 @@ CHAR_HIDDEN = 64
 TEXT_WINDOW = 10
 #: Characters per chunk with --context stateful when --window is not given.
 STATEFUL_WINDOW = 50
-#: Parallel streams with --context stateful when --streams is not given.
-STREAMS = 8
+#: Parallel streams with --context stateful when --streams is not given (fewer when the text
+#: is too short for that many chunks): the rows of every batch, as char-rnn's batch of 50.
+STREAMS = 32
 #: Windows (or lines) per batch for a --text file when --batch-size is not given. Small
 #: enough for hundreds of updates an epoch on a text of a few hundred KB, large enough that
 #: a step's fixed cost is spread over 64 rows (char-rnn uses 50).
@@ -152,8 +153,9 @@ class CharDataSpec:
                 logger.info(f"skipped {skipped} empty line(s) of {self.text}")
             return data
         if self.context == "stateful":
-            return char_data.stateful_data(corpus, STATEFUL_WINDOW if self.window is None else self.window,
-                                           self.streams or STREAMS, val_fraction)
+            chunk = STATEFUL_WINDOW if self.window is None else self.window
+            streams = self.streams or max(1, min(STREAMS, (len(corpus) - 1) // chunk))  # a short text: fewer
+            return char_data.stateful_data(corpus, chunk, streams, val_fraction)
         return char_data.window_data(corpus, own_window if self.window is None else self.window,
                                      self.stride or 1, val_fraction)
 

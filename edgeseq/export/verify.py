@@ -105,7 +105,8 @@ class Checklist:
             growth = self.growth_with_time()
             raise ExportCheckError(
                 f"{what}: {len(self.failures)} check(s) failed: {names}{more}; "
-                + (f"{growth.split(':')[0]}, a sign of a chaotic or diverged model (retrain it); " if growth else "")
+                + ("the differences grow with the sequence length, a sign of a chaotic or diverged model "
+                   "(retrain it); " if growth else "")
                 + "pass --force to write it anyway"
             )
 

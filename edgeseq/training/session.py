@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseq.errors import InputError
 from edgeseq.launch import RunPlace
 from edgeseq.log import logger
 from edgeseq.training.checkpoint import Checkpoints
@@ -64,11 +63,11 @@ class Session:
         progress = Progress()
         if self.resume:
             progress = self.restore_from.restore(model, optimizer)
-            if progress.epoch >= plan.epochs:
-                raise InputError(f"the checkpoint already has {progress.epoch} epochs; give --epochs above "
-                                 f"{progress.epoch} to train further")
-            logger.info(f"resuming after epoch {progress.epoch} of {plan.epochs} "
-                        f"(best so far: epoch {progress.best_epoch})")
+            if progress.epoch >= plan.epochs:  # stopped while saving: only the run folder is missing
+                logger.info(f"the checkpoint holds all {progress.epoch} epochs: writing the run folder")
+            else:
+                logger.info(f"resuming after epoch {progress.epoch} of {plan.epochs} "
+                            f"(best so far: epoch {progress.best_epoch})")
         save = None if self.checkpoints is None else (lambda p: self.checkpoints.save(p, model, optimizer))
         try:
             with StopRequest().listening() as stop:
