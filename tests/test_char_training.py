@@ -75,7 +75,12 @@ logging.getLogger("edgeseq").addHandler(logging.StreamHandler(log))
 logging.getLogger("edgeseq").setLevel(logging.INFO)
 text, window = sample_text("hihello")
 _, _, m = train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=20, seed=0, strategy="mirrored"))
-print(m["accuracy"], log.getvalue().splitlines()[0])
+from edgeseq.data.char_data import stateful_data
+from edgeseq.training.char_training import train_char_data
+ship, _ = sample_text("ship")
+_, config, s = train_char_data(stateful_data(ship * 4, 10, 3), CharModelSpec(cell="gru", layers=1, hidden=16),
+                               TrainSettings(epochs=3, lr=0.01, seed=0, strategy="mirrored"))
+print(m["accuracy"], config["context"], s["loss"] < 3.3, log.getvalue().splitlines()[0])
 """
 
 
@@ -83,9 +88,10 @@ def test_mirrored_strategy_trains_on_two_logical_cpus():
     done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
                           cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    accuracy, first_line = done.stdout.strip().split(" ", 1)
+    accuracy, context, learned, first_line = done.stdout.strip().split(" ", 3)
     assert "2 replica(s)" in first_line
     assert float(accuracy) == 1.0
+    assert (context, learned) == ("stateful", "True")  # 3 streams padded to 4 rows, the state carried per replica
 
 
 def test_batches_split_evenly_over_replicas():

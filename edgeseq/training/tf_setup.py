@@ -10,6 +10,7 @@ one replica per worker (or per GPU of a worker), gradients summed across all of 
 """
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -24,11 +25,14 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+@functools.cache
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
     """The strategy named by ``TrainSettings.strategy`` (one of choices.STRATEGIES, checked there).
 
     Made before anything else runs in TensorFlow: a multi-worker strategy configures the
-    runtime's collective ops, which only works before the runtime starts."""
+    runtime's collective ops, which only works before the runtime starts. One per process:
+    a second strategy over the same devices would number its collective ops from the same
+    start as the first and abort them (a second training in one process reuses it)."""
     if name == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
