@@ -64,6 +64,17 @@ def test_bytes_per_character_stay_bounded():
     assert lines.nbytes <= len(text) + 8 * lines.train.count * 1.2  # ids, and a start and end per line
 
 
+def test_windows_that_repeat_every_character_on_a_long_text_get_a_note():
+    from edgeseq.data.char_data import window_data
+
+    text = words(150_000)
+    assert window_data(text, 10).notes == (
+        "note: with --stride 1 each character is read in 10 windows of 10 (149,990 windows an epoch); on a "
+        "long text --stride 5 or --context stateful trains faster",)
+    assert window_data(text, 10, stride=5).notes == ()
+    assert window_data(text[:50_000], 10).notes == ()  # a short text: every window is cheap
+
+
 def test_a_huge_alphabet_gets_an_embedding_or_a_clear_error():
     from edgeseq.specs import ONEHOT_LIMIT, CharModelSpec
 
