@@ -118,7 +118,7 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             state = steps.zero_state(rows) if train.carries_state else None
             count = train.steps(rows)
             for k, batch in enumerate(train.batches(rows, epoch, plan.seed)):
-                sums = steps.run(batch, state, train=True)
+                sums, state = steps.run(batch, state, train=True)
                 progress.steps += 1
                 bar.step(epoch + 1, k + 1, count)
                 if not math.isfinite(sums["loss"]):

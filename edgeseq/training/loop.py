@@ -114,11 +114,11 @@ class Steps:
 
     # -------------------------------------------------------------- on the host
 
-    def inputs(self, batch: Batch, state: np.ndarray | None) -> tuple:
+    def inputs(self, batch: Batch, state) -> tuple:
         """(x, y, w[, state]) as this worker's replicas take them: each its slice of the rows."""
         parts = (batch.x, batch.y, batch.weights) + (() if state is None else (state,))
         if self.replicas == 1:
-            return tuple(tf.constant(a) for a in parts)
+            return tuple(tf.convert_to_tensor(a) for a in parts)
         size = batch.rows // self.replicas
 
         def share(context):
@@ -127,19 +127,25 @@ class Steps:
 
         return self.strategy.experimental_distribute_values_from_function(share)
 
-    def run(self, batch: Batch, state: np.ndarray | None, train: bool) -> dict[str, float]:
-        """One step on ``batch``; returns its sums and writes the new state into ``state``."""
+    def run(self, batch: Batch, state, train: bool) -> tuple[dict[str, float], object]:
+        """One step on ``batch``: its sums, and the state it ends with (None without one).
+
+        With one replica the state stays a tensor from step to step; with several, each
+        replica's rows are gathered into one host array that is shared out again."""
         inputs = self.inputs(batch, state)
         if train:
             sums, states = self._train(tf.constant(float(batch.weights.sum()), tf.float32), inputs)
         else:
             sums, states = self._eval(inputs)
-        if state is not None:
+        if state is not None and self.replicas == 1:
+            state = states[1]
+        elif state is not None:
+            state = np.array(state)
             size = batch.rows // self.replicas
             for replica, new in zip(*(self.strategy.experimental_local_results(part) for part in states)):
                 first = int(replica) * size
                 state[first:first + size] = new.numpy()
-        return {k: float(v) for k, v in sums.items()}
+        return {k: float(v) for k, v in sums.items()}, state
 
     def zero_state(self, rows: int) -> np.ndarray | None:
         shape = self.task.state_shape
@@ -152,7 +158,8 @@ class Steps:
         state = self.zero_state(rows) if source.carries_state else None
         totals: dict[str, float] = {}
         for batch in source.batches(rows, shuffle=False):
-            add_to(totals, self.run(batch, state, train=False))
+            sums, state = self.run(batch, state, train=False)
+            add_to(totals, sums)
         return totals
 
 
