@@ -165,7 +165,7 @@ def test_a_diverging_training_stops_with_advice_and_saves_nothing(tmp_path):
 
 EPOCHS = 5
 RESUMABLE = ["--window", "20", "--stride", "4", "--cell", "gru", "--layers", "1", "--hidden", "32",
-             "--epochs", str(EPOCHS), "--batch-size", "32"]
+             "--epochs", str(EPOCHS), "--val-fraction", "0.1", "--batch-size", "32"]
 
 
 @pytest.fixture(scope="module")
