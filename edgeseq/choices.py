@@ -20,7 +20,7 @@ from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING
 from edgeseq.errors import InputError
 
 #: --strategy: where training runs.
-STRATEGIES: tuple[str, ...] = ("default", "mirrored")
+STRATEGIES: tuple[str, ...] = ("default", "mirrored", "multi-worker")
 #: --fill: how empty CSV cells are filled (none given: an empty cell is an error).
 FILL_METHODS: tuple[str, ...] = ("ffill",)
 # DATE_FORMATS (--date-format: how a CSV writes its dates) and MISSING_VALUES (what --fill or

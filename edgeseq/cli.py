@@ -35,7 +35,8 @@ from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger, setup_cli_logging
-from edgeseq.specs import (CHAR_HIDDEN, STATEFUL_WINDOW, TEXT_WINDOW, CharDataSpec, CharModelSpec, SeriesModelSpec,
+from edgeseq.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
+                           TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec, SeriesModelSpec,
                            SeriesTrainSettings, TrainSettings)
 
 app = typer.Typer(
@@ -122,7 +123,14 @@ HEAD_HELP = explain({"dense": "a softmax layer over the RNN outputs", "none": "t
 INPUT_HELP = explain({"onehot": "ids enter as one-hot vectors", "embedding": "ids enter as learned vectors"},
                      INPUTS)
 STRATEGY_HELP = explain({"default": "one device (a visible GPU, else the CPU)",
-                         "mirrored": "tf.distribute over all GPUs, or logical CPUs"}, STRATEGIES)
+                         "mirrored": "tf.distribute over all GPUs, or logical CPUs",
+                         "multi-worker": "tf.distribute over several processes or machines (--workers, or TF_CONFIG)"},
+                        STRATEGIES)
+WORKERS_HELP = ("With --strategy multi-worker: every worker's HOST:PORT, comma-separated, the same list on each "
+                "(instead of TF_CONFIG).")
+WORKER_INDEX_HELP = "With --workers: this process's place in the list; 0 is the chief, which writes the run."
+RESUME_HELP = ("Continue the unfinished training checkpointed beside --out (.NAME.training) from its last "
+               "complete epoch; give the same options.")
 TARGET_MODE_HELP = explain({"delta": "predict the change from the last value (untrained = persistence)",
                             "level": "predict the value itself"}, TARGET_MODES)
 FILL_HELP = explain({"ffill": "fill missing cells (empty, '.', NA, null, ...) from the previous row and say how "
@@ -145,37 +153,44 @@ def train_char(
     sample: Annotated[Optional[str], typer.Option(help=f"A built-in sample text: {either(tuple(SAMPLES))}.")] = None,
     text: Annotated[Optional[Path], typer.Option(help="Train on this UTF-8 text file instead of a sample.")] = None,
     window: Annotated[Optional[int], typer.Option(help=f"Characters per training window, or per chunk with --context stateful (default: the sample's; {TEXT_WINDOW} for --text; {STATEFUL_WINDOW} stateful).")] = None,
+    stride: Annotated[Optional[int], typer.Option(help="Characters from one window's start to the next (default 1: a window at every character).")] = None,
     by_line: Annotated[bool, typer.Option("--by-line", help="One sequence per line of --text, any lengths; padding is masked out of the loss.")] = False,
     context: Annotated[str, typer.Option(help=f"{CONTEXT_HELP}.")] = CharDataSpec.context,
-    streams: Annotated[int, typer.Option(help="With --context stateful: parallel streams the text is split into (the batch size).")] = CharDataSpec.streams,
+    streams: Annotated[Optional[int], typer.Option(help=f"With --context stateful: parallel streams the text is split into, the rows of every batch (default {STREAMS}, fewer for a short text).")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option(help=f"The end of the text (or the last lines) kept out of training to validate on (default {TEXT_VAL_FRACTION:g} for a --text of {VALIDATE_FROM:,} characters or more, else 0); the weights of the lowest validation loss are kept.")] = None,
     cell: Annotated[str, typer.Option(help=f"Recurrent cell: {either(CELLS)}.")] = CharModelSpec.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = CharModelSpec.layers,
     hidden: Annotated[Optional[int], typer.Option(help=f"Units per layer (default {CHAR_HIDDEN}; with --head none, the vocabulary size).")] = None,
     head: Annotated[str, typer.Option(help=f"{HEAD_HELP}.")] = CharModelSpec.head,
-    input: Annotated[str, typer.Option("--input", help=f"{INPUT_HELP}.")] = CharModelSpec.input,
+    input: Annotated[Optional[str], typer.Option("--input", help=f"{INPUT_HELP} (default: onehot; embedding above {ONEHOT_LIMIT} distinct characters).")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the data.")] = TrainSettings.epochs,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = TrainSettings.lr,
-    batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch (default: the whole data set as one batch).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {SAMPLE_LR:g} for a sample, {TEXT_LR:g} for --text).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=f"Windows or lines per batch (default: the whole sample as one batch; {TEXT_BATCH} for --text).")] = None,
+    clip: Annotated[float, typer.Option(help="Scale the gradients down to this global norm when theirs is larger (0: never).")] = CLIP_NORM,
     seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = TrainSettings.seed,
     strategy: Annotated[str, typer.Option(help=f"{STRATEGY_HELP}.")] = TrainSettings.strategy,
+    workers: Annotated[Optional[str], typer.Option(help=WORKERS_HELP)] = None,
+    worker_index: Annotated[Optional[int], typer.Option(help=WORKER_INDEX_HELP)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/NAME).")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and drop an unfinished training's checkpoint).")] = False,
+    resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
 ):
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
-    from edgeseq.atomic import check_new_folder
-    from edgeseq.contract.run_folder import why_not_replace
+    from edgeseq.launch import Cluster, RunPlace
 
+    cluster = Cluster(strategy, workers, worker_index)
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
-                          by_line=by_line)
+                          by_line=by_line, stride=stride, val_fraction=val_fraction)
     model = CharModelSpec(cell=cell, layers=layers, hidden=hidden, head=head, input=input)
-    settings = TrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy)
+    settings = source.settings(epochs, lr, batch_size, seed, strategy, clip or None)
     out = out or Path("runs") / source.name
-    check_new_folder(out, force, why_not_replace)
+    RunPlace(out, force, resume)  # writable, not overwritten, a checkpoint to resume: before any training
     data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import
     model = model.for_vocabulary(len(data.vocab))
+    cluster.apply()
     from edgeseq.training.char_training import train_char_data
 
-    train_char_data(data, model, settings, out=out, force=force, source=source.source)
+    train_char_data(data, model, settings, out=out, force=force, source=source.source, resume=resume)
 
 
 @train_app.command("stock")
@@ -199,31 +214,35 @@ def train_stock(
     epochs: Annotated[int, typer.Option(help="At most this many passes over the training windows.")] = SeriesTrainSettings.epochs,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = SeriesTrainSettings.lr,
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = SeriesTrainSettings.batch_size,
-    validation: Annotated[float, typer.Option(help="Latest fraction of the training windows held out for early stopping (0: none).")] = SeriesTrainSettings.validation,
+    validation: Annotated[float, typer.Option("--validation", "--val-fraction", help="Latest fraction of the training windows held out for early stopping (0: none).")] = SeriesTrainSettings.validation,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without a lower validation loss, keeping the best (0: never).")] = SeriesTrainSettings.patience,
+    clip: Annotated[float, typer.Option(help="Scale the gradients down to this global norm when theirs is larger (0: never).")] = CLIP_NORM,
     seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = SeriesTrainSettings.seed,
     strategy: Annotated[str, typer.Option(help=f"{STRATEGY_HELP}.")] = SeriesTrainSettings.strategy,
+    workers: Annotated[Optional[str], typer.Option(help=WORKERS_HELP)] = None,
+    worker_index: Annotated[Optional[int], typer.Option(help=WORKER_INDEX_HELP)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/CSV-NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and --plot file).")] = False,
+    resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of a table.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs the naive forecasts over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
 ):
     """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
-    from edgeseq.atomic import check_new_folder
-    from edgeseq.contract.run_folder import why_not_replace
     from edgeseq.data.series import load_csv, split_point
     from edgeseq.evaluation.baselines import check_season
+    from edgeseq.launch import Cluster, RunPlace
 
+    cluster = Cluster(strategy, workers, worker_index)
     model = SeriesModelSpec(window=window, horizon=horizon, cell=cell, layers=layers, hidden=hidden,
                             target_mode=target_mode)
     settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy,
                                    validation=validation, patience=patience, train_fraction=train_fraction,
-                                   season=season)
+                                   season=season, clip=clip or None)
     missing_choice(fill, drop_missing)
     if date_format is not None:
         check_choice("--date-format", date_format, DATE_FORMATS)
     out = out or Path("runs") / csv.stem
-    check_new_folder(out, force, why_not_replace)
+    RunPlace(out, force, resume)
     if plot is not None:
         from edgeseq.plot import check_plot_path
 
@@ -231,9 +250,10 @@ def train_stock(
     # bad files fail before TensorFlow loads
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
     check_season(season, split_point(len(series.values), train_fraction))
+    cluster.apply()
     from edgeseq.training.series_training import train_series
 
-    run = train_series(series, model, settings, date_column=date, out=out, force=force)
+    run = train_series(series, model, settings, date_column=date, out=out, force=force, resume=resume)
     if as_json:
         print(json_text({"run": str(out), "backtest": run.backtest.to_json()}))
     else:

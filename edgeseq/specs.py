@@ -19,6 +19,7 @@ The Keras-side records (``training.char_model.CharModelConfig``,
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,23 @@ CHAR_HIDDEN = 64
 TEXT_WINDOW = 10
 #: Characters per chunk with --context stateful when --window is not given.
 STATEFUL_WINDOW = 50
+#: Parallel streams with --context stateful when --streams is not given (fewer when the text
+#: is too short for that many chunks): the rows of every batch, as char-rnn's batch of 50.
+STREAMS = 32
+#: Windows (or lines) per batch for a --text file when --batch-size is not given. Small
+#: enough for hundreds of updates an epoch on a text of a few hundred KB, large enough that
+#: a step's fixed cost is spread over 64 rows (char-rnn uses 50).
+TEXT_BATCH = 64
+#: The end of a --text file kept out of training to validate on, when --val-fraction is not
+#: given and the text has at least VALIDATE_FROM characters.
+TEXT_VAL_FRACTION, VALIDATE_FROM = 0.1, 20_000
+#: Adam's learning rate: the lab's for its samples (tiny models, one full batch an epoch),
+#: and for a --text file (minibatches), measured (README, "Defaults, measured").
+SAMPLE_LR, TEXT_LR = 0.1, 0.01
+#: Gradients are scaled down to this global norm when it is larger (char-rnn clips at 5).
+CLIP_NORM = 5.0
+#: A vocabulary larger than this gets an embedding instead of one-hot inputs.
+ONEHOT_LIMIT = 1024
 
 
 #: the most of a count the specs accept where the model file sets no limit
@@ -58,6 +76,16 @@ def _at_least_one(*options: tuple[str, int | None]) -> None:
             raise InputError(f"{option} must be at most {LIMITS[option]}, got {value}")
 
 
+def _fraction(option: str, value: float | None) -> None:
+    if value is not None and not 0 <= value < 1:
+        raise InputError(f"{option} must be at least 0 and below 1, got {value:g}")
+
+
+def _no_effect(option: str, given: bool, why: str) -> None:
+    if given:
+        raise InputError(f"{option} has no effect {why}; leave it out")
+
+
 @dataclass(frozen=True)
 class CharDataSpec:
     """Which text to learn (one of ``sample`` and ``text``) and how it is cut.
@@ -73,8 +101,10 @@ class CharDataSpec:
     text: str | Path | None = None
     context: str = "window"
     window: int | None = None
-    streams: int = 8
+    streams: int | None = None
     by_line: bool = False
+    stride: int | None = None
+    val_fraction: float | None = None
 
     def __post_init__(self):
         if (self.sample is None) == (self.text is None):
@@ -84,10 +114,22 @@ class CharDataSpec:
         check_choice("--context", self.context, CONTEXTS)
         if self.by_line and (self.text is None or self.context != "window"):
             raise InputError("--by-line reads the lines of --text FILE, each from a zero state (--context window)")
-        if self.window is not None and self.window > MAX_WINDOW:
-            raise InputError(f"--window must be at most {MAX_WINDOW}, got {self.window}")
-        if self.streams > LIMITS["--streams"]:
-            raise InputError(f"--streams must be at most {LIMITS['--streams']}, got {self.streams}")
+        _at_least_one(("--window", self.window), ("--streams", self.streams), ("--stride", self.stride))
+        _fraction("--val-fraction", self.val_fraction)
+        stateful = self.context == "stateful"
+        _no_effect("--window", self.by_line and self.window is not None, "with --by-line (each line is one sequence)")
+        _no_effect("--stride", self.stride is not None and (stateful or self.by_line),
+                   "with --context stateful or --by-line (chunks follow each other; lines are whole)")
+        _no_effect("--streams", self.streams is not None and not stateful, "without --context stateful")
+
+    def kept_for_validation(self, length: int) -> float:
+        """--val-fraction, or its default for a text of ``length`` characters: TEXT_VAL_FRACTION
+        of a text of VALIDATE_FROM characters or more, else (a sample, a poem) none: the
+        model is meant to learn that very text, and a few unseen lines would only say it
+        stopped generalising while it memorised."""
+        if self.val_fraction is not None:
+            return self.val_fraction
+        return TEXT_VAL_FRACTION if self.sample is None and length >= VALIDATE_FROM else 0.0
 
     @property
     def name(self) -> str:
@@ -101,21 +143,47 @@ class CharDataSpec:
 
     def load(self) -> CharData:
         """Read the text and cut it; every data error surfaces here (numpy only, no TensorFlow)."""
-        from edgeseq.data import text as textdata
+        from edgeseq.data import char_data, text as textdata
 
         if self.sample is not None:
             corpus, own_window = textdata.sample_text(self.sample)
         else:
             corpus, own_window = textdata.read_text(self.text), TEXT_WINDOW
+        try:
+            return self._cut(char_data, corpus, own_window, self.kept_for_validation(len(corpus)))
+        except char_data.NoRoomToValidate as e:
+            if self.val_fraction is not None:  # asked for: say why it cannot be
+                raise
+            logger.info(f"note: no validation part: {e}")
+            return self._cut(char_data, corpus, own_window, 0.0)
+
+    def _cut(self, char_data, corpus: str, own_window: int | None, val_fraction: float) -> CharData:
         if self.by_line:
-            lines, skipped = textdata.split_lines(corpus)
+            data, skipped = char_data.text_line_data(corpus, val_fraction)
             if skipped:
                 logger.info(f"skipped {skipped} empty line(s) of {self.text}")
-            return textdata.line_data(lines)
+            return data
         if self.context == "stateful":
-            return textdata.stateful_data(corpus, STATEFUL_WINDOW if self.window is None else self.window,
-                                          self.streams)
-        return textdata.window_data(corpus, own_window if self.window is None else self.window)
+            chunk = STATEFUL_WINDOW if self.window is None else self.window
+            streams = self.streams or max(1, min(STREAMS, (len(corpus) - 1) // chunk))  # a short text: fewer
+            return char_data.stateful_data(corpus, chunk, streams, val_fraction)
+        return char_data.window_data(corpus, own_window if self.window is None else self.window,
+                                     self.stride or 1, val_fraction)
+
+    def settings(self, epochs: int = 100, lr: float | None = None,
+                 batch_size: int | None = None, seed: int = 0, strategy: str = "default",
+                 clip: float | None = None) -> TrainSettings:
+        """The training settings for this text, the defaults settled: a sample trains as the lab
+        does (lr SAMPLE_LR, the whole data as one batch); a text file in minibatches of
+        TEXT_BATCH at TEXT_LR. With --context stateful each batch is a chunk of every stream."""
+        _no_effect("--batch-size", batch_size is not None and self.context == "stateful",
+                   "with --context stateful (a batch is one chunk of every stream: set --streams)")
+        sample = self.sample is not None
+        if lr is None:
+            lr = SAMPLE_LR if sample else TEXT_LR
+        if batch_size is None and not sample and self.context != "stateful":
+            batch_size = TEXT_BATCH
+        return TrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy, clip=clip)
 
 
 @dataclass(frozen=True)
@@ -130,23 +198,39 @@ class CharModelSpec:
     layers: int = 2
     hidden: int | None = None
     head: str = "dense"
-    input: str = "onehot"
+    input: str | None = None
     embedding_dim: int = 32
 
     def __post_init__(self):
         check_choice("--cell", self.cell, CELLS)
         check_choice("--head", self.head, HEADS)
-        check_choice("--input", self.input, INPUTS)
+        if self.input is not None:
+            check_choice("--input", self.input, INPUTS)
         _at_least_one(("--layers", self.layers), ("--hidden", self.hidden))
 
     def for_vocabulary(self, vocab_size: int) -> CharModelSpec:
-        """This spec with its hidden size settled for a vocabulary of ``vocab_size``."""
+        """This spec with its hidden size and input settled for a vocabulary of ``vocab_size``.
+
+        ``input=None`` means one-hot, or an embedding above ONEHOT_LIMIT characters (a
+        one-hot row that wide would be most of every batch's memory)."""
+        if vocab_size > ONEHOT_LIMIT and self.head == "none":
+            raise InputError(f"--head none makes the recurrent outputs the logits: {vocab_size} units for the "
+                             f"{vocab_size} distinct characters of this text is too many; use --head dense")
+        if vocab_size > ONEHOT_LIMIT and self.input == "onehot":
+            raise InputError(f"the text has {vocab_size} distinct characters: one-hot inputs that wide (over "
+                             f"{ONEHOT_LIMIT}) would swamp every batch; use --input embedding")
+        spec = self
+        if self.input is None:
+            spec = replace(spec, input="onehot" if vocab_size <= ONEHOT_LIMIT else "embedding")
+            if spec.input == "embedding":
+                logger.info(f"note: the text has {vocab_size} distinct characters (over {ONEHOT_LIMIT}): "
+                            f"characters enter as learned vectors of {self.embedding_dim} (--input embedding)")
         if self.hidden is None:
-            return replace(self, hidden=vocab_size if self.head == "none" else CHAR_HIDDEN)
+            return replace(spec, hidden=vocab_size if self.head == "none" else CHAR_HIDDEN)
         if self.head == "none" and self.hidden != vocab_size:
             raise InputError(f"--head none makes the recurrent outputs the logits, so --hidden must equal "
                              f"the vocabulary size ({vocab_size}), got {self.hidden}")
-        return self
+        return spec
 
 
 @dataclass(frozen=True)
@@ -173,19 +257,23 @@ class SeriesModelSpec:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How a model is fitted; ``batch_size=None``: the whole data set is one batch."""
+    """How a model is fitted; ``batch_size=None``: the whole data set is one batch.
+
+    ``clip``: gradients are scaled down to this global norm when theirs is larger (None: never)."""
 
     epochs: int = 100
-    lr: float = 0.1
+    lr: float = SAMPLE_LR
     batch_size: int | None = None
     seed: int = 0
     strategy: str = "default"
+    clip: float | None = CLIP_NORM
 
     def __post_init__(self):
-        _at_least_one(("--epochs", self.epochs))
+        _at_least_one(("--epochs", self.epochs), ("--batch-size", self.batch_size))
         check_positive_number("--lr", self.lr)
-        _at_least_one(("--batch-size", self.batch_size))
         check_range("--seed", self.seed, 0, SEED_MAX)
+        if self.clip is not None:
+            check_positive_number("--clip", self.clip)
         check_choice("--strategy", self.strategy, STRATEGIES)
 
 
@@ -213,7 +301,6 @@ class SeriesTrainSettings(TrainSettings):
         super().__post_init__()
         if self.season is not None and self.season < 2:
             raise InputError(f"--season must be at least 2 rows, got {self.season}")
-        if not 0 <= self.validation < 1:
-            raise InputError(f"--validation must be at least 0 and below 1, got {self.validation}")
+        _fraction("--validation", self.validation)
         if self.patience < 0:
             raise InputError(f"--patience must be 0 (off) or positive, got {self.patience}")

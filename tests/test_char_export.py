@@ -120,3 +120,25 @@ def test_a_generation_graph_that_disagrees_is_left_out_not_fatal(ship_run, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.onnx"]
     assert any("no generation graph: it disagreed" in note for note in result.checklist.notes)
     assert CharGenerator(tmp_path / "m.onnx").engine == "per-step"
+
+
+def test_a_parity_failure_that_grows_with_time_explains_itself():
+    from edgeseq.export.verify import Checklist
+
+    def checklist(diffs: dict[int, float]) -> Checklist:
+        made = Checklist()
+        for time, diff in diffs.items():
+            made.add(f"dynamic logits    batch 1 time {time}", np.full(2, diff), np.zeros(2), TOLERANCE)
+        return made
+
+    growing = checklist({1: 2e-6, 10: 3e-3, 17: 0.4})
+    assert growing.growth_with_time() == (
+        "the differences grow with the sequence length (time 1: 2.0e-06, time 10: 3.0e-03, time 17: 4.0e-01): "
+        "the model amplifies float rounding step by step, as a chaotic or diverged model does; check its "
+        "training loss and retrain it (a lower --lr usually helps)")
+    with pytest.raises(ExportCheckError, match=r"2 check\(s\) failed: .*; the differences grow with the sequence "
+                                               r"length, a sign of a chaotic or diverged model \(retrain it\); "
+                                               r"pass --force"):
+        growing.raise_if_failed("export of run")
+    assert checklist({1: 0.4, 10: 3e-3, 17: 0.5}).growth_with_time() is None  # not growing: no story to tell
+    assert checklist({1: 2e-6, 10: 3e-5, 17: 4e-5}).growth_with_time() is None  # growing, but nothing failed

@@ -75,7 +75,12 @@ logging.getLogger("edgeseq").addHandler(logging.StreamHandler(log))
 logging.getLogger("edgeseq").setLevel(logging.INFO)
 text, window = sample_text("hihello")
 _, _, m = train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=16), TrainSettings(epochs=20, seed=0, strategy="mirrored"))
-print(m["accuracy"], log.getvalue().splitlines()[0])
+from edgeseq.data.char_data import stateful_data
+from edgeseq.training.char_training import train_char_data
+ship, _ = sample_text("ship")
+_, config, s = train_char_data(stateful_data(ship * 4, 10, 3), CharModelSpec(cell="gru", layers=1, hidden=16),
+                               TrainSettings(epochs=3, lr=0.01, seed=0, strategy="mirrored"))
+print(m["accuracy"], config["context"], s["loss"] < 3.3, log.getvalue().splitlines()[0])
 """
 
 
@@ -83,20 +88,23 @@ def test_mirrored_strategy_trains_on_two_logical_cpus():
     done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
                           cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    accuracy, first_line = done.stdout.strip().split(" ", 1)
+    accuracy, context, learned, first_line = done.stdout.strip().split(" ", 3)
     assert "2 replica(s)" in first_line
     assert float(accuracy) == 1.0
+    assert (context, learned) == ("stateful", "True")  # 3 streams padded to 4 rows, the state carried per replica
 
 
 def test_batches_split_evenly_over_replicas():
-    from edgeseq.data.text import window_data
-    from edgeseq.training.char_training import spread_over_replicas
+    from edgeseq.data.char_data import window_data
+    from edgeseq.training.loop import check_batch, round_up
 
     data = window_data("abcdefghijklmnopqrstuvwxyz", 5)  # 21 windows
-    x, y, weights, batch = spread_over_replicas(data, None, 2)
-    assert (len(x), batch, weights) == (42, 42, None)  # repeated: same mean loss
-    x, y, _, batch = spread_over_replicas(data, 4, 2)
-    assert (len(x), batch) == (20, 4)  # the last batch of 1 would not split: dropped
-    with pytest.raises(InputError, match="--batch-size 3 must be a multiple of the 2 replicas"):
-        spread_over_replicas(data, 3, 2)
-    assert spread_over_replicas(data, 3, 1)[3] == 3
+    everything = round_up(data.train.natural_rows(None), 2)
+    batch = next(data.train.batches(everything))
+    assert (batch.rows, batch.real, batch.weights[21:].sum()) == (22, 21, 0)  # one padding row: same mean loss
+    assert [b.real for b in data.train.batches(4, epoch=0, seed=0)] == [4, 4, 4, 4, 4, 1]  # the last padded to 4
+    assert [batch.part(0, 2).real, batch.part(1, 2).real] == [11, 10]
+    with pytest.raises(InputError, match="--batch-size 3 must be a multiple of the strategy's 2 replicas"):
+        check_batch(3, 2)
+    check_batch(4, 2)
+    check_batch(None, 2)

@@ -36,10 +36,10 @@ def test_run_char_bad_options(args, message):
     ("char", "--head", "dense, none"),
     ("char", "--input", "onehot, embedding"),
     ("char", "--context", "window, stateful"),
-    ("char", "--strategy", "default, mirrored"),
+    ("char", "--strategy", "default, mirrored, multi-worker"),
     ("stock", "--cell", "rnn, lstm, gru"),
     ("stock", "--target-mode", "delta, level"),
-    ("stock", "--strategy", "default, mirrored"),
+    ("stock", "--strategy", "default, mirrored, multi-worker"),
     ("stock", "--date-format", "iso, ymd, y/m/d, m/d/y, d/m/y, d.m.y"),
 ])
 def test_an_unknown_choice_reads_the_same_for_every_option_and_comes_first(tmp_path, command, option, choices):

@@ -10,7 +10,7 @@ sys.modules check until its function runs). The stages and what each may use:
     runtime                          onnxruntime + numpy; never training or export
     export                           tf2onnx, onnx, training; the runtime, to check its own
                                      graphs with the code that will run them
-    cli, plot, specs, atomic         the top-level glue
+    cli, plot, specs, launch, atomic the top-level glue
 
 and no module imports itself back, directly or through others, at any depth.
 """
@@ -35,7 +35,7 @@ ALLOWED_STAGES = {
     "choices": {"contract", "errors"},
     "data": {"contract", "errors", "choices"},
     "evaluation": {"data", "contract", "errors"},
-    "training": {"data", "evaluation", "contract", "errors", "choices", "specs", "atomic", "log"},
+    "training": {"data", "evaluation", "contract", "errors", "choices", "specs", "launch", "atomic", "log"},
     "runtime": {"data", "evaluation", "contract", "errors", "choices", "log", "display"},
     "export": {"training", "runtime", "data", "evaluation", "contract", "errors", "atomic", "log", "display"},
     "atomic": {"errors", "log"},

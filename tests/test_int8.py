@@ -20,7 +20,8 @@ import pytest
 from conftest import EXPORTED, REPO, cli
 from edgeseq.contract import ModelFiles
 from edgeseq.data.series import split_point
-from edgeseq.data.text import sample_text, window_data
+from edgeseq.data.char_data import window_data
+from edgeseq.data.text import sample_text
 from edgeseq.errors import ExportCheckError
 from edgeseq.export import int8_cost
 from edgeseq.export.generation import build_generation
@@ -159,7 +160,8 @@ def test_export_quantize_refuses_before_loading_when_the_training_data_is_gone(t
 def test_shipped_ship_int8_reproduces_the_sentence_and_keeps_its_accuracy():
     result = cli("run", "char", "--prompt", "if you", "--length", "170", "--precision", "int8")
     assert result.exit_code == 0 and result.stdout == SENTENCE[6:176] + "\n", result.stderr
-    data = window_data(SENTENCE, 10)
+    source = window_data(SENTENCE, 10).train
+    data = source.cut(np.arange(source.count), source.count)
     accuracy = {}
     for name in ("ship.onnx", "ship.int8.onnx"):  # every training window, one per call, as the export measures
         session = ort.InferenceSession(str(EXPORTED / name), session_options(1), providers=["CPUExecutionProvider"])
@@ -270,7 +272,7 @@ def test_gru_and_rnn_weights_are_stored_int8_and_folded_at_load(combo, char_expo
 
 
 def test_line_and_stateful_models_are_measured_the_way_they_were_trained(tmp_path):
-    from edgeseq.data.text import stateful_data
+    from edgeseq.data.char_data import stateful_data
     from edgeseq.export.exporter import export_run
     from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data, train_char_lines
 

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from edgeseq.data.text import SAMPLES, Vocabulary, read_text, sample_text, sliding_windows
+from edgeseq.data.batches import WindowSource
+from edgeseq.data.char_data import window_data
+from edgeseq.data.text import SAMPLES, Vocabulary, read_text, sample_text
 from edgeseq.errors import InputError
 
 
@@ -34,23 +36,39 @@ def test_unknown_characters_are_named_once_in_order():
         vocab.encode("hiXyX")
 
 
-def test_sliding_windows_are_the_labs_pairs():
-    ids = np.arange(6, dtype=np.int32)
-    w = sliding_windows(ids, 3)
-    assert w.x.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
-    assert w.y.tolist() == [[1, 2, 3], [2, 3, 4], [3, 4, 5]]
+def test_windows_are_the_labs_pairs():
+    batch = next(WindowSource(np.arange(6, dtype=np.uint8), 3).batches(3))
+    assert batch.x.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+    assert batch.y.tolist() == [[1, 2, 3], [2, 3, 4], [3, 4, 5]]
+    assert batch.x.dtype == batch.y.dtype == np.int32
 
 
 def test_ship_sample_gives_170_windows_of_10():
     text, window = sample_text("ship")
-    w = sliding_windows(Vocabulary.from_text(text).encode(text), window)
-    assert (len(text), w.x.shape) == (180, (170, 10))
+    data = window_data(text, window)
+    assert (len(text), data.train.count, data.window, data.summary) == (180, 170, 10, "170 windows of 10")
     assert sorted(SAMPLES) == ["fighting", "hihello", "ship"]
 
 
 def test_text_shorter_than_the_window_is_refused():
     with pytest.raises(InputError, match="the text has 5 characters; a window of 10 needs at least 11"):
-        sliding_windows(np.arange(5), 10)
+        window_data("abcde", 10)
+
+
+def test_long_texts_become_ids_in_chunks_without_changing_them():
+    from edgeseq.data import text as textdata
+
+    rng = np.random.default_rng(0)
+    alphabet = "abc 화이팅\n" + "".join(map(chr, range(0x1F600, 0x1F610)))
+    points = np.array([ord(c) for c in alphabet], np.uint32)
+    text = points[rng.integers(0, len(points), textdata.CHUNK + 1000)].tobytes().decode("utf-32-le")  # > one chunk
+    vocab = Vocabulary.from_text(text)
+    assert vocab.chars == "".join(sorted(set(text)))
+    ids = vocab.ids(text)
+    assert ids.dtype == np.uint8 and len(ids) == len(text)
+    assert vocab.decode(ids[-2000:]) == text[-2000:]
+    with pytest.raises(InputError, match="characters not in the model's vocabulary: 'X'"):
+        vocab.ids(text[:100] + "X")
 
 
 def test_read_text_errors(tmp_path):

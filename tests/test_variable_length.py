@@ -1,28 +1,32 @@
 """Variable-length sequences with the lab's dynamic_rnn semantics, and stateful training."""
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 import pytest
 
 from conftest import cli
-from edgeseq.data.text import Vocabulary, line_data, pad_lines, split_lines, stateful_chunks, stateful_data
+from edgeseq.data.batches import Batch, LineSource, StreamSource
+from edgeseq.data.char_data import line_data, stateful_data
+from edgeseq.data.text import Vocabulary, split_lines
 from edgeseq.errors import InputError
 
 TOLERANCE = 1e-4
 LINES = ["if you want", "to", "build a ship", "don't drum up people", "wood"]
 
 
-def test_pad_lines_weights_and_lengths():
+def test_lines_are_padded_with_zero_weights_and_end_with_a_line_end():
     vocab = Vocabulary.from_text("".join(LINES) + "\n")
-    padded = pad_lines(LINES, vocab, pad_to=25)
-    assert padded.x.shape == (5, 25)
-    assert padded.lengths.tolist() == [11, 2, 12, 20, 4]
-    assert padded.weights.sum(1).tolist() == [11, 2, 12, 20, 4]
-    assert vocab.decode(padded.x[1, :2]) == "to" and vocab.decode(padded.y[1, :2]) == "o\n"
-    assert (padded.weights[1, 2:] == 0).all()
+    batch = next(line_data(LINES, pad_to=25, vocab=vocab).train.batches(5, shuffle=False))
+    assert batch.x.shape == (5, 25)
+    assert batch.weights.sum(1).tolist() == [11, 2, 12, 20, 4]
+    assert vocab.decode(batch.x[1, :2]) == "to" and vocab.decode(batch.y[1, :2]) == "o\n"
+    assert (batch.weights[1, 2:] == 0).all() and (batch.x[1, 2:] == 0).all()
+    longest = next(line_data(LINES, vocab=vocab).train.batches(2, shuffle=False))
+    assert longest.x.shape == (2, 11)  # padded to the longest line of the batch
     with pytest.raises(InputError, match="cannot pad to 5 steps: the longest line needs 20"):
-        pad_lines(LINES, vocab, pad_to=5)
+        line_data(LINES, pad_to=5, vocab=vocab)
 
 
 def test_split_lines_skips_and_counts_empty_lines():
@@ -33,13 +37,15 @@ def test_split_lines_skips_and_counts_empty_lines():
 
 def test_stateful_chunks_continue_row_by_row():
     ids = np.arange(41)
-    w = stateful_chunks(ids, streams=2, chunk=5)
-    # 2 streams of 20 steps: rows alternate stream 0 and stream 1, each continuing itself
-    assert w.x[0].tolist() == [0, 1, 2, 3, 4] and w.x[2].tolist() == [5, 6, 7, 8, 9]
-    assert w.x[1].tolist() == [20, 21, 22, 23, 24] and w.x[3].tolist() == [25, 26, 27, 28, 29]
-    assert (w.y == w.x + 1).all()
+    batches = list(StreamSource(ids, streams=2, chunk=5).batches(2))
+    # 2 streams of 20 steps: row 0 is stream 0 and row 1 stream 1, each continuing itself
+    assert batches[0].x.tolist() == [[0, 1, 2, 3, 4], [20, 21, 22, 23, 24]]
+    assert batches[1].x.tolist() == [[5, 6, 7, 8, 9], [25, 26, 27, 28, 29]]
+    assert len(batches) == 4 and all((b.y == b.x + 1).all() for b in batches)
+    padded = next(StreamSource(ids, streams=2, chunk=5).batches(4))  # 4 replicas: two empty rows
+    assert padded.weights.sum(1).tolist() == [5, 5, 0, 0] and padded.real == 2
     with pytest.raises(InputError, match="too short for 8 streams"):
-        stateful_chunks(np.arange(20), streams=8, chunk=5)
+        stateful_data("abcdefghijklmnopqrst", chunk=5, streams=8)
 
 
 def ragged_case(rng, vocab_size, state_count, hidden):
@@ -83,9 +89,19 @@ def words_lines(count: int, seed: int) -> list[str]:
 
 
 def validation_loss(model, data) -> float:
+    """Mean cross-entropy over the valid steps of every line, computed on its own."""
     from edgeseq.evaluation.text import masked_metrics
 
-    return masked_metrics(model.predict(data.x, verbose=0), data.y, data.weights)["loss"]
+    batch = next(data.train.batches(data.train.count, shuffle=False))
+    return masked_metrics(model(batch.x).numpy(), batch.y, batch.weights)["loss"]
+
+
+class UnweightedLines(LineSource):
+    """Lines whose padding counts as much as their characters (what the weights prevent)."""
+
+    def cut(self, index, rows):
+        batch = super().cut(index, rows)
+        return Batch(batch.x, batch.y, np.ones_like(batch.weights), batch.real)
 
 
 def test_padding_length_does_not_change_training():
@@ -102,8 +118,10 @@ def test_padding_length_does_not_change_training():
         losses[pad] = validation_loss(model, valid)
     assert abs(losses[20] - losses[200]) <= 0.01 * losses[20], losses
     # without the weights, the padding is learned and the result depends on it
-    unmasked = line_data(train_lines, 200, vocab)
-    unmasked = type(unmasked)(**{**unmasked.__dict__, "weights": None})
+    padded = line_data(train_lines, 200, vocab)
+    lines = padded.train
+    unmasked = dataclasses.replace(padded, train=UnweightedLines(lines.ids, lines.starts, lines.ends,
+                                                                 lines.end_id, lines.pad_to))
     model, _, _ = train_char_data(unmasked, model_config, settings)
     assert validation_loss(model, valid) > 1.05 * losses[20]
 

@@ -29,7 +29,7 @@ import onnxruntime as ort
 from edgeseq.contract import CharMeta, SeriesMeta
 from edgeseq.contract.quantization import GREEDY_CHARS, MAX_ACCURACY_DROP, MAX_RMSE_RATIO
 from edgeseq.data.series import make_windows, rows_sha256
-from edgeseq.data.text import CharData
+from edgeseq.data.char_data import CharData
 from edgeseq.errors import InputError
 from edgeseq.export.verify import Checklist
 from edgeseq.runtime.decoding import per_step_chunks
@@ -109,29 +109,31 @@ def _spread(count: int) -> np.ndarray:
 def _score_windows(pair: _Pair, meta: CharMeta, data: CharData) -> tuple[_Tally, str]:
     """Each sequence alone from a zero state, its padding cut off; and what was scored."""
     zero = np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)
-    tally, rows = _Tally(), _spread(len(data.x)).astype(int)
+    source = data.train
+    tally, rows = _Tally(), _spread(source.count).astype(np.int64)
     for row in rows:
-        length = int(data.weights[row].sum()) if data.weights is not None else data.x.shape[1]
-        tally.add(pair.run({"ids": data.x[row:row + 1, :length], "state": zero}), data.y[row, :length])
-    kind = "lines" if data.weights is not None else f"windows of {data.x.shape[1]}"
-    return tally, f"{len(rows)} of the {len(data.x)} training {kind}, each alone from a zero state"
+        batch = source.cut(np.array([row]), 1)
+        length = int(batch.weights[0].sum())
+        tally.add(pair.run({"ids": batch.x[:, :length], "state": zero}), batch.y[0, :length])
+    kind = "lines" if data.line_end is not None else f"windows of {data.window}"
+    return tally, f"{len(rows)} of the {source.count} training {kind}, each alone from a zero state"
 
 
 def _score_stateful(pair: _Pair, meta: CharMeta, data: CharData) -> tuple[_Tally, str]:
     """Each training stream chunk by chunk with its state carried, as stateful training ran it
-    (row ``chunk * streams + stream`` is that chunk of that stream: edgeseq.data.text)."""
-    streams = data.streams or 1
-    chunks = len(data.x) // streams
-    per_stream = max(1, min(chunks, MAX_SEQUENCES // streams))
+    (batch k holds chunk k of every stream: edgeseq.data.batches.StreamSource)."""
+    source = data.train
+    streams = source.streams
+    per_stream = max(1, min(source.chunks, MAX_SEQUENCES // streams))
     tally = _Tally()
-    for stream in range(streams):
-        states = [np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)] * 2
-        for chunk in range(per_stream):
-            row = chunk * streams + stream
-            outputs = pair.run_each(data.x[row:row + 1], states)
-            tally.add(outputs, data.y[row])
-            states = [new_state for _, new_state in outputs]
-    return tally, (f"the first {per_stream} of {chunks} chunks of {data.x.shape[1]} of the {streams} training "
+    zero = np.zeros((1, meta.state.rows, meta.state.hidden), np.float32)
+    states = [[zero, zero] for _ in range(streams)]
+    for _, batch in zip(range(per_stream), source.batches(streams)):
+        for stream in range(streams):
+            outputs = pair.run_each(batch.x[stream:stream + 1], states[stream])
+            tally.add(outputs, batch.y[stream])
+            states[stream] = [new_state for _, new_state in outputs]
+    return tally, (f"the first {per_stream} of {source.chunks} chunks of {data.window} of the {streams} training "
                    "streams, the state carried")
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeseq.data.samples import SAMPLES
-from edgeseq.data.text import CharData, line_data, read_text, sample_text, split_lines, stateful_data, window_data
+from edgeseq.data.char_data import CharData, line_data, stateful_data, window_data
+from edgeseq.data.text import read_text, sample_text, split_lines
 from edgeseq.errors import EdgeseqError, InputError
 
 SAMPLE_PREFIX = "sample:"
@@ -58,7 +59,9 @@ def _existing(path: Path, root: Path | None, what: str) -> Path:
 def char_training_data(training: dict, vocabulary: str, window: int, context: str, line_end: str | None,
                        root: Path | None = None) -> tuple[str, CharData]:
     """(the training text, its sequences cut as training cut them): windows, lines or the
-    stateful streams. Refused when the text's characters are not the model's vocabulary."""
+    stateful streams, over the whole text (a validation part included: the int8 file must say
+    what the fp32 one says on all of it). Refused when the text's characters are not the
+    model's vocabulary."""
     source = char_source(training, root)
     try:
         text = sample_text(source[len(SAMPLE_PREFIX):])[0] if isinstance(source, str) else read_text(source)

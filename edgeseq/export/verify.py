@@ -9,6 +9,7 @@ against is any callable returning its outputs by name (the exporter passes a tf.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -69,9 +70,29 @@ class Checklist:
     def report(self) -> str:
         return "\n".join([*(c.line() for c in self.checks), *(f"  note {n}" for n in self.notes)])
 
+    def growth_with_time(self) -> str | None:
+        """When checks failed and the largest difference grows with the sequence length (10x
+        or more from the shortest to the longest), why: one line, else None."""
+        by_time: dict[int, float] = {}
+        for check in self.checks:
+            found = re.search(r"\btime (\d+)\b", check.label)
+            if found and check.condition is None:
+                by_time[int(found[1])] = max(by_time.get(int(found[1]), 0.0), check.max_diff)
+        times = sorted(by_time)
+        diffs = [by_time[t] for t in times]
+        if not self.failures or len(times) < 2 or diffs != sorted(diffs) or diffs[-1] < 10 * max(diffs[0], 1e-12):
+            return None
+        shown = ", ".join(f"time {t}: {by_time[t]:.1e}" for t in times)
+        return (f"the differences grow with the sequence length ({shown}): the model amplifies float "
+                "rounding step by step, as a chaotic or diverged model does; check its training loss and "
+                "retrain it (a lower --lr usually helps)")
+
     def log_and_enforce(self, what: str, force: bool) -> None:
         """Log the checklist; then refuse on a failure, or with ``force`` only warn."""
         logger.info(self.report())
+        growth = self.growth_with_time()
+        if growth:
+            logger.info(f"  why: {growth}")
         if not force:
             self.raise_if_failed(what)
         elif self.failures:
@@ -81,9 +102,12 @@ class Checklist:
         if self.failures:
             names = "; ".join(c.label.strip() for c in self.failures[:3])
             more = f" (+{len(self.failures) - 3} more)" if len(self.failures) > 3 else ""
+            growth = self.growth_with_time()
             raise ExportCheckError(
                 f"{what}: {len(self.failures)} check(s) failed: {names}{more}; "
-                "pass --force to write it anyway"
+                + ("the differences grow with the sequence length, a sign of a chaotic or diverged model "
+                   "(retrain it); " if growth else "")
+                + "pass --force to write it anyway"
             )
 
 

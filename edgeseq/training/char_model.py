@@ -1,9 +1,10 @@
 """The character model: ids -> (one-hot | embedding) -> N recurrent layers -> logits.
 
-One set of layers, two ways to call them. ``training_model`` starts every sequence from a
-zero state, as the classic RNN lab (the course exercises edgeseq grows out of) does.
-``step_function`` takes the state in and gives it back, which is the graph the runner needs
-to consume a prompt in one call and then stream.
+One set of layers, two ways to call them. ``build_training_model`` starts every sequence
+from a zero state, as the classic RNN lab (the course exercises edgeseq grows out of) does.
+``step_forward`` takes the state in and gives it back: stateful training carries it from
+batch to batch, and ``step_function`` is the graph the runner needs to consume a prompt in
+one call and then stream.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class CharModelConfig:
     layers: int = CharModelSpec.layers
     hidden: int = CHAR_HIDDEN
     head: str = CharModelSpec.head
-    input: str = CharModelSpec.input
+    input: str = "onehot"
     embedding_dim: int = CharModelSpec.embedding_dim
 
     @classmethod
@@ -55,20 +56,50 @@ class CharModelConfig:
         return asdict(self)
 
 
-def build_training_model(config: CharModelConfig, stateful_batch: int | None = None) -> keras.Model:
-    """The model trained by Keras; with ``stateful_batch``, its layers carry their state
-    from batch to batch (a fixed batch size is then required)."""
-    ids = keras.Input(shape=(None,), dtype="int32", name="ids", batch_size=stateful_batch)
+def build_training_model(config: CharModelConfig) -> keras.Model:
+    """ids [batch, time] -> logits [batch, time, vocab], every sequence from a zero state."""
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     if config.input == "onehot":
         x = OneHot(config.vocab_size, name="onehot")(ids)
     else:
         x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")(ids)
     for i in range(config.layers):
-        x = recurrent_layer(config.cell, config.hidden, name=f"rnn_{i}",
-                            stateful=stateful_batch is not None)(x)[0]
+        x = recurrent_layer(config.cell, config.hidden, name=f"rnn_{i}")(x)[0]
     if config.head == "dense":
         x = keras.layers.Dense(config.vocab_size, name="head")(x)
     return keras.Model(ids, x, name=f"char_{config.cell}")
+
+
+def step_forward(model: keras.Model, config: CharModelConfig):
+    """The model's layers as a function (ids, state, lengths=None, training=False) ->
+    {"logits", "new_state"}: the state [batch, S, H] goes in and comes out packed.
+
+    Training with the state carried (--context stateful) calls it with training=True;
+    ``step_function`` wraps it as the graph export converts.
+    """
+    per_layer = states_per_layer(config.cell)
+    embed = model.get_layer("onehot" if config.input == "onehot" else "embedding")
+    rnns = [model.get_layer(f"rnn_{i}") for i in range(config.layers)]
+    head = model.get_layer("head") if config.head == "dense" else None
+
+    def forward(ids, state, lengths=None, training=False):
+        mask = None if lengths is None else tf.sequence_mask(lengths, tf.shape(ids)[1])
+        keep = None if mask is None else tf.cast(mask, tf.float32)[:, :, None]
+        x = embed(ids)
+        new_state = []
+        for i, rnn in enumerate(rnns):
+            initial = [state[:, i * per_layer + k, :] for k in range(per_layer)]
+            x, *final = rnn(x, initial_state=initial, mask=mask, training=training)
+            x = x if keep is None else x * keep
+            new_state.extend(final)
+        logits = head(x) if head is not None else x
+        logits = logits if keep is None else logits * keep
+        return {
+            "logits": tf.identity(logits, name="logits"),
+            "new_state": tf.stack(new_state, axis=1, name="new_state"),
+        }
+
+    return forward
 
 
 def step_function(model: keras.Model, config: CharModelConfig, time: int | None = None,
@@ -86,32 +117,15 @@ def step_function(model: keras.Model, config: CharModelConfig, time: int | None 
     the exported graph is checked against; it is not the one converted, because tf2onnx
     turns masked recurrent layers into Loops (see edgeseq.export.fuse).
     """
-    per_layer = states_per_layer(config.cell)
-    embed = model.get_layer("onehot" if config.input == "onehot" else "embedding")
-    rnns = [model.get_layer(f"rnn_{i}") for i in range(config.layers)]
-    head = model.get_layer("head") if config.head == "dense" else None
     signature = [
         tf.TensorSpec((None, time), tf.int32, name="ids"),
         tf.TensorSpec((None, config.state_count, config.hidden), tf.float32, name="state"),
     ]
     if lengths:
         signature.append(tf.TensorSpec((None,), tf.int32, name="lengths"))
+    forward = step_forward(model, config)
 
-    def forward(ids, state, lengths=None):
-        mask = None if lengths is None else tf.sequence_mask(lengths, tf.shape(ids)[1])
-        keep = None if mask is None else tf.cast(mask, tf.float32)[:, :, None]
-        x = embed(ids)
-        new_state = []
-        for i, rnn in enumerate(rnns):
-            initial = [state[:, i * per_layer + k, :] for k in range(per_layer)]
-            x, *final = rnn(x, initial_state=initial, mask=mask)
-            x = x if keep is None else x * keep
-            new_state.extend(final)
-        logits = head(x) if head is not None else x
-        logits = logits if keep is None else logits * keep
-        return {
-            "logits": tf.identity(logits, name="logits"),
-            "new_state": tf.stack(new_state, axis=1, name="new_state"),
-        }
+    def step(ids, state, lengths=None):
+        return forward(ids, state, lengths)
 
-    return tf.function(forward, input_signature=signature), signature
+    return tf.function(step, input_signature=signature), signature

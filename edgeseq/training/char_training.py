@@ -1,122 +1,111 @@
 """Training a character model, and saving the run with how it must be run.
 
-Three ways to present a text, one loss (sequence cross-entropy, Adam):
+Three ways to present a text (edgeseq.data.char_data), one loss (sequence cross-entropy,
+Adam), one loop (edgeseq.training.loop):
 
 * ``windows``: the classic RNN lab's programs (the course exercises edgeseq grows out of).
   hihello and the Korean string are one sequence each; the ship sentence is cut into
-  sliding windows of 10. Every window starts from a zero
-  state, so the model must be run the same way: ``context: window``.
+  sliding windows of 10. Every window starts from a zero state, so the model must be run
+  the same way: ``context: window``.
 * ``lines``: one sequence per line, of any length, padded at the end. Padded steps have
   weight 0 in the loss and the metrics (the lab's sequence_loss weights) and the loss is
   divided by the number of valid steps, so how far rows are padded changes nothing: a
   recurrent layer's output at a valid step never depends on later (padded) steps.
 * ``stateful``: a long text cut into consecutive chunks; the state is carried from batch
   to batch (truncated backpropagation through time) and reset at each epoch. Such a model
-  streams with its state carried, for as long as asked: ``context: stateful``.
+  streams with its state carried, for as long as asked: ``context: stateful``. The state
+  goes in and out of the model's step form explicitly (no Keras ``stateful`` layers), so
+  it works under every strategy and the exported model is the ordinary one.
+
+Every figure (the epoch's loss and accuracy, validation, the final metrics) is summed batch
+by batch; no logits for the whole text are ever held.
 """
 from __future__ import annotations
 
+import hashlib
+import math
 from pathlib import Path
 
-import numpy as np
-
 import edgeseq
-from edgeseq.data.text import CharData, line_data, split_lines, window_data
-from edgeseq.errors import InputError
-from edgeseq.evaluation.text import masked_metrics
+from edgeseq.data.char_data import CharData, line_data, window_data
+from edgeseq.data.text import split_lines
 from edgeseq.log import logger
 from edgeseq.specs import CharModelSpec, TrainSettings
-from edgeseq.training.char_model import CharModelConfig, build_training_model
-from edgeseq.training.progress import ProgressBar
-from edgeseq.training.run_folder import save_run
+from edgeseq.training.char_model import CharModelConfig, build_training_model, step_forward
+from edgeseq.training.epochs import Plan
+from edgeseq.training.loop import Steps, Task, check_batch
+from edgeseq.training.session import Session
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
 
-def spread_over_replicas(data: CharData, batch_size: int | None, replicas: int):
-    """(x, y, weights, batch) such that every replica gets an equal share of every batch.
+def char_task(model: keras.Model, config: CharModelConfig, carries_state: bool) -> Task:
+    """Cross-entropy over the weighted steps; accuracy, and accuracy at each row's last step."""
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    if carries_state:
+        step = step_forward(model, config)
 
-    tf.distribute rejects a batch that does not split evenly over the replicas. With the
-    whole data set as one batch, a data set that does not split (hihello is one sequence)
-    is repeated ``replicas`` times: the mean loss and its gradient are unchanged. With
-    minibatches, the batch must be a multiple of the replicas, and the last few windows
-    are dropped if the last batch would not split.
-    """
-    x, y, weights = data.x, data.y, data.weights
-    if replicas == 1:
-        return x, y, weights, batch_size or len(x)
-    if batch_size is None:
-        if len(x) % replicas:
-            repeat = lambda a: None if a is None else np.tile(a, (replicas, 1))  # noqa: E731
-            x, y, weights = repeat(x), repeat(y), repeat(weights)
-        return x, y, weights, len(x)
-    if batch_size % replicas:
-        raise InputError(f"--batch-size {batch_size} must be a multiple of the {replicas} replicas")
-    keep = len(x) - len(x) % batch_size % replicas
-    return x[:keep], y[:keep], None if weights is None else weights[:keep], batch_size
+        def forward(ids, state, training):
+            out = step(ids, state, training=training)
+            return out["logits"], out["new_state"]
+    else:
+        def forward(ids, state, training):
+            return model(ids, training=training), None
 
+    def sums(y, weights, logits, training):
+        hit = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32)
+        counted = weights > 0
+        rows = tf.reduce_any(counted, axis=1)
+        last = tf.maximum(tf.reduce_sum(tf.cast(counted, tf.int32), axis=1) - 1, 0)
+        if training:  # the loss Keras' fit minimises, operation for operation
+            loss = tf.reduce_sum(cross_entropy(y, logits) * weights)
+        else:  # scores in float64, as evaluation.text.masked_metrics computes them
+            nats = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float64))
+            loss = tf.reduce_sum(nats * tf.cast(weights, tf.float64))
+        return {"loss": loss, "weight": tf.reduce_sum(weights),
+                "hits": tf.reduce_sum(hit * weights), "rows": tf.reduce_sum(tf.cast(rows, tf.float32)),
+                "last_hits": tf.reduce_sum(tf.gather(hit, last, batch_dims=1) * tf.cast(rows, tf.float32))}
 
-def compile_model(model: keras.Model, lr: float) -> None:
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    def metrics(totals):
+        return {"loss": totals["loss"] / totals["weight"], "accuracy": totals["hits"] / totals["weight"]}
 
-
-class ResetStatesEachEpoch(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        reset_states(self.model)
-
-
-def reset_states(model: keras.Model) -> None:
-    for layer in model.layers:
-        if getattr(layer, "stateful", False):
-            layer.reset_state()
-
-
-def copy_weights(trained: keras.Model, plain: keras.Model) -> keras.Model:
-    """The trained weights in an ordinary model (no strategy, no stateful layers)."""
-    plain.set_weights(trained.get_weights())
-    return plain
-
-
-def fit_stateful(data: CharData, config: CharModelConfig, settings: TrainSettings):
-    """Train with the state carried across batches; return an ordinary (stateless) model."""
-    if settings.strategy != "default":
-        raise InputError("--context stateful trains on one device; drop --strategy")
-    model = build_training_model(config, stateful_batch=data.streams)
-    compile_model(model, settings.lr)
-    history = model.fit(data.x, data.y, batch_size=data.streams, epochs=settings.epochs, verbose=0,
-                        shuffle=False, callbacks=[ResetStatesEachEpoch(), ProgressBar(settings.epochs)])
-    reset_states(model)  # predict in order: the carried state again, as in training
-    logits = model.predict(data.x, batch_size=data.streams, verbose=0)
-    return copy_weights(model, build_training_model(config)), history, logits
+    state_shape = (config.state_count, config.hidden) if carries_state else None
+    return Task(model, forward, sums, metrics, state_shape, bits=True)
 
 
 def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings,
-                    out: str | Path | None = None, force: bool = False,
-                    source: str = "") -> tuple[keras.Model, dict, dict]:
-    """Train on prepared data; save a run folder at ``out`` when given. Returns (model, config, metrics)."""
+                    out: str | Path | None = None, force: bool = False, source: str = "",
+                    resume: bool = False) -> tuple[keras.Model, dict, dict]:
+    """Train on prepared data; save a run folder at ``out`` when given. Returns (model, config, metrics).
+
+    ``resume``: continue the unfinished training checkpointed beside ``out``."""
     config = CharModelConfig.from_spec(spec, len(data.vocab))
+    strategy = distribution_strategy(settings.strategy)  # first: a cluster must form before TF runs anything
     seed_everything(settings.seed)
-    strategy = distribution_strategy(settings.strategy)
+    batch = data.streams if data.context == "stateful" else settings.batch_size
+    check_batch(None if data.context == "stateful" else batch, strategy.num_replicas_in_sync)  # streams are padded
+    for note in data.notes:
+        logger.info(note)
     logger.info(f"training {config.summary()} on {data.summary}, vocabulary {len(data.vocab)}, "
-                f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)")
-    if data.context == "stateful":
-        model, history, logits = fit_stateful(data, config, settings)
-        batch = data.streams
-    else:
-        x, y, weights, batch = spread_over_replicas(data, settings.batch_size, strategy.num_replicas_in_sync)
-        with strategy.scope():
-            model = build_training_model(config)
-            compile_model(model, settings.lr)
-        history = model.fit(x, y, sample_weight=weights, batch_size=batch, epochs=settings.epochs,
-                            verbose=0, shuffle=batch < len(x), callbacks=[ProgressBar(settings.epochs)])
-        if strategy.num_replicas_in_sync > 1:  # evaluate and save outside the strategy
-            model = copy_weights(model, build_training_model(config))
-        logits = model.predict(data.x, verbose=0, batch_size=4096)
-    metrics = masked_metrics(logits, data.y, data.weights)
-    logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+                f"batch {batch or 'everything'}, lr {settings.lr:g}, {describe_devices()}, "
+                f"{strategy.num_replicas_in_sync} replica(s)")
+    with strategy.scope():
+        model = build_training_model(config)
+    steps = Steps(char_task(model, config, data.context == "stateful"), strategy, settings.lr, settings.clip)
+    session = Session(steps, out, resume_options(data, config, settings, source), force, resume)
+    plan = Plan(settings.epochs, None if data.context == "stateful" else settings.batch_size, settings.seed,
+                uniform_loss=math.log(len(data.vocab)) if len(data.vocab) > 1 else None, lr=settings.lr,
+                model_label=f"{config.layers}x{config.hidden} units")
+    outcome = session.fit(data.train, data.validation, plan)
+    progress = outcome.progress
+    kept = progress.best_epoch
+    if outcome.stopped_by is None:
+        metrics = final_metrics(steps, data, batch)
+    else:  # stopping: the figures the history holds for the kept epoch, no further pass
+        metrics = {k: v[kept - 1] for k, v in progress.history.items() if not k.startswith("val_")} if kept else {}
+    metrics.update({k: v[kept - 1] for k, v in progress.history.items() if k in ("val_loss", "val_bpc")})
+    if kept:
+        logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                    + (f"  (the weights of epoch {kept}, the lowest validation loss)" if data.validation else ""))
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,
@@ -126,13 +115,29 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
         "context": data.context,
         **({"line_end": data.line_end} if data.line_end else {}),
         "training": {**settings.__dict__, "batch_size": batch, "source": source, "data": data.summary,
-                     "tensorflow": tf.__version__},
+                     "epochs_run": progress.epoch, "epoch_kept": kept, "tensorflow": tf.__version__},
     }
-    history_doc = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    if out is not None:
-        save_run(out, model, run_config, history_doc, metrics, force)
-        logger.info(f"saved run folder {out}")
+    if kept:
+        session.write(run_config, progress.history, metrics)
+    session.close(outcome)
     return model, run_config, metrics
+
+
+def final_metrics(steps: Steps, data: CharData, batch: int | None) -> dict:
+    """Loss, accuracy and last-step accuracy of the kept weights over the training data,
+    batch by batch (with the state carried through the text for a stateful model)."""
+    totals = steps.evaluate(data.train, max(batch or 0, 256))
+    return {"loss": totals["loss"] / totals["weight"], "accuracy": totals["hits"] / totals["weight"],
+            "last_accuracy": totals["last_hits"] / totals["rows"]}
+
+
+def resume_options(data: CharData, config: CharModelConfig, settings: TrainSettings, source: str) -> dict:
+    """What a resumed run must share with its checkpoint, by the option that sets it."""
+    ids = data.train.arrays[0]
+    return {"the text (sha256)": hashlib.sha256(ids.tobytes()).hexdigest()[:16], "the data": data.summary,
+            "--cell": config.cell, "--layers": config.layers, "--hidden": config.hidden, "--head": config.head,
+            "--input": config.input, "--lr": settings.lr, "--batch-size": settings.batch_size,
+            "--seed": settings.seed, "--clip": settings.clip, "--sample / --text": source}
 
 
 def train_char(text: str, window: int | None, spec: CharModelSpec, settings: TrainSettings,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import keras
 
 
-def recurrent_layer(cell: str, units: int, name: str, stateful: bool = False) -> keras.layers.Layer:
+def recurrent_layer(cell: str, units: int, name: str) -> keras.layers.Layer:
     """A layer of ``cell`` (one of contract.cells.CELLS, checked by the model spec).
 
-    ``stateful=True`` keeps the final state of each batch row as the next batch's start.
+    Never ``stateful``: training that carries the state passes it in and takes it out
+    (char_model.step_forward), which works under every tf.distribute strategy and resumes.
     """
-    common = dict(return_sequences=True, return_state=True, name=name, stateful=stateful)
+    common = dict(return_sequences=True, return_state=True, name=name)
     if cell == "lstm":
         return keras.layers.LSTM(units, **common)
     if cell == "gru":

@@ -11,10 +11,9 @@ scaled levels; the mean squared error is the same number either way.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import numpy as np
 
 import edgeseq
 from edgeseq.contract.cells import stack_label
@@ -24,9 +23,11 @@ from edgeseq.evaluation.backtest import Backtest, score_forecasts
 from edgeseq.evaluation.baselines import fit_baselines
 from edgeseq.log import logger
 from edgeseq.specs import SeriesModelSpec, SeriesTrainSettings
-from edgeseq.training.progress import ProgressBar
-from edgeseq.training.run_folder import save_run
+from edgeseq.data.batches import ArraySource
+from edgeseq.training.epochs import Plan
+from edgeseq.training.loop import Steps, Task, check_batch
 from edgeseq.training.series_model import SeriesModelConfig, build_model, forecast_function
+from edgeseq.training.session import Session
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
 
@@ -39,11 +40,13 @@ class SeriesRun:
 
 def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
                  settings: SeriesTrainSettings = SeriesTrainSettings(), *, date_column: str | None = None,
-                 out: str | Path | None = None, force: bool = False, source: str | None = None) -> SeriesRun:
+                 out: str | Path | None = None, force: bool = False, source: str | None = None,
+                 resume: bool = False) -> SeriesRun:
     """Fit on the first ``settings.train_fraction`` of ``series``, backtest on the rest, save a run folder.
 
     ``source`` is how the data is named in the run (default: the path it was read from);
-    the series' notes, progress and figures go to the edgeseq logger.
+    the series' notes, progress and figures go to the edgeseq logger. ``resume``: continue
+    the unfinished training checkpointed beside ``out``.
     """
     for note in series.notes:
         logger.info(note)
@@ -62,12 +65,10 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
     if len(fit_x) == 0:
         raise InputError(f"{series.source}: no training windows left beside the validation part; "
                          "use a longer file or a smaller --validation")
+    strategy = distribution_strategy(settings.strategy)  # first: a cluster must form before TF runs anything
     seed_everything(settings.seed)
-    strategy = distribution_strategy(settings.strategy)
     batch = settings.batch_size or len(fit_x)
-    if batch % strategy.num_replicas_in_sync:  # tf.distribute fails on uneven splits of a batch
-        raise InputError(f"--batch-size {batch} must be a multiple of the strategy's "
-                         f"{strategy.num_replicas_in_sync} replicas")
+    check_batch(settings.batch_size, strategy.num_replicas_in_sync)
     split = split_point(len(series.values), train_fraction)
     # The naive forecasts' drift and MASE scale come from the training rows and travel with the model.
     baselines = fit_baselines(series.target_values[:split], settings.season)
@@ -77,18 +78,22 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
                 f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)")
     with strategy.scope():
         model = build_model(config)
-        model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss="mse")
+    steps = Steps(series_task(model), strategy, settings.lr, settings.clip)
+    options = {"the windows (sha256)": hashlib.sha256(fit_x.tobytes() + fit_y.tobytes()).hexdigest()[:16],
+               **{f"--{k.replace('_', '-')}": v for k, v in asdict(settings).items() if k not in ("epochs", "strategy")},
+               **{f"--{k.replace('_', '-')}": v for k, v in asdict(spec).items()}}
+    session = Session(steps, out, options, force, resume)
     early_stopping = bool(validation) and settings.patience > 0
-    callbacks = [ProgressBar(settings.epochs)]
-    if early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=settings.patience,
-                                                       restore_best_weights=True))
-    history = model.fit(fit_x, fit_y, batch_size=batch, epochs=settings.epochs, verbose=0, shuffle=True,
-                        validation_data=validation, callbacks=callbacks).history
-    epochs_run = len(history["loss"])
-    kept = int(np.argmin(history["val_loss"])) + 1 if early_stopping else epochs_run
-    if early_stopping:
+    plan = Plan(settings.epochs, batch, settings.seed, patience=settings.patience if early_stopping else 0,
+                keep_best=early_stopping, lr=settings.lr,
+                model_label=f"{config.layers}x{config.hidden} units")
+    outcome = session.fit(ArraySource(fit_x, fit_y), ArraySource(*validation) if validation else None, plan)
+    history = outcome.progress.history
+    epochs_run, kept = outcome.progress.epoch, outcome.progress.best_epoch
+    if early_stopping and outcome.stopped_by is None:
         logger.info(f"ran {epochs_run} epochs; kept the weights of epoch {kept}, the lowest validation loss")
+    if not kept:  # stopped before the first epoch ended: nothing to score or save
+        session.close(outcome)
 
     # The forward pass that export converts, called outside any replica context: the backtest
     # scores exactly what will be shipped, and no replica is handed an empty batch.
@@ -124,11 +129,22 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
     test_part = {k: v for k, v in backtest.to_json().items() if k != "evaluation"}
     metrics = {"evaluation": backtest.evaluation, "test": test_part,
                **{k: float(history[k][kept - 1]) for k in ("loss", "val_loss") if k in history}}
-    if out is not None:
-        history_doc = {k: [float(v) for v in vs] for k, vs in history.items()}
-        save_run(out, model, run_config, history_doc, metrics, force)
-        logger.info(f"saved run folder {out}")
+    session.write(run_config, history, metrics)
+    session.close(outcome)
     return SeriesRun(model, run_config, backtest)
+
+
+def series_task(model: keras.Model) -> Task:
+    """Mean squared error over the horizon, per window (Keras' "mse"), in scaled units."""
+
+    def forward(x, state, training):
+        return model(x, training=training), None
+
+    def sums(y, weights, predicted, training):
+        return {"loss": tf.reduce_sum(keras.losses.mean_squared_error(y, predicted) * weights),
+                "weight": tf.reduce_sum(weights)}
+
+    return Task(model, forward, sums, lambda totals: {"loss": totals["loss"] / totals["weight"]})
 
 
 def _row_name(series: Series, row: int) -> str:

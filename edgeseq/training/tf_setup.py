@@ -4,9 +4,13 @@ TensorFlow prints a screenful of C++ log lines at import; users of a CLI should 
 progress bar, not oneDNN notices. The strategy helper keeps GPU use automatic: Keras uses
 a visible GPU by itself, and ``mirrored`` spreads a batch over every GPU, or over the
 logical CPU devices when there is no GPU (which is how the tests exercise it).
+``multi-worker`` is TensorFlow's MultiWorkerMirroredStrategy over the cluster that the
+standard TF_CONFIG variable describes (the CLI writes it from --workers / --worker-index):
+one replica per worker (or per GPU of a worker), gradients summed across all of them.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,8 +25,16 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+@functools.cache
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    """The strategy named by ``TrainSettings.strategy`` (one of choices.STRATEGIES, checked there)."""
+    """The strategy named by ``TrainSettings.strategy`` (one of choices.STRATEGIES, checked there).
+
+    Made before anything else runs in TensorFlow: a multi-worker strategy configures the
+    runtime's collective ops, which only works before the runtime starts. One per process:
+    a second strategy over the same devices would number its collective ops from the same
+    start as the first and abort them (a second training in one process reuses it)."""
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
@@ -33,3 +45,26 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
 def describe_devices() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     return f"{len(gpus)} GPU(s)" if gpus else "CPU (no GPU visible to TensorFlow)"
+
+
+def _cluster(strategy: tf.distribute.Strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver if resolver is not None and resolver.cluster_spec().as_dict() else None
+
+
+def worker_count(strategy: tf.distribute.Strategy) -> int:
+    """Processes training together: 1, or the tasks of a multi-worker cluster."""
+    resolver = _cluster(strategy)
+    return 1 if resolver is None else resolver.cluster_spec().num_tasks("worker") + len(
+        resolver.cluster_spec().as_dict().get("chief", []))
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run: always, except for the workers other than the
+    chief of a multi-worker cluster (task "chief", or worker 0 when there is none)."""
+    resolver = _cluster(strategy)
+    if resolver is None:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs

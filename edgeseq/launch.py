@@ -1,0 +1,131 @@
+"""Where a training run writes and which processes run it, checked before TensorFlow loads.
+
+Standard library only, like ``edgeseq.specs``: a read-only output folder, a run folder that
+would be overwritten, a checkpoint that is missing (or present and ignored), a malformed
+worker list, all fail in one line before TensorFlow takes seconds to import and long before
+a training run is wasted.
+
+* ``RunPlace``: the run folder, its checkpoint folder beside it (``.RUN.training``), --force
+  and --resume.
+* ``Cluster``: the multi-worker cluster, from --workers / --worker-index or the standard
+  TF_CONFIG variable (``apply`` writes TF_CONFIG for TensorFlow to read).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeseq.atomic import cannot_write, check_new_folder
+from edgeseq.contract.run_folder import why_not_replace
+from edgeseq.errors import InputError
+
+
+def checkpoint_folder(run: str | Path) -> Path:
+    """The hidden folder beside a run folder where its unfinished training is checkpointed."""
+    run = Path(run)
+    return run.parent / f".{run.name}.training"
+
+
+def latest_checkpoint(run: str | Path) -> int | None:
+    """The last complete epoch checkpointed for ``run``, or None."""
+    folder = checkpoint_folder(run)
+    done = [p.name for p in folder.glob("epoch-*") if (p / "state.json").exists()] if folder.is_dir() else []
+    return int(max(done).split("-")[1]) if done else None
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """The run folder ``out``: writable, not overwritten without ``force``, and with a
+    checkpoint when ``resume`` (which then replaces the interrupted run's folder)."""
+
+    out: Path
+    force: bool = False
+    resume: bool = False
+
+    def __post_init__(self):
+        out = Path(self.out)
+        epoch = latest_checkpoint(out)
+        if self.resume and epoch is None:
+            raise InputError(f"nothing to resume: {out} has no checkpoint ({checkpoint_folder(out).name} beside it)")
+        if self.resume and self.force:
+            raise InputError("--resume continues a run and --force starts it again: give one of them")
+        if epoch is not None and not (self.resume or self.force):
+            raise InputError(f"{out} has an unfinished training (checkpoint of epoch {epoch}); pass --resume to "
+                             "continue it or --force to start again")
+        if not self.resume:
+            check_new_folder(out, self.force, why_not_replace)
+        probe_writable(out)
+
+
+def probe_writable(path: Path) -> None:
+    """Create and remove a folder beside ``path`` (in its nearest existing ancestor), or fail."""
+    parent = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise InputError(f"{path}: cannot write: {parent} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".edgeseq-probe-", dir=parent))
+    except OSError as e:
+        raise cannot_write(Path(path), e) from None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The processes of a ``--strategy multi-worker`` run.
+
+    ``workers``: "HOST:PORT,HOST:PORT,..." (every worker in the same order) and
+    ``worker_index``: this process's place in it (0 is the chief, which writes the run).
+    Without them, TF_CONFIG must already describe the cluster."""
+
+    strategy: str
+    workers: str | None = None
+    worker_index: int | None = None
+
+    def __post_init__(self):
+        given = self.workers is not None or self.worker_index is not None
+        if given and self.strategy != "multi-worker":
+            raise InputError("--workers and --worker-index have no effect without --strategy multi-worker")
+        if self.strategy != "multi-worker":
+            return
+        if not given:
+            self._check_tf_config()
+            return
+        if self.workers is None or self.worker_index is None:
+            raise InputError("--workers HOST:PORT,... and --worker-index I go together")
+        addresses = self.addresses
+        for address in addresses:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise InputError(f"--workers: {address!r} is not HOST:PORT")
+        if not 0 <= self.worker_index < len(addresses):
+            raise InputError(f"--worker-index must be between 0 and {len(addresses) - 1} "
+                             f"(--workers lists {len(addresses)}), got {self.worker_index}")
+
+    @property
+    def addresses(self) -> list[str]:
+        return [a.strip() for a in (self.workers or "").split(",") if a.strip()]
+
+    def _check_tf_config(self) -> None:
+        raw = os.environ.get("TF_CONFIG")
+        if not raw:
+            raise InputError("--strategy multi-worker needs the cluster: --workers HOST:PORT,... --worker-index I, "
+                             "or the TF_CONFIG environment variable")
+        try:
+            config = json.loads(raw)
+            workers = config["cluster"]
+            task = config["task"]
+            task["type"], int(task["index"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError("TF_CONFIG is not a cluster description: expected "
+                             '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}') from None
+        if not isinstance(workers, dict) or not workers:
+            raise InputError("TF_CONFIG lists no workers in its cluster")
+
+    def apply(self) -> None:
+        """Write TF_CONFIG from --workers / --worker-index (TensorFlow reads it when the
+        strategy is made)."""
+        if self.strategy == "multi-worker" and self.workers is not None:
+            os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": self.addresses},
+                                                  "task": {"type": "worker", "index": self.worker_index}})

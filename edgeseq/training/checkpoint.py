@@ -1,0 +1,122 @@
+"""A checkpoint after every epoch, and resuming from the last one.
+
+Where: a hidden folder beside the run folder, ``.RUN.training/``. Not inside RUN, because
+RUN is written whole or not at all (``edgeseq.atomic.new_folder``) and is what export
+reads: at every moment RUN is either absent or a usable model, and the checkpoints
+are a separate, disposable thing that disappears once the run folder is written.
+
+    .RUN.training/epoch-000012/state.json      epoch, history, best epoch, optimizer steps,
+                                               the options the run was started with
+    .RUN.training/epoch-000012/weights.npz     the model's weights after epoch 12
+    .RUN.training/epoch-000012/optimizer.npz   Adam's variables (step count, moments)
+    .RUN.training/epoch-000012/best.npz        the best epoch's weights (when not epoch 12's)
+
+Each epoch's folder is written under a temporary name and renamed into place; only then is
+the previous one removed. A SIGKILL at any moment leaves at least one complete epoch folder;
+temporary entries it leaves (names starting with a dot) are removed by the next run. The
+data order needs no saving: an epoch's order is a function of (seed, epoch).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from edgeseq.atomic import new_folder
+from edgeseq.errors import InputError
+from edgeseq.launch import checkpoint_folder
+from edgeseq.training.epochs import Progress
+
+FORMAT = 1
+
+
+class Checkpoints:
+    """The checkpoint folder of one run; ``options`` name what must match to resume."""
+
+    def __init__(self, folder: Path, options: dict):
+        self.folder, self.options = Path(folder), options
+
+    @classmethod
+    def beside(cls, run: str | Path, options: dict) -> "Checkpoints":
+        return cls(checkpoint_folder(run), options)
+
+    def epochs(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.glob("epoch-*") if (p / "state.json").exists())
+
+    def latest(self) -> Path | None:
+        found = self.epochs()
+        return found[-1] if found else None
+
+    def clean_stale(self) -> int:
+        """Remove what a killed run left half-written; returns how many entries went."""
+        stale = [p for p in self.folder.glob(".*")] if self.folder.is_dir() else []
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        return len(stale)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def save(self, progress: Progress, model, optimizer) -> Path:
+        """Write the checkpoint of ``progress`` (a complete epoch) and drop the older ones."""
+        dest = self.folder / f"epoch-{progress.epoch:06d}"
+        best_is_last = progress.best_epoch == progress.epoch
+        state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history,
+                 "best_epoch": progress.best_epoch, "steps": progress.steps, "options": self.options,
+                 "data_order": "each epoch's is drawn from (seed, epoch)"}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with new_folder(dest, force=True) as tmp:
+                np.savez(tmp / "weights.npz", *model.get_weights())
+                np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
+                if not best_is_last:
+                    np.savez(tmp / "best.npz", *progress.best_weights)
+                (tmp / "state.json").write_text(json.dumps(state) + "\n")
+        except OSError as e:
+            raise InputError(f"{dest}: cannot write the checkpoint: {e.strerror or e}") from None
+        for old in self.epochs():
+            if old != dest:
+                shutil.rmtree(old, ignore_errors=True)
+        return dest
+
+    def restore(self, model, optimizer) -> Progress:
+        """Load the latest checkpoint into ``model`` and ``optimizer`` (after checking that it
+        was made with the same options) and return where it stood."""
+        latest = self.latest()
+        if latest is None:
+            raise InputError(f"nothing to resume: no checkpoint in {self.folder}")
+        try:
+            state = json.loads((latest / "state.json").read_text())
+            weights = _arrays(latest / "weights.npz")
+            best = _arrays(latest / "best.npz") if (latest / "best.npz").exists() else weights
+            moments = _arrays(latest / "optimizer.npz")
+        except (OSError, ValueError) as e:
+            raise InputError(f"{latest}: unreadable checkpoint ({e}); start again with --force") from None
+        self.check_options(state.get("options", {}))
+        model.set_weights(weights)
+        if len(moments) != len(optimizer.variables):
+            raise InputError(f"{latest}: the optimizer state does not fit this model; start again with --force")
+        for variable, value in zip(optimizer.variables, moments):
+            variable.assign(value)
+        return Progress(state["epoch"], state["history"], state["best_epoch"], best, state["steps"])
+
+    def check_options(self, saved: dict) -> None:
+        """Refuse to resume with an option that differs from the checkpoint's, naming it."""
+        for option in sorted(set(saved) | set(self.options)):
+            then, now = saved.get(option), self.options.get(option)
+            if then != now:
+                raise InputError(f"cannot resume: {option} was {_shown(then)} in the checkpoint and is "
+                                 f"{_shown(now)} now; give the interrupted run's options, or --force to start again")
+
+
+def _arrays(path: Path) -> list[np.ndarray]:
+    with np.load(path) as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+def _shown(value) -> str:
+    return "not given" if value is None else str(value)

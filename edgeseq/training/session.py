@@ -1,0 +1,123 @@
+"""One training run around the loop: where it writes, resuming, Ctrl-C, the final save.
+
+The char and series trainers build their model, data and ``Steps``; ``Session`` does what
+every run does around ``epochs.fit``:
+
+* the place: the run folder and its checkpoints (``.RUN.training/``, see
+  edgeseq.training.checkpoint). In a multi-worker cluster only the chief writes there; the
+  other workers write the same files to a temporary folder that is removed at the end (they
+  compute the very same weights, so nothing is lost);
+* a fresh start (an old checkpoint is refused without --force) or ``resume``: the weights,
+  the optimizer state, the history and the best epoch of the last complete epoch;
+* a diverged training removes its checkpoints and saves nothing;
+* Ctrl-C / SIGTERM: the run folder is written from the best weights so far (its metrics are
+  those the history recorded for that epoch), the checkpoint stays, and the user is told
+  how to go on; then KeyboardInterrupt (exit 130 in the CLI);
+* a finished run: the run folder, then the checkpoints are removed.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgeseq.launch import RunPlace
+from edgeseq.log import logger
+from edgeseq.training.checkpoint import Checkpoints
+from edgeseq.training.epochs import Outcome, Plan, Progress, StopRequest, TrainingDiverged, fit
+from edgeseq.training.loop import Steps
+from edgeseq.training.run_folder import save_run
+from edgeseq.training.tf_setup import is_chief, worker_count
+
+
+class Session:
+    def __init__(self, steps: Steps, out: str | Path | None, options: dict, force: bool = False,
+                 resume: bool = False):
+        self.steps, self.force, self.resume = steps, force, resume
+        self.chief = is_chief(steps.strategy)
+        self.out = None if out is None else Path(out)
+        self.scratch = None
+        self.saved_to = self.checkpoints = None
+        if out is not None:
+            RunPlace(Path(out), force, resume)  # the CLI checked it before TensorFlow loaded; a library call here
+            mine = Checkpoints.beside(out, options)
+            self.restore_from = mine
+            if self.chief:
+                self.saved_to, self.checkpoints = self.out, mine
+            else:  # another worker: the same files, somewhere temporary
+                self.scratch = Path(tempfile.mkdtemp(prefix="edgeseq-worker-"))
+                self.saved_to = self.scratch / self.out.name
+                self.checkpoints = Checkpoints.beside(self.saved_to, options)
+            stale = self.checkpoints.clean_stale()
+            if stale:
+                logger.info(f"removed {stale} half-written checkpoint file(s) of an interrupted run")
+            if not resume and self.chief:
+                self.checkpoints.remove()
+
+    def fit(self, train, validation, plan: Plan) -> Outcome:
+        """Train (from the checkpoint when resuming); the model ends with the kept weights."""
+        model, optimizer = self.steps.task.model, self.steps.optimizer
+        progress = Progress()
+        if self.resume:
+            progress = self.restore_from.restore(model, optimizer)
+            if progress.epoch >= plan.epochs:  # stopped while saving: only the run folder is missing
+                logger.info(f"the checkpoint holds all {progress.epoch} epochs: writing the run folder")
+            else:
+                logger.info(f"resuming after epoch {progress.epoch} of {plan.epochs} "
+                            f"(best so far: epoch {progress.best_epoch})")
+        save = None if self.checkpoints is None else (lambda p: self.checkpoints.save(p, model, optimizer))
+        try:
+            with StopRequest().listening() as stop:
+                outcome = fit(self.steps, train, validation, plan, progress, save, stop)
+        except TrainingDiverged:
+            self.discard()
+            raise
+        if outcome.progress.best_weights is not None:
+            model.set_weights(outcome.progress.best_weights)
+        return outcome
+
+    def write(self, config: dict, history: dict, metrics: dict) -> None:
+        """The run folder (chief) or its stand-in (other workers)."""
+        if self.saved_to is not None:
+            save_run(self.saved_to, self.steps.task.model, config, history, metrics, self.force or self.resume)
+            if self.chief:
+                logger.info(f"saved run folder {self.saved_to}")
+
+    def close(self, outcome: Outcome) -> None:
+        """After the run folder: drop the checkpoints of a finished run, or explain how to go on."""
+        progress = outcome.progress
+        if worker_count(self.steps.strategy) > 1:  # every worker says what it computed
+            logger.info(f"weights sha256 {weights_digest(self.steps.task.model)}")
+        if outcome.stopped_by is None:
+            if self.checkpoints is not None:
+                self.checkpoints.remove()
+            self.discard_scratch()
+            return
+        self.discard_scratch()
+        if progress.epoch == 0:
+            logger.info(f"{outcome.stopped_by}: stopped before the first epoch ended; nothing was saved")
+        elif self.out is not None:
+            logger.info(f"{outcome.stopped_by}: stopped during epoch {progress.epoch + 1}; {self.out} holds the "
+                        f"weights of epoch {progress.best_epoch} (edgeseq export takes it) and the checkpoint of "
+                        f"epoch {progress.epoch} is kept: run the same command with --resume to go on")
+        raise KeyboardInterrupt
+
+    def discard(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.remove()
+        self.discard_scratch()
+
+    def discard_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def weights_digest(model) -> str:
+    """sha256 of every weight's bytes, in order: equal on every worker of one run."""
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.hexdigest()
