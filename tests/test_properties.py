@@ -18,7 +18,9 @@ from conftest import EXPORTED
 from edgeseq.contract.digest import check_digest
 from edgeseq.contract.meta import document, parse_meta, read_document
 from edgeseq.data.series import load_csv
-from edgeseq.data.text import LINE_END, Vocabulary, pad_lines, sliding_windows
+from edgeseq.data.batches import WindowSource
+from edgeseq.data.char_data import line_data
+from edgeseq.data.text import LINE_END, Vocabulary
 from edgeseq.errors import InputError, IntegrityError, ModelFileError
 from edgeseq.runtime.char_model import checked_lengths
 from edgeseq.runtime.sampling import Sampler, pick
@@ -57,12 +59,12 @@ def test_vocabulary_round_trip_on_any_unicode(text):
 @given(st.lists(st.integers(0, 30), max_size=60), st.integers(-2, 70))
 def test_sliding_windows_are_the_text_shifted_by_one(ids, window):
     ids = np.array(ids, np.int64)
-    try:
-        w = sliding_windows(ids, window)
-    except InputError:
-        assert window < 1 or len(ids) < window + 1
+    source = WindowSource(ids, max(window, 1))
+    if window < 1 or len(ids) < window + 1:
+        assert source.count == max(0, len(ids) - max(window, 1))
         return
-    assert w.x.shape == w.y.shape == (len(ids) - window, window)
+    w = source.cut(np.arange(source.count), source.count)
+    assert w.x.shape == w.y.shape == (len(ids) - window, window) and w.real == len(ids) - window
     for i in range(len(w.x)):
         assert (w.x[i] == ids[i:i + window]).all() and (w.y[i] == ids[i + 1:i + window + 1]).all()
 
@@ -73,12 +75,12 @@ def test_sliding_windows_are_the_text_shifted_by_one(ids, window):
 def test_padded_lines_keep_each_line_and_weigh_only_its_steps(lines, extra):
     vocab = Vocabulary.from_text("".join(lines) + LINE_END)
     longest = max(len(line) for line in lines)
-    padded = pad_lines(lines, vocab, longest + extra)
+    source = line_data(lines, longest + extra, vocab).train
+    padded = source.cut(np.arange(len(lines)), len(lines))
     assert padded.x.shape == (len(lines), longest + extra)
-    assert (padded.weights.sum(axis=1) == padded.lengths).all()
+    assert list(padded.weights.sum(axis=1)) == [len(line) for line in lines]
     for row, line in enumerate(lines):
         n = len(line)
-        assert padded.lengths[row] == n
         assert vocab.decode(padded.x[row, :n]) == line
         assert vocab.decode(padded.y[row, :n]) == line[1:] + LINE_END
         assert (padded.x[row, n:] == 0).all() and (padded.weights[row, n:] == 0).all()

@@ -89,16 +89,16 @@ def test_a_huge_alphabet_gets_an_embedding_or_a_clear_error():
 # ------------------------------------------------------------------ options, before TensorFlow
 
 BAD_OPTIONS = [
-    (["--sample", "ship", "--seed", "-1"], "--seed must be between 0 and 4294967295, got -1"),
-    (["--sample", "ship", "--seed", "4294967296"], "--seed must be between 0 and 4294967295, got 4294967296"),
-    (["--sample", "ship", "--lr", "inf"], "--lr must be a positive number, got inf"),
-    (["--sample", "ship", "--lr", "nan"], "--lr must be a positive number, got nan"),
-    (["--sample", "ship", "--lr", "0"], "--lr must be a positive number, got 0.0"),
+    (["--sample", "ship", "--seed", "-1"], "--seed must be from 0 to 4294967295, got -1"),
+    (["--sample", "ship", "--seed", "4294967296"], "--seed must be from 0 to 4294967295, got 4294967296"),
+    (["--sample", "ship", "--lr", "inf"], "--lr must be a finite positive number, got inf"),
+    (["--sample", "ship", "--lr", "nan"], "--lr must be a finite positive number, got nan"),
+    (["--sample", "ship", "--lr", "0"], "--lr must be a finite positive number, got 0.0"),
     (["--sample", "ship", "--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["--sample", "ship", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
     (["--sample", "ship", "--stride", "0"], "--stride must be at least 1, got 0"),
     (["--sample", "ship", "--val-fraction", "1"], "--val-fraction must be at least 0 and below 1, got 1"),
-    (["--sample", "ship", "--clip", "-1"], "--clip must be a positive number, got -1.0"),
+    (["--sample", "ship", "--clip", "-1"], "--clip must be a finite positive number, got -1.0"),
     (["--sample", "ship", "--context", "stateful", "--batch-size", "8"],
      "--batch-size has no effect with --context stateful (a batch is one chunk of every stream: set --streams); leave it out"),
     (["--sample", "ship", "--streams", "4"], "--streams has no effect without --context stateful; leave it out"),
