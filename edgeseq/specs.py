@@ -237,8 +237,10 @@ class CharModelSpec:
 class SeriesModelSpec:
     """x [batch, ``window``, features] -> ``layers`` x ``cell``(``hidden``) -> the next ``horizon`` targets.
 
-    ``target_mode="delta"``: the dense layer predicts the change from the last value (an
-    untrained model is the persistence forecast); ``"level"``: the value itself.
+    ``target_mode="change"``: scale-free windows in, the next changes out, with a prediction
+    interval (edgeseq.training.change_model); ``"delta"``: min-max scaled rows in, the change
+    from the last value out (an untrained model is the persistence forecast); ``"level"``:
+    the scaled value itself. ``default_window`` is the window to use when none is given.
     """
 
     window: int = 7
@@ -246,13 +248,18 @@ class SeriesModelSpec:
     cell: str = "lstm"
     layers: int = 1
     hidden: int = 32
-    target_mode: str = "delta"
+    target_mode: str = "change"
 
     def __post_init__(self):
         check_choice("--cell", self.cell, CELLS)
         check_choice("--target-mode", self.target_mode, TARGET_MODES)
         _at_least_one(("--window", self.window), ("--horizon", self.horizon), ("--layers", self.layers),
                       ("--hidden", self.hidden))
+
+
+def default_window(season: int | None) -> int:
+    """7 rows, or one more than the season (``--season M``) so every window holds a full season."""
+    return max(7, season + 1) if season else 7
 
 
 @dataclass(frozen=True)
@@ -290,15 +297,18 @@ class SeriesTrainSettings(TrainSettings):
     """
 
     epochs: int = 100
-    lr: float = 1e-3
-    batch_size: int | None = 32
+    lr: float = 1e-2
+    batch_size: int | None = 64
     validation: float = 0.2
-    patience: int = 10
+    patience: int = 20
     train_fraction: float = 0.7
     season: int | None = None  # the seasonal naive forecast's period in rows (None: no seasonal baseline)
+    interval: float = 0.9  # change models: the level of the prediction interval
 
     def __post_init__(self):
         super().__post_init__()
+        if not 0 < self.interval < 1:
+            raise InputError(f"--interval must be between 0 and 1 (0.9: a central 90% interval), got {self.interval}")
         if self.season is not None and self.season < 2:
             raise InputError(f"--season must be at least 2 rows, got {self.season}")
         _fraction("--validation", self.validation)

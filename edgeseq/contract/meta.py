@@ -23,7 +23,8 @@ from edgeseq.contract.char_meta import (CONTEXTS, GRAPHS, HEADS, INPUTS, WINDOW_
                                         GenerationInfo, StateLayout)
 from edgeseq.contract.quantization import PRECISIONS, Quantization
 from edgeseq.contract.schema import MAX_META_CHARS, Int, Text, load_document
-from edgeseq.contract.series_meta import DATE_FORMATS, MISSING_VALUES, TARGET_MODES, Baselines, SeriesMeta
+from edgeseq.contract.series_meta import (COLUMN_MODES, DATE_FORMATS, MISSING_VALUES, TARGET_MODES, Baselines,
+                                         SeriesMeta)
 from edgeseq.display import printable
 from edgeseq.errors import ModelFileError
 
@@ -79,7 +80,7 @@ def read_document(doc: Any, where: str) -> CharMeta | SeriesMeta:
     return TASKS[task].read(doc, where)
 
 
-__all__ = ["METADATA_KEY", "FORMAT_VERSION", "TASKS", "GRAPHS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES",
+__all__ = ["METADATA_KEY", "FORMAT_VERSION", "TASKS", "GRAPHS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "COLUMN_MODES",
            "DATE_FORMATS", "MISSING_VALUES", "WINDOW_MODES", "PRECISIONS", "Baselines", "Quantization",
            "CharMeta", "SeriesMeta", "StateLayout", "GenerationInfo", "FileRef", "document", "metadata_text",
            "parse_meta", "read_document"]

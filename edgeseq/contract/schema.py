@@ -181,6 +181,42 @@ class Names(Kind):
         return list(value)
 
 
+class Numbers(Kind):
+    """A list of 1 to ``max_items`` finite numbers of at least ``lo``, read as a tuple."""
+
+    def __init__(self, max_items: int, lo: float = -math.inf):
+        self.max_items, self.lo = max_items, lo
+        bound = "" if lo == -math.inf else f" of at least {lo:g}"
+        self.what = f"a list of 1 to {max_items} finite numbers{bound}"
+
+    def read(self, value, name, where):
+        if (not isinstance(value, list) or not 1 <= len(value) <= self.max_items
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           and v >= self.lo for v in value)):
+            raise self.fail(value, name, where)
+        return tuple(float(v) for v in value)
+
+    def write(self, value):
+        return list(value)
+
+
+class Choices(Kind):
+    """A list of 1 to ``max_items`` values, each one of ``choices``, read as a tuple."""
+
+    def __init__(self, choices: tuple[str, ...], max_items: int):
+        self.choices, self.max_items = choices, max_items
+        self.what = f"a list of 1 to {max_items} values, each one of {', '.join(choices)}"
+
+    def read(self, value, name, where):
+        if (not isinstance(value, list) or not 1 <= len(value) <= self.max_items
+                or not all(isinstance(v, str) and v in self.choices for v in value)):
+            raise self.fail(value, name, where)
+        return tuple(value)
+
+    def write(self, value):
+        return list(value)
+
+
 class Hex64(Kind):
     what = "64 lowercase hexadecimal digits (a sha256)"
 

@@ -16,13 +16,16 @@ from edgeseq.contract.cells import CELLS
 from edgeseq.contract.char_meta import FileRef
 from edgeseq.contract.quantization import Quantization
 from edgeseq.contract.schema import (MAX_FEATURES, MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_NAME, MAX_WINDOW,
-                                     FreeJson, Hex64, Int, Kind, Names, Nested, Number, Optional, Record, Text,
-                                     fail, spec)
+                                     Choices, FreeJson, Hex64, Int, Kind, Names, Nested, Number, Numbers, Optional,
+                                     Record, Text, fail, spec)
 from edgeseq import __version__
 from edgeseq.display import shown
 
-#: what a series model's dense layer predicts (the default first)
-TARGET_MODES = ("delta", "level")
+#: what a series model predicts (the default first): the next changes of scale-free windows
+#: (edgeseq.data.scale_free), the change from the last min-max scaled value, or the value itself
+TARGET_MODES = ("change", "delta", "level")
+#: how a ``change`` model reads a column: log ratios to the window's last value, or differences
+COLUMN_MODES = ("log", "diff")
 SCALER_KIND = "minmax"
 #: How a series CSV writes its dates (--date-format), as recorded by the model trained on it.
 DATE_FORMATS = ("iso", "ymd", "y/m/d", "m/d/y", "d/m/y", "d.m.y")
@@ -97,10 +100,15 @@ class SeriesMeta(Record):
     window: int = spec(Int(1, MAX_WINDOW))
     horizon: int = spec(Int(1, MAX_HORIZON))
     target_mode: str = spec(Text(TARGET_MODES))
-    scaler: dict = spec(Scaler())  # edgeseq.data.scaler.MinMaxScaler.to_dict()
     cell: str = spec(Text(CELLS))
     layers: int = spec(Int(1, MAX_LAYERS))
     hidden: int = spec(Int(1, MAX_HIDDEN))
+    scaler: dict | None = spec(Optional(Scaler()), default=None)  # delta, level: MinMaxScaler.to_dict()
+    # change models (edgeseq.data.scale_free, edgeseq.evaluation.intervals): per feature, then per step
+    modes: tuple[str, ...] | None = spec(Optional(Choices(COLUMN_MODES, MAX_FEATURES)), default=None)
+    typical_change: tuple[float, ...] | None = spec(Optional(Numbers(MAX_FEATURES, 0)), default=None)
+    interval_level: float | None = spec(Optional(Number(0)), default=None)  # of lower/upper, in (0, 1)
+    interval_quantiles: tuple[float, ...] | None = spec(Optional(Numbers(MAX_HORIZON, 0)), default=None)
     recurrent_ops: str = spec(Text(), default="")
     date_column: str | None = spec(Optional(Text()), default=None)
     evaluation: dict | None = spec(Optional(EvaluationTable()), default=None)  # the walk-forward test table
@@ -150,13 +158,31 @@ class SeriesMeta(Record):
     def check(self, where):
         if self.target not in self.features:
             raise fail(where, f"the target {shown(self.target)} is not one of the features {shown(list(self.features))}")
-        if tuple(self.scaler["columns"]) != self.features:
+        if self.target_mode == "change":
+            self._check_change(where)
+        elif self.scaler is None:
+            raise fail(where, f"a {self.target_mode} model needs its 'scaler'")
+        elif tuple(self.scaler["columns"]) != self.features:
             raise fail(where, f"the scaler's columns {shown(self.scaler['columns'])} are not the features "
                               f"{shown(list(self.features))}")
+
+    def _check_change(self, where):
+        needed = {"modes": len(self.features), "typical_change": len(self.features),
+                  "interval_quantiles": self.horizon}
+        for name, length in needed.items():
+            value = getattr(self, name)
+            if value is None or len(value) != length:
+                raise fail(where, f"a change model needs {name!r} with {length} value(s), got {shown(value)}")
+        if not all(s > 0 for s in self.typical_change):
+            raise fail(where, f"'typical_change' must be positive, got {shown(list(self.typical_change))}")
+        if self.interval_level is None or not 0 < self.interval_level < 1:
+            raise fail(where, f"'interval_level' must be between 0 and 1, got {shown(self.interval_level)}")
 
     def to_json(self) -> dict:
         time = "time" if self.graph == "dynamic" else str(self.window)
         features, target, horizon = self.features, self.target, self.horizon
+        if self.target_mode == "change":
+            return {"graph": self.graph, **self.fields_json(), **self._change_io(time)}
         return {
             "graph": self.graph, **self.fields_json(),
             "inputs": {
@@ -166,5 +192,20 @@ class SeriesMeta(Record):
             "outputs": {
                 "y": f"float32 [batch, {horizon}]: the next {horizon} value(s) of {target} after the last row, "
                      f"scaled; {target} = y * range + min of its scaler column",
+            },
+        }
+
+    def _change_io(self, time: str) -> dict:
+        target, horizon, level = self.target, self.horizon, f"{100 * (self.interval_level or 0):g}%"
+        steps = f"float32 [batch, {horizon}]"
+        return {
+            "inputs": {"x": f"float32 [batch, {time}, {len(self.features)}]: consecutive rows, oldest first, columns "
+                            f"{','.join(self.features)} in their own units; the graph reads the last {self.window}"},
+            "outputs": {
+                "y": f"{steps}: the next {horizon} value(s) of {target} after the last row, in its units",
+                "lower": f"{steps}: the lower end of the central {level} interval around y",
+                "upper": f"{steps}: the upper end of that interval",
+                "change": f"{steps}: y as the change from the last {target}, in its typical changes "
+                          f"(log ratios or differences by `modes`, divided by `typical_change`)",
             },
         }

@@ -28,7 +28,7 @@ from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 
 __all__ = ["Series", "Windows", "load_csv", "require_positive", "rows_sha256", "parse_moment", "split_point",
-           "make_windows", "train_test_windows"]
+           "make_windows", "train_test_windows", "checked_split", "split_windows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,9 +260,17 @@ def train_test_windows(
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
         raise InputError(f"windows need a 2-D array [rows, features], got shape {values.shape}")
-    n_rows = values.shape[0]
     if columns is None:
         columns = [f"#{index}" for index in range(values.shape[1])]
+    split = checked_split(values.shape[0], window, horizon, train_fraction)
+    scaler = MinMaxScaler().fit(values[:split], columns)
+    every = make_windows(scaler.transform(values), target_index, window, horizon, target_mode)
+    train, test = split_windows(every, split, horizon)
+    return scaler, train, test
+
+
+def checked_split(n_rows: int, window: int, horizon: int, train_fraction: float) -> int:
+    """``split_point``, refused when the training part holds no window or the test part no forecast."""
     split = split_point(n_rows, train_fraction)
     needed = window + horizon
     if split < needed:
@@ -276,13 +284,13 @@ def train_test_windows(
             f"the test part has {n_rows - split} rows but horizon {horizon} needs at least "
             f"{horizon}; use a longer file or a smaller --train-fraction"
         )
+    return split
 
-    scaler = MinMaxScaler().fit(values[:split], columns)
-    every = make_windows(scaler.transform(values), target_index, window, horizon, target_mode)
-    last_predicted_row = every.target_row + horizon - 1
-    train = _select(every, last_predicted_row < split)
-    test = _select(every, every.target_row >= split)
-    return scaler, train, test
+
+def split_windows(windows: Windows, split: int, horizon: int) -> tuple[Windows, Windows]:
+    """(training windows: every predicted row before ``split``, test windows: from ``split`` on)."""
+    last_predicted_row = windows.target_row + horizon - 1
+    return _select(windows, last_predicted_row < split), _select(windows, windows.target_row >= split)
 
 
 def _select(windows: Windows, keep: np.ndarray) -> Windows:

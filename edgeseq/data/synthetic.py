@@ -1,4 +1,4 @@
-"""A seeded, clearly labelled stand-in for a stock price download.
+"""Seeded, clearly labelled series: a stand-in for a stock price download, and test processes.
 
 The lab's own price file cannot ship with the project, and tests and examples must not
 depend on the network. This module writes a file in the Yahoo Finance layout from a
@@ -6,12 +6,18 @@ seeded geometric random walk, so every reader and every example runs offline and
 the same numbers on every machine. The first line of the file says it is synthetic, so it
 is never mistaken for market data. A random walk is also an honest benchmark: on it, no
 model should beat the persistence forecast by much.
+
+The forecaster's own tests need processes with known structure (``SERIES``): a trend, a
+season, a random walk (with the volatility of its test part changed), a geometric trend,
+and a sensor with a trend and a daily and a weekly season. Each is float64 [n] from its
+seed. ``python -m edgeseq.data.synthetic sensor sensor.csv`` writes one as a CSV (Date,
+Value), its first line saying it is synthetic.
 """
 from __future__ import annotations
 
 import csv
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -95,6 +101,69 @@ def write_synthetic_csv(path: str | os.PathLike[str], days: int = 1000, seed: in
     return path
 
 
+N_ROWS = 1200  # the test processes' default length
+SPLIT_FRACTION = 0.7  # where random_walk's test part (and its changed volatility) begins
+
+
+def trend(seed: int, n: int = N_ROWS, level: float = 50.0, slope: float = 0.05, noise: float = 1.0) -> np.ndarray:
+    """level + slope * t + iid normal noise: 50 -> 110 over 1200 rows, the test part above the training range."""
+    return level + slope * np.arange(n) + noise * np.random.default_rng(seed).standard_normal(n)
+
+
+def seasonal(seed: int, n: int = N_ROWS, base: float = 20.0, period: int = 24, amplitude: float = 5.0,
+             noise: float = 0.5) -> np.ndarray:
+    """base + amplitude * sin(2 pi t / period + a seeded phase) + iid noise (base 20: positive)."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * np.pi)
+    return base + amplitude * np.sin(2 * np.pi * np.arange(n) / period + phase) + noise * rng.standard_normal(n)
+
+
+def random_walk(seed: int, n: int = N_ROWS, start: float = 100.0, sd: float = DAILY_RETURN_SD,
+                test_sd: float | None = None) -> np.ndarray:
+    """A geometric random walk (log-return sd ``sd``); from row floor(0.7 n) on, ``test_sd`` if given.
+    The same seed gives the same training part whatever ``test_sd``."""
+    sds = np.full(n, sd)
+    if test_sd is not None:
+        sds[int(np.floor(n * SPLIT_FRACTION + 1e-9)):] = test_sd
+    return start * np.exp(np.cumsum(sds * np.random.default_rng(seed).standard_normal(n)))
+
+
+def geometric_trend(seed: int, n: int = N_ROWS, start: float = 50.0, growth: float = 0.001,
+                    noise: float = 0.02) -> np.ndarray:
+    """start * exp(growth * t + noise * e_t): a multiplicative trend with multiplicative iid noise."""
+    return start * np.exp(growth * np.arange(n) + noise * np.random.default_rng(seed).standard_normal(n))
+
+
+def sensor(seed: int, n: int = 24 * 7 * 8, base: float = 20.0, slope: float = 0.004, daily: float = 4.0,
+           weekly: float = 1.5, noise: float = 0.4) -> np.ndarray:
+    """An hourly sensor: base + slope * t + a daily (24 rows) and a weekly (168 rows) sine + iid noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    return (base + slope * t + daily * np.sin(2 * np.pi * t / 24 + phase[0])
+            + weekly * np.sin(2 * np.pi * t / 168 + phase[1]) + noise * rng.standard_normal(n))
+
+
+#: name -> generator(seed): the processes ``python -m edgeseq.data.synthetic`` writes
+SERIES = {"trend": trend, "seasonal": seasonal, "random_walk": random_walk, "geometric_trend": geometric_trend,
+          "sensor": sensor}
+
+
+def write_series_csv(path: str | os.PathLike[str], name: str, seed: int = 0, force: bool = False) -> Path:
+    """``SERIES[name](seed)`` as a CSV of Date (hourly from 2024-01-01 for the sensor, else daily)
+    and Value, after a line saying it is synthetic; written atomically, an existing file only
+    with ``force``. Returns its path."""
+    from edgeseq.atomic import write_text
+
+    step = timedelta(hours=1) if name == "sensor" else timedelta(days=1)
+    start = datetime(2024, 1, 1)
+    lines = [f"# SYNTHETIC DATA: edgeseq.data.synthetic.{name}(seed={seed}); not measured data", "Date,Value"]
+    for i, value in enumerate(SERIES[name](seed)):
+        moment = start + i * step
+        lines.append(f"{moment.isoformat() if name == 'sensor' else moment.date().isoformat()},{value:.4f}")
+    return write_text(Path(path), "\n".join(lines) + "\n", force=force)
+
+
 def _business_days(start: str, count: int) -> list[date]:
     """``count`` Monday-to-Friday dates from ``start`` (a weekend start moves to Monday)."""
     day = date.fromisoformat(start)
@@ -104,3 +173,15 @@ def _business_days(start: str, count: int) -> list[date]:
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a synthetic series as a CSV (Date,Value).")
+    parser.add_argument("name", choices=sorted(SERIES))
+    parser.add_argument("path")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    args = parser.parse_args()
+    print(write_series_csv(args.path, args.name, args.seed, args.force))

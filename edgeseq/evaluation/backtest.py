@@ -18,6 +18,7 @@ from edgeseq.contract.meta import Baselines
 from edgeseq.data.series import Series
 from edgeseq.evaluation.baselines import naive_forecasts
 from edgeseq.evaluation.forecast import evaluate, format_steps, format_table, json_ready
+from edgeseq.evaluation.intervals import format_interval, interval_report
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +35,10 @@ class Backtest:
     naive: dict[str, np.ndarray] = field(default_factory=dict)  # drift, seasonal: [n, horizon] each
     steps: list[dict] = field(default_factory=list)  # horizon > 1: one evaluation per step
     baselines: Baselines | None = None
+    lower: np.ndarray | None = None  # [n, horizon]: the prediction interval, when the model gives one
+    upper: np.ndarray | None = None
+    interval: dict | None = None  # interval_report: level, coverage, mean width
+    fallback: bool = False  # the model is persistence: its trained weights did not beat it
 
     def __len__(self) -> int:
         return int(self.target_row.shape[0])
@@ -50,9 +55,15 @@ class Backtest:
                 f"horizon {self.horizon}, price units{pooled}")
 
     def table(self) -> str:
-        if not self.steps:
-            return format_table(self.evaluation)
-        return f"{format_table(self.evaluation)}\n\n{format_steps(self.steps)}"
+        lines = [format_table(self.evaluation, self.fallback)]
+        if self.interval is not None:
+            lines.append(format_interval(self.interval))
+        if self.fallback:
+            lines.append("model = persistence (fallback): its trained weights did not beat persistence on the "
+                         "validation windows, so it forecasts the last value")
+        if self.steps:
+            lines.append(f"\n{format_steps(self.steps)}")
+        return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         doc = {"target": self.target, "forecasts": len(self), "horizon": self.horizon,
@@ -63,14 +74,21 @@ class Backtest:
             doc["steps"] = [{"step": number, "evaluation": step} for number, step in enumerate(self.steps, 1)]
         if self.baselines is not None:
             doc["baselines"] = self.baselines.to_json()
+        if self.interval is not None:
+            doc["interval"] = self.interval
+        if self.fallback:
+            doc["model"] = "persistence (fallback)"
         return json_ready(doc)
 
 
 def score_forecasts(series: Series, target_row: np.ndarray, predicted: np.ndarray,
-                    baselines: Baselines | None = None) -> Backtest:
+                    baselines: Baselines | None = None, interval: tuple | None = None,
+                    fallback: bool = False) -> Backtest:
     """Put price-unit forecasts [n, horizon] beside what happened and beside the naive forecasts.
 
     Without ``baselines`` (drift, MASE scale, season) only persistence stands beside the model.
+    ``interval``: (lower, upper, level) of the model's prediction intervals, whose coverage is
+    then reported; ``fallback``: the model is persistence (its gate rejected the trained weights).
     """
     predicted = np.asarray(predicted, np.float64)
     truth = series.target_values
@@ -84,5 +102,10 @@ def score_forecasts(series: Series, target_row: np.ndarray, predicted: np.ndarra
         evaluate(actual[:, h], predicted[:, h], last, {k: v[:, h] for k, v in naive.items()}, scale)
         for h in range(horizon)]
     dates = tuple(series.dates[i] for i in target_row) if series.dates else None
+    lower = upper = report = None
+    if interval is not None:
+        lower, upper = (np.asarray(a, np.float64) for a in interval[:2])
+        report = interval_report(actual, lower, upper, interval[2])
     return Backtest(series.target, target_row, dates, actual, predicted, last,
-                    evaluate(actual, predicted, last, naive, scale), naive, steps, baselines)
+                    evaluate(actual, predicted, last, naive, scale), naive, steps, baselines, lower, upper, report,
+                    fallback)

@@ -130,8 +130,11 @@ def forecaster_names(evaluation: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return ["model"] + [name for name in BASELINES if name in present]
 
 
-def format_table(evaluation: Mapping[str, Mapping[str, Any]]) -> str:
+def format_table(evaluation: Mapping[str, Mapping[str, Any]], fallback: bool = False) -> str:
     """A fixed-width text table: metric | model | each baseline | best baseline | model/best.
+
+    ``fallback``: the model is persistence, so its direction accuracy (the share of flat steps)
+    reads "fallback" rather than a bare score.
 
     An evaluation stored by an older edgeseq (model, persistence and ratio only) keeps its
     own table: metric | model | persistence | model/persistence.
@@ -146,6 +149,8 @@ def format_table(evaluation: Mapping[str, Mapping[str, Any]]) -> str:
     lines = ["".join([f"{'metric':<20}", *(f"{name:>13}" for name in names), f"{'best baseline':>15}",
                       f"{'model/best':>12}"])]
     for metric, row in evaluation.items():
+        if fallback and metric == "direction_accuracy":
+            row = {**row, "model": "fallback"}
         lines.append(_table_line(METRIC_LABELS.get(metric, metric), row, names))
     direction = evaluation.get("direction_accuracy", {})
     if direction.get("base_rate") is not None:
@@ -209,5 +214,7 @@ def _ratio(model: float, baseline: float) -> float | None:
     return model / baseline
 
 
-def _cell(value: float | None, decimals: int) -> str:
+def _cell(value: float | str | None, decimals: int) -> str:
+    if isinstance(value, str):
+        return value
     return "n/a" if value is None else f"{value:.{decimals}f}"

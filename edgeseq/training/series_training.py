@@ -5,9 +5,12 @@ rows before the split (``data.series.train_test_windows``), so a different futur
 change the trained weights. The test part is then scored walk-forward: each forecast reads
 only the rows before it, and every figure is in price units beside persistence.
 
-Windows are always cut in ``level`` mode here: the delta model adds the last observed value
-back inside the graph (see ``series_model``), so both modes are fitted to, and output, the
-scaled levels; the mean squared error is the same number either way.
+For ``delta`` and ``level`` models windows are cut in ``level`` mode: the delta model adds
+the last observed value back inside the graph (see ``series_model``), so both are fitted to,
+and output, the scaled levels. A ``change`` model is fitted to scale-free windows and their
+next changes (``data.scale_free``), then judged against persistence on the validation
+windows and given its interval quantiles (``change_training``); its test part is forecast
+by the very graph export converts, from the raw rows.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import edgeseq
 from edgeseq.contract.cells import stack_label
+from edgeseq.data.scale_free import change_windows, raw_windows
 from edgeseq.data.series import Series, rows_sha256, split_point, train_test_windows
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
@@ -26,6 +30,9 @@ from edgeseq.specs import SeriesModelSpec, SeriesTrainSettings
 from edgeseq.data.batches import ArraySource
 from edgeseq.training.epochs import Plan
 from edgeseq.training.loop import Steps, Task, check_batch
+from edgeseq.training.change_model import build_change_model
+from edgeseq.training.change_model import forecast_function as change_forecast
+from edgeseq.training.change_training import apply_gate, interval_quantiles
 from edgeseq.training.series_model import SeriesModelConfig, build_model, forecast_function
 from edgeseq.training.session import Session
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
@@ -51,11 +58,20 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
     for note in series.notes:
         logger.info(note)
     window, horizon, train_fraction = spec.window, spec.horizon, settings.train_fraction
+    change = spec.target_mode == "change"
     try:
-        scaler, train, test = train_test_windows(series.values, series.target_index, window, horizon,
-                                                 "level", train_fraction, series.features)
+        if change:
+            transform, train, test = change_windows(series.values, series.target_index, window, horizon,
+                                                    train_fraction, series.features)
+        else:
+            scaler, train, test = train_test_windows(series.values, series.target_index, window, horizon,
+                                                     "level", train_fraction, series.features)
     except InputError as e:  # rows too few, a constant column: name the file
         raise InputError(f"{series.source}: {e}") from None
+    if change:
+        logger.info("scale-free windows: " + ", ".join(
+            f"{name} {mode} (typical change {s:.4g})"
+            for name, mode, s in zip(transform.columns, transform.modes, transform.typical_change)))
     if len(test) == 0:
         raise InputError(f"{series.source}: the test part has no complete forecast; use a longer file")
     config = SeriesModelConfig.from_spec(spec, features=len(series.features), target_index=series.target_index)
@@ -77,7 +93,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
                 f"{held_out} (all before {_row_name(series, split)}), testing on {len(test)}; batch {batch}, "
                 f"{describe_devices()}, {strategy.num_replicas_in_sync} replica(s)")
     with strategy.scope():
-        model = build_model(config)
+        model = build_change_model(config, window, fit_y.mean(axis=0).tolist()) if change else build_model(config)
     steps = Steps(series_task(model), strategy, settings.lr, settings.clip)
     options = {"the windows (sha256)": hashlib.sha256(fit_x.tobytes() + fit_y.tobytes()).hexdigest()[:16],
                **{f"--{k.replace('_', '-')}": v for k, v in asdict(settings).items() if k not in ("epochs", "strategy")},
@@ -97,10 +113,21 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
 
     # The forward pass that export converts, called outside any replica context: the backtest
     # scores exactly what will be shipped, and no replica is handed an empty batch.
-    forecast, _ = forecast_function(model, config)
-    scaled = forecast(test.x)["y"].numpy()
-    predicted = scaler.inverse_transform_column(scaled, series.target_index)
-    backtest = score_forecasts(series, test.target_row, predicted, baselines)
+    if change:
+        gate = apply_gate(model, *validation) if validation and len(validation[0]) > 1 else None
+        logger.info(gate.line() if gate else "model = trained weights, unchecked: no validation windows to judge "
+                                              "them against persistence (--validation 0)")
+        transform = {**transform.to_dict(), "window": window, "interval_level": settings.interval,
+                     "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval)}
+        outputs = change_forecast(model, config, transform)[0](raw_windows(series.values, test.target_row, window))
+        interval = (outputs["lower"].numpy(), outputs["upper"].numpy(), settings.interval)
+        backtest = score_forecasts(series, test.target_row, outputs["y"].numpy(), baselines, interval,
+                                   fallback=gate is not None and not gate.kept)
+    else:
+        forecast, _ = forecast_function(model, config)
+        scaled = forecast(test.x)["y"].numpy()
+        predicted = scaler.inverse_transform_column(scaled, series.target_index)
+        backtest = score_forecasts(series, test.target_row, predicted, baselines)
     run_config = {
         "task": "series",
         "edgeseq_version": edgeseq.__version__,
@@ -110,7 +137,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         "window": window,
         "horizon": horizon,
         "target_mode": config.target_mode,
-        "scaler": scaler.to_dict(),
+        **({"transform": transform} if change else {"scaler": scaler.to_dict()}),
         "date_column": date_column,
         "date_format": series.date_format,
         "missing": series.missing,
@@ -124,6 +151,8 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         "training": {**{k: v for k, v in asdict(settings).items() if k not in ("train_fraction", "season")},
                      "batch_size": batch, "windows": int(len(fit_x)),
                      "validation_windows": held_out, "epochs_run": epochs_run, "epoch_kept": kept,
+                     **({"gate": {"kept": gate.kept, "t": gate.t, "gain": gate.gain, "windows": gate.windows}}
+                        if change and gate else {}),
                      "tensorflow": tf.__version__},
     }
     test_part = {k: v for k, v in backtest.to_json().items() if k != "evaluation"}
