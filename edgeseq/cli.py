@@ -37,7 +37,7 @@ from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger, setup_cli_logging
 from edgeseq.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
                            TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec, SeriesModelSpec,
-                           SeriesTrainSettings, TrainSettings)
+                           SeriesTrainSettings, TrainSettings, default_window)
 
 app = typer.Typer(
     help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
@@ -131,8 +131,13 @@ WORKERS_HELP = ("With --strategy multi-worker: every worker's HOST:PORT, comma-s
 WORKER_INDEX_HELP = "With --workers: this process's place in the list; 0 is the chief, which writes the run."
 RESUME_HELP = ("Continue the unfinished training checkpointed beside --out (.NAME.training) from its last "
                "complete epoch; give the same options.")
-TARGET_MODE_HELP = explain({"delta": "predict the change from the last value (untrained = persistence)",
-                            "level": "predict the value itself"}, TARGET_MODES)
+TARGET_MODE_HELP = explain({"change": "each window relative to its own last value (log ratios for a column that "
+                                      "grows multiplicatively, else differences), scaled by its own typical change; "
+                                      "predicts the next changes with a prediction interval, and falls back to "
+                                      "persistence when training does not clearly beat it",
+                            "delta": "min-max scaled rows in, the change from the last value out (untrained = "
+                                     "persistence)",
+                            "level": "min-max scaled rows in, the value itself out"}, TARGET_MODES)
 FILL_HELP = explain({"ffill": "fill missing cells (empty, '.', NA, null, ...) from the previous row and say how "
                                 "many"}, FILL_METHODS)
 DATE_FORMAT_HELP = (f"How the date column writes its dates: {explain(DATE_EXAMPLES, DATE_FORMATS)} "
@@ -204,13 +209,14 @@ def train_stock(
     fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: a missing value is an error). The model remembers it for 'run stock'.")] = None,
     drop_missing: Annotated[bool, typer.Option("--drop-missing", help=f"{DROP_HELP}. The model remembers it for 'run stock'.")] = False,
     season: Annotated[Optional[int], typer.Option(metavar="M", help=f"{SEASON_HELP}; the model remembers it.")] = None,
-    window: Annotated[int, typer.Option(help="Rows the model reads per forecast.")] = SeriesModelSpec.window,
+    window: Annotated[Optional[int], typer.Option(help=f"Rows the model reads per forecast (default {SeriesModelSpec.window}, or M+1 with --season M, whichever is more).")] = None,
     horizon: Annotated[int, typer.Option(help="Predict this many next values of the target at once.")] = SeriesModelSpec.horizon,
     train_fraction: Annotated[float, typer.Option(help="The first part of the rows, in time order, to train on; the rest is the backtest.")] = SeriesTrainSettings.train_fraction,
     cell: Annotated[str, typer.Option(help=f"Recurrent cell: {either(CELLS)}.")] = SeriesModelSpec.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = SeriesModelSpec.layers,
     hidden: Annotated[int, typer.Option(help="Units per layer.")] = SeriesModelSpec.hidden,
     target_mode: Annotated[str, typer.Option(help=f"{TARGET_MODE_HELP}.")] = SeriesModelSpec.target_mode,
+    interval: Annotated[float, typer.Option(metavar="LEVEL", help="With --target-mode change: the level of the central prediction interval around each forecast (0.8: 80%).")] = SeriesTrainSettings.interval,
     epochs: Annotated[int, typer.Option(help="At most this many passes over the training windows.")] = SeriesTrainSettings.epochs,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = SeriesTrainSettings.lr,
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = SeriesTrainSettings.batch_size,
@@ -233,11 +239,11 @@ def train_stock(
     from edgeseq.launch import Cluster, RunPlace
 
     cluster = Cluster(strategy, workers, worker_index)
-    model = SeriesModelSpec(window=window, horizon=horizon, cell=cell, layers=layers, hidden=hidden,
-                            target_mode=target_mode)
+    model = SeriesModelSpec(window=default_window(season) if window is None else window, horizon=horizon, cell=cell,
+                            layers=layers, hidden=hidden, target_mode=target_mode)
     settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy,
                                    validation=validation, patience=patience, train_fraction=train_fraction,
-                                   season=season, clip=clip or None)
+                                   season=season, clip=clip or None, interval=interval)
     missing_choice(fill, drop_missing)
     if date_format is not None:
         check_choice("--date-format", date_format, DATE_FORMATS)

@@ -100,6 +100,10 @@ def backtest_figure(backtest: Backtest, title: str, series: Series | None = None
         x, x_label = _axis(backtest.dates, backtest.target_row)
         axes.plot(x, backtest.actual[:, 0], color="black", linewidth=1.2, label="actual")
     forecast_x, _ = _axis(backtest.dates if x_label == "date" else None, backtest.target_row)
+    if backtest.lower is not None:
+        axes.fill_between(forecast_x, backtest.lower[:, 0], backtest.upper[:, 0], color="tab:blue", alpha=0.15,
+                          linewidth=0, label=f"{100 * backtest.interval['level']:g}% interval "
+                                             f"(covered {backtest.interval['coverage']:.3f})")
     axes.plot(forecast_x, backtest.predicted[:, 0], color="tab:blue", linewidth=1.0, label="model")
     axes.plot(forecast_x, backtest.last, color="tab:orange", linewidth=0.8, linestyle="--",
               label="persistence (previous value)")
@@ -128,6 +132,9 @@ def plot_forecast(series: Series, forecast: Forecast, path: str | Path, title: s
     x, x_label = _axis(dates, np.arange(n))
     forecast_x, _ = _axis(forecast.labels if dates else None, np.arange(n, n + len(forecast.values)))
     axes.plot(x, history, color="black", linewidth=1.2, label="history")
+    if forecast.lower is not None:
+        axes.fill_between([x[-1], *forecast_x], [history[-1], *forecast.lower], [history[-1], *forecast.upper],
+                          color="tab:blue", alpha=0.15, linewidth=0, label=f"{100 * forecast.level:g}% interval")
     axes.plot([x[-1], *forecast_x], [history[-1], *forecast.values], color="tab:blue", marker="o",
               markersize=4, label="forecast")
     _finish(figure, axes, title, x_label, forecast.target)

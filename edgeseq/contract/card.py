@@ -43,7 +43,9 @@ def char_card(meta) -> str:
 
 def series_card(meta) -> str:
     """The card of a forecaster's file (``meta``: its SeriesMeta)."""
-    mode = "the change from the last value" if meta.target_mode == "delta" else "the value itself"
+    mode = {"change": "the next changes of windows taken relative to their last value, with a "
+                      f"{100 * (meta.interval_level or 0):g}% interval (lower, upper)",
+            "delta": "the change from the last value"}.get(meta.target_mode, "the value itself")
     rows = "any number of rows" if meta.graph == "dynamic" else f"time fixed to {meta.window} rows"
     rmse = (meta.evaluation or {}).get("rmse") or {}
     test = ""
@@ -57,8 +59,8 @@ def series_card(meta) -> str:
         f"This file: the forecaster, {rows} per window.",
         _int8(meta),
         test,
-        f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv. Features, scaler and horizon are "
-        f"{_DETAILS}.",
+        f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv. Features, "
+        f"{'transform' if meta.target_mode == 'change' else 'scaler'} and horizon are {_DETAILS}.",
     ) if line)
 
 

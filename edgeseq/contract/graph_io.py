@@ -28,7 +28,8 @@ def promised(meta: CharMeta | SeriesMeta) -> tuple[dict[str, Tensor], dict[str, 
     if isinstance(meta, SeriesMeta):
         time = meta.window if meta.graph == "fixed" else ANY
         horizon = meta.horizon if meta.graph == "fixed" else ANY  # a dynamic graph's y may be free: probed
-        return {"x": (FLOAT, [ANY, time, len(meta.features)])}, {"y": (FLOAT, [ANY, horizon])}
+        outputs = ("y", "lower", "upper", "change") if meta.target_mode == "change" else ("y",)
+        return {"x": (FLOAT, [ANY, time, len(meta.features)])}, {name: (FLOAT, [ANY, horizon]) for name in outputs}
     s, h, v = meta.state.rows, meta.state.hidden, meta.vocab_size
     if meta.graph == "generation":
         return ({"ids": (INT32, [ANY, ANY]), "state": (FLOAT, [ANY, ANY, s, h]), "window": (INT64, []),
@@ -75,7 +76,7 @@ def check_graph_io(meta: CharMeta | SeriesMeta, inputs: dict[str, Tensor], outpu
 def _meaning(meta: CharMeta | SeriesMeta, name: str, axis: int) -> str:
     """What a promised size stands for, for the error line."""
     if isinstance(meta, SeriesMeta):
-        return {"x": {1: ", the window", 2: ", the features"}, "y": {1: ", the horizon"}}.get(name, {}).get(axis, "")
+        return {"x": {1: ", the window", 2: ", the features"}}.get(name, {1: ", the horizon"}).get(axis, "")
     if name == "logits" and axis == 2:
         return f", the vocabulary of {meta.vocab_size} characters"
     if name == "ids" and axis == 1:

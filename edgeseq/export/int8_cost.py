@@ -28,7 +28,7 @@ import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, SeriesMeta
 from edgeseq.contract.quantization import GREEDY_CHARS, MAX_ACCURACY_DROP, MAX_RMSE_RATIO
-from edgeseq.data.series import make_windows, rows_sha256
+from edgeseq.data.series import rows_sha256
 from edgeseq.data.char_data import CharData
 from edgeseq.errors import InputError
 from edgeseq.export.verify import Checklist
@@ -176,8 +176,7 @@ def series_cost(fp32: ModelFile, int8: ort.InferenceSession, csv: Path, checklis
                          "training rows the model recorded)")
     rmse = [f.backtest(series, split).evaluation["rmse"]["model"] for f in forecasters]
     f = forecasters[0]
-    windows = make_windows(f.scaler.transform(values), f.target_index, f.window, f.horizon, "level")
-    x = windows.x[windows.target_row >= split].astype(np.float32)
+    x = f.graph_inputs(values, f.target_rows(values, split), csv.name)
     pair = _Pair(fp32.session, int8)
     for start in range(0, len(x), BATCH):
         pair.run({f.input_name: x[start:start + BATCH]})

@@ -85,7 +85,9 @@ def io_shapes(description: CharMeta | SeriesMeta) -> dict[str, list[str | int]]:
     """Every input's and output's shape, dynamic axes by name, as the description states them."""
     if isinstance(description, SeriesMeta):
         time = "time" if description.graph == "dynamic" else description.window
-        return {"x": ["batch", time, len(description.features)], "y": ["batch", description.horizon]}
+        outputs = ("y", "lower", "upper", "change") if description.target_mode == "change" else ("y",)
+        return {"x": ["batch", time, len(description.features)],
+                **{name: ["batch", description.horizon] for name in outputs}}
     state = [description.state.rows, description.state.hidden]
     if description.graph == "generation":
         return {"ids": ["batch", "time"], "state": ["batch", "slots", *state], "window": [], "position": [],

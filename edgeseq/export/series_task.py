@@ -7,6 +7,14 @@ values in scaled units. They are compared with TensorFlow on scaled windows that
 beyond the training range (batch 1 and 64), and the file's metadata receives everything the
 runner needs: features, target, window, horizon, target mode, the scaler, and the
 walk-forward evaluation table from training.
+
+A ``change`` model's graphs take the rows as they are (the transform, the model and the
+inverse are in the graph) and output y, lower, upper in the target's units and ``change``
+in its typical changes. ``change`` is held to the usual 1e-5; y, lower and upper to 1e-5 of
+a typical change in the target's units plus 4 float32 ulps of the largest value compared (a
+float32 output near 1000 cannot be closer than 6e-5). They are compared on random walks from
+levels of 1 to 1000, with the window and twice the window of rows (the graph reads the last
+``window``; a flat window is among them).
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import numpy as np
 from edgeseq.contract import Baselines, SeriesMeta
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist
+from edgeseq.training.change_model import forecast_function as change_forecast
 from edgeseq.training.series_model import SeriesModelConfig, forecast_function
 
 TOLERANCE = 1e-5  # scaled units: 1e-5 of the target's training range
@@ -26,6 +35,9 @@ class SeriesExport(ExportTask):
 
     def __init__(self, model, config: dict, metrics: dict):
         super().__init__(model, config, metrics, SeriesModelConfig(**config["model"]))
+        self.transform = config.get("transform") if config["target_mode"] == "change" else None
+        if self.transform is not None:
+            self.tolerance = self.change_tolerance
 
     def mismatch(self) -> str:
         features, horizon = self.model.input_shape[-1], self.model.get_layer("head").units
@@ -35,25 +47,56 @@ class SeriesExport(ExportTask):
         return ""
 
     def reference(self, time: int | None):
+        if self.transform is not None:
+            return change_forecast(self.model, self.model_config, self.transform, time)
         return forecast_function(self.model, self.model_config, time)
 
     def times(self, time: int | None) -> list[int]:
-        return [self.window, 1, 2 * self.window] if time is None else [time]
+        if time is None:
+            return [self.window, 2 * self.window] if self.transform is not None else [self.window, 1, 2 * self.window]
+        return [time]
 
     def sample(self, rng: np.random.Generator, batch: int, time: int) -> dict[str, np.ndarray]:
-        """Scaled windows in [-0.25, 1.25]: prices a little beyond the training range."""
-        return {"x": rng.uniform(-0.25, 1.25, (batch, time, self.model_config.features)).astype(np.float32)}
+        """Scaled windows in [-0.25, 1.25] (prices a little beyond the training range), or for
+        a change model positive random walks from levels of 1 to 1000, the last one flat."""
+        features = self.model_config.features
+        if self.transform is None:
+            return {"x": rng.uniform(-0.25, 1.25, (batch, time, features)).astype(np.float32)}
+        level = 10 ** rng.uniform(0, 3, (batch, 1, features))
+        x = level * np.exp(np.cumsum(0.02 * rng.standard_normal((batch, time, features)), axis=1))
+        x[-1] = level[-1]  # a window that does not move: its scale is the floor
+        return {"x": x.astype(np.float32)}
+
+    def change_tolerance(self, name: str, want: np.ndarray) -> float:
+        """1e-5 for ``change``; for y, lower and upper see the module notes."""
+        if name == "change":
+            return TOLERANCE
+        target = self.model_config.target_index
+        s = self.transform["typical_change"][target]
+        largest = float(np.max(np.abs(want)))
+        unit = s * largest if self.transform["modes"][target] == "log" else s
+        return TOLERANCE * unit + 4 * float(np.spacing(np.float32(largest)))
 
     def metadata_for(self, graph: str, ops: str, checklist: Checklist) -> SeriesMeta:
         config, cfg = self.config, self.model_config
         return SeriesMeta(
             graph=graph, features=tuple(config["features"]), target=config["target"], window=config["window"],
-            horizon=config["horizon"], target_mode=config["target_mode"], scaler=config["scaler"],
+            horizon=config["horizon"], target_mode=config["target_mode"], scaler=config.get("scaler"),
+            **self.change_fields(),
             cell=cfg.cell, layers=cfg.layers, hidden=cfg.hidden, recurrent_ops=ops,
             date_column=config.get("date_column"), evaluation=self.metrics.get("evaluation"),
             test=self.metrics.get("test"), parity_max_abs_diff=checklist.max_diff(), data=config.get("data", {}),
             training=config.get("training", {}), missing=config.get("missing"), date_format=config.get("date_format"),
             baselines=Baselines(**config["baselines"]) if config.get("baselines") else None)
+
+
+    def change_fields(self) -> dict:
+        """A change model's transform and interval, as SeriesMeta records them."""
+        t = self.transform
+        if t is None:
+            return {}
+        return dict(modes=tuple(t["modes"]), typical_change=tuple(t["typical_change"]),
+                    interval_level=t["interval_level"], interval_quantiles=tuple(t["quantiles"]))
 
 
 __all__ = ["SeriesExport", "TOLERANCE"]

@@ -121,8 +121,10 @@ Case = tuple[str, str, dict[str, np.ndarray]]
 
 
 def check_parity(checklist: Checklist, reference: Callable, sess: ort.InferenceSession,
-                 cases: Iterable[Case], tolerance: float) -> None:
+                 cases: Iterable[Case], tolerance: float | Callable) -> None:
     """Every output of ``sess`` against ``reference`` on each case's inputs: one line per output.
+
+    ``tolerance``: one for every output, or ``tolerance(output name, reference value)``.
 
     ``reference`` takes the inputs in the case's order and returns a mapping from output
     name to value. Labels read "PREFIX OUTPUT SUFFIX", output names padded to one width so
@@ -133,4 +135,6 @@ def check_parity(checklist: Checklist, reference: Callable, sess: ort.InferenceS
     for prefix, suffix, feeds in cases:
         want = reference(*feeds.values())
         for name, got in zip(names, sess.run(names, feeds)):
-            checklist.add(f"{prefix} {name:<{width}} {suffix}".rstrip(), got, want[name], tolerance)
+            expected = np.asarray(want[name])
+            limit = tolerance(name, expected) if callable(tolerance) else tolerance
+            checklist.add(f"{prefix} {name:<{width}} {suffix}".rstrip(), got, expected, limit)

@@ -2,8 +2,11 @@
 
 The model file carries everything: the feature names (matched to a CSV's columns by name,
 never by position), the window, the horizon and the scaler fitted on the training rows.
-The graph's output is the next ``horizon`` target values in scaled units whatever the
-target mode, so a forecast is: scale the last ``window`` rows, one call, unscale.
+A ``delta`` or ``level`` graph outputs the next ``horizon`` target values in scaled units,
+so a forecast is: scale the last ``window`` rows, one call, unscale. A ``change`` graph
+takes the rows as they are and gives the forecast and its interval (y, lower, upper) in
+the target's units: one call; only its "log" columns must be positive (one line names the
+first row that is not).
 
 A backtest scores forecasts the way they would have been made: each one reads only the
 rows before it (walk-forward, the model is not refitted). Actual and last-observed values
@@ -25,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from edgeseq.contract.meta import Baselines
+from edgeseq.data.scale_free import ScaleFree, raw_windows
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import Series, load_csv, make_windows, parse_moment
+from edgeseq.data.series import Series, load_csv, parse_moment
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
 from edgeseq.evaluation.baselines import check_season, fit_baselines
@@ -52,19 +56,32 @@ class Forecast:
     last_value: float
     labels: list[str]  # each forecast's date, or "+1", "+2", ... without dates
     values: np.ndarray  # [horizon]
+    lower: np.ndarray | None = None  # [horizon]: the central interval at ``level``, when the model gives one
+    upper: np.ndarray | None = None
+    level: float | None = None
 
     def lines(self) -> list[str]:
         lines = [f"{'last row':<10}{self.last_label:>12}  {self.target} {self.last_value:.4f}"]
-        for label, value in zip(self.labels, self.values):
+        for i, (label, value) in enumerate(zip(self.labels, self.values)):
             change = value - self.last_value
             percent = f"{100 * change / self.last_value:+.2f}%" if self.last_value else "n/a"
-            lines.append(f"{'forecast':<10}{label:>12}  {self.target} {value:.4f}  ({change:+.4f}, {percent})")
+            interval = "" if self.lower is None else (f"  {100 * self.level:g}% interval "
+                                                      f"[{self.lower[i]:.4f}, {self.upper[i]:.4f}]")
+            lines.append(f"{'forecast':<10}{label:>12}  {self.target} {value:.4f}  ({change:+.4f}, {percent})"
+                         f"{interval}")
         return lines
 
     def to_json(self) -> dict[str, Any]:
-        return json_ready({"target": self.target, "last": {"date": self.last_label, "value": self.last_value},
-                           "forecast": [{"step": i + 1, "date": label, "value": float(value)}
-                                        for i, (label, value) in enumerate(zip(self.labels, self.values))]})
+        steps = []
+        for i, (label, value) in enumerate(zip(self.labels, self.values)):
+            step = {"step": i + 1, "date": label, "value": float(value)}
+            if self.lower is not None:
+                step.update(lower=float(self.lower[i]), upper=float(self.upper[i]))
+            steps.append(step)
+        doc = {"target": self.target, "last": {"date": self.last_label, "value": self.last_value}, "forecast": steps}
+        if self.level is not None:
+            doc["interval_level"] = self.level
+        return json_ready(doc)
 
 
 def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
@@ -109,7 +126,10 @@ class Forecaster:
         self.date_column: str | None = meta.date_column
         self.date_format: str | None = meta.date_format  # settles a date column that fits two formats
         self.missing: str | None = meta.missing  # what training did with missing values
-        self.scaler = MinMaxScaler.from_dict(meta.scaler)
+        self.scaler = MinMaxScaler.from_dict(meta.scaler) if meta.scaler is not None else None
+        self.transform = (ScaleFree(meta.features, meta.modes, meta.typical_change) if self.target_mode == "change"
+                          else None)
+        self.interval_level: float | None = meta.interval_level
         self.session = self.model.session
         # Names resolved once. Both graphs take exactly `window` steps here, fixed or dynamic.
         self.input_name = self.session.get_inputs()[0].name
@@ -178,25 +198,54 @@ class Forecaster:
                  for i in range(0, len(x), BATCH)]
         return np.concatenate(parts) if parts else np.zeros((0, self.horizon), np.float32)
 
+    def forecasts(self, values: np.ndarray, target_row: np.ndarray, where: str = "the rows",
+                  row_name=None) -> dict[str, np.ndarray]:
+        """The forecasts made from the ``window`` rows before each of ``target_row``, price units:
+        {"y"} [n, horizon], and "lower" and "upper" when the model gives an interval.
+        ``row_name(i)`` names row i in an error line (default "data row i+1")."""
+        x = self.graph_inputs(values, target_row, where, row_name)
+        if self.transform is None:
+            return {"y": self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)}
+        names = ["y", "lower", "upper"]
+        parts = [self.session.run(names, {self.input_name: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
+        return {name: (np.concatenate([p[k] for p in parts]) if parts else np.zeros((0, self.horizon))
+                       ).astype(np.float64) for k, name in enumerate(names)}
+
+    def graph_inputs(self, values: np.ndarray, target_row: np.ndarray, where: str = "the rows",
+                     row_name=None) -> np.ndarray:
+        """The graph's x for the forecasts of ``target_row``: the ``window`` rows before each, scaled
+        (delta, level) or as they are (change; a log column's row at or below zero is refused)."""
+        if self.transform is None:
+            rows = np.asarray(target_row)[:, None] - self.window + np.arange(self.window)
+            return self.scaler.transform(values)[rows].astype(np.float32)
+        first = int(np.min(target_row)) - self.window if len(target_row) else 0
+        self.transform.require_positive(values[first:], lambda i: (row_name or _data_row)(i + first), where)
+        return raw_windows(values, target_row, self.window)
+
     def predict(self, rows: Series | np.ndarray | Sequence) -> np.ndarray:
         """The next ``horizon`` target values after the last row, in price units, shape [horizon]."""
+        return self._next(rows)["y"][0]
+
+    def _next(self, rows: Series | np.ndarray | Sequence) -> dict[str, np.ndarray]:
         values = self.values_of(rows)
+        where = rows.source if isinstance(rows, Series) else "the rows"
         if len(values) < self.window:
-            where = rows.source if isinstance(rows, Series) else "the rows"
             raise InputError(f"{where}: {len(values)} rows, but the model reads the last {self.window}")
         if not np.all(np.isfinite(values[-self.window:])):
             raise InputError("the last rows hold a missing or infinite value; fill them in first")
-        x = self.scaler.transform(values[-self.window:])[None]
-        return self.scaler.inverse_transform_column(self.forecast_scaled(x)[0], self.target_index)
+        return self.forecasts(values, np.array([len(values)]), where,
+                              rows.row_name if isinstance(rows, Series) else None)
 
     def forecast(self, series: Series) -> Forecast:
-        """``predict(series)`` labelled with the dates that follow the series' last row."""
-        values = self.predict(series)
+        """``predict(series)`` labelled with the dates that follow the series' last row, with its
+        interval when the model gives one."""
+        outputs = {k: v[0] for k, v in self._next(series).items()}
         n = len(series.values)
         labels = next_dates(series.dates, self.horizon) or [f"+{i + 1}" for i in range(self.horizon)]
         last_label = series.dates[-1] if series.dates else f"row {n}"
         last_value = float(self.values_of(series)[-1, self.target_index])
-        return Forecast(self.target, last_label, last_value, labels, values)
+        return Forecast(self.target, last_label, last_value, labels, outputs["y"], outputs.get("lower"),
+                        outputs.get("upper"), self.interval_level if "lower" in outputs else None)
 
     def backtest(self, rows: Series | np.ndarray | Sequence, first_row: int | None = None,
                  season: int | None = None) -> Backtest:
@@ -211,20 +260,26 @@ class Forecaster:
         dates = rows.dates if isinstance(rows, Series) else None
         if first_row is None:
             first_row = self.backtest_part(rows).first_row
-        try:
-            windows = make_windows(self.scaler.transform(values), self.target_index,
-                                   self.window, self.horizon, "level")
-        except InputError as e:
-            raise InputError(f"{source}: {e}") from None
-        keep = windows.target_row >= first_row
-        if not keep.any():
+        target_row = self.target_rows(values, first_row, source)
+        outputs = self.forecasts(values, target_row, source, rows.row_name if isinstance(rows, Series) else None)
+        aligned = Series(source, self.features, self.target, values, dates, 0, ())
+        interval = (outputs["lower"], outputs["upper"], self.interval_level) if "lower" in outputs else None
+        gate = self.model.description.training.get("gate")
+        return score_forecasts(aligned, target_row, outputs["y"],
+                               self.baselines(values[:, self.target_index], int(target_row[0]), season), interval,
+                               fallback=isinstance(gate, dict) and gate.get("kept") is False)
+
+    def target_rows(self, values: np.ndarray, first_row: int, source: str = "the rows") -> np.ndarray:
+        """The first predicted row of every complete forecast from ``first_row`` on (each after a full window)."""
+        needed = self.window + self.horizon
+        if len(values) < needed:
+            raise InputError(f"{source}: window {self.window} + horizon {self.horizon} needs at least {needed} rows; "
+                             f"the series has {len(values)}")
+        rows = np.arange(max(first_row, self.window), len(values) - self.horizon + 1)
+        if not rows.size:
             raise InputError(f"{source}: no complete {self.horizon}-step forecast starts at row {first_row + 1} "
                              f"or later (the file has {len(values)} rows)")
-        x, target_row = windows.x[keep], windows.target_row[keep]
-        predicted = self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)
-        aligned = Series(source, self.features, self.target, values, dates, 0, ())
-        return score_forecasts(aligned, target_row, predicted,
-                               self.baselines(values[:, self.target_index], int(target_row[0]), season))
+        return rows
 
     def baselines(self, target: np.ndarray, first_row: int, season: int | None = None) -> Baselines:
         """The drift and MASE scale stored at training; a model made before they were stored gets
@@ -250,6 +305,10 @@ class Forecaster:
         return (f"model {self.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}){int8}, "
                 f"window {self.window}, horizon {self.horizon}, target {self.target} "
                 f"({self.target_mode}), features {','.join(self.features)}")
+
+
+def _data_row(row: int) -> str:
+    return f"data row {row + 1}"
 
 
 __all__ = ["Forecaster", "Forecast", "Backtest", "BacktestPart", "score_forecasts", "next_dates", "sample_csv_path"]

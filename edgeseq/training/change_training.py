@@ -34,7 +34,7 @@ class Gate:
 
     def line(self) -> str:
         figures = (f"paired t {self.t:.2f} over {self.windows} validation windows (needs {GATE_T:g}), "
-                   f"validation error {100 * self.gain:+.1f}% below persistence")
+                   f"validation error {100 * self.gain:.1f}% below persistence's")
         if self.kept:
             return f"model = trained weights: they beat persistence on the validation windows ({figures})"
         return (f"model = persistence (fallback): the trained weights did not clearly beat persistence on the "
