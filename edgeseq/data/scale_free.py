@@ -74,8 +74,8 @@ class ScaleFree:
             mode = detect_mode(train[:, i])
             s = float(np.mean(np.abs(np.diff(to_u(train[:, i], mode)))))
             if not s > 0:
-                raise InputError(f"column '{name}' never changes in the training part, so it has no typical "
-                                 "change to measure the windows in; drop it from --features")
+                raise InputError(f"column '{name}' is constant over the {len(train)} training rows; scale-free "
+                                 "windows need a typical change: drop it from --features")
             modes.append(mode)
             scales.append(s)
         return cls(tuple(columns), tuple(modes), tuple(scales))

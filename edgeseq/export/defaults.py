@@ -36,13 +36,13 @@ CHAR_DEFAULTS = {
 }
 
 
-#: name -> how it is trained. The stock model: the lab's forecaster (one LSTM layer and a
-#: dense layer on its last output, 7 days of OHLCV, next close), predicting the change from
-#: the last close, on a synthetic Yahoo-format price history the project writes itself.
+#: name -> how it is trained. The stock model: the lab's forecaster (one LSTM layer on 7 days
+#: of OHLCV, next close) in the default ``change`` mode (scale-free windows, a skip layer, a
+#: prediction interval), on a synthetic Yahoo-format price history the project writes itself.
 SERIES_DEFAULTS = {
     "stock": dict(csv="sample_prices.csv", days=1000, data_seed=7, window=7, horizon=1,
-                  model=dict(cell="lstm", layers=1, hidden=32, target_mode="delta"),
-                  epochs=100, lr=1e-3, batch_size=32, validation=0.2, patience=10, seed=0, quantize="int8"),
+                  model=dict(cell="lstm", layers=1, hidden=32, target_mode="change"),
+                  epochs=100, lr=1e-2, batch_size=64, validation=0.2, patience=20, seed=0, quantize="int8"),
 }
 
 

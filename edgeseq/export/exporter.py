@@ -62,6 +62,7 @@ class ExportResult:
     paths: list[Path]
     checklist: Checklist
     ops: dict[str, str]
+    parity: float = 0.0  # what the files record as parity_max_abs_diff (ExportTask.parity)
 
 
 def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
@@ -97,7 +98,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         graphs[graph], ops[graph] = convert_and_check(task, checklist, graph, time)
         provenance.apply(graphs[graph])  # before after_graphs: a graph built from this one copies it
     task.after_graphs(checklist, graphs)
-    parity = checklist.max_diff()  # of the fp32 graphs against TensorFlow (the int8 checks are conditions)
+    parity = task.parity(checklist)  # of the fp32 graphs against TensorFlow (the int8 checks are conditions)
     meta = {graph: replace(task.metadata_for(graph, ops[graph], checklist),
                            parity_max_abs_diff=parity if math.isfinite(parity) else None) for graph in graphs}
     int8 = None
@@ -107,7 +108,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         int8 = build_int8(graphs["dynamic"], meta["dynamic"], measurement_data(meta["dynamic"], data_root), checklist)
     checklist.log_and_enforce(f"export of {run_dir}", force)
     paths = write_files(files, graphs, meta, task, force, int8)
-    return ExportResult(paths, checklist, ops)
+    return ExportResult(paths, checklist, ops, parity)
 
 
 def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dict, task: ExportTask,

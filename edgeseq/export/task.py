@@ -85,6 +85,10 @@ class ExportTask:
     def after_graphs(self, checklist: Checklist, graphs: dict[str, onnx.ModelProto]) -> None:
         """Work on the converted graphs together, before the checklist is enforced."""
 
+    def parity(self, checklist: Checklist) -> float:
+        """The parity figure the files record: the largest |ONNX - TensorFlow| of the fp32 graphs."""
+        return checklist.max_diff()
+
     def metadata_for(self, graph: str, ops: str, checklist: Checklist) -> CharMeta | SeriesMeta:
         """The metadata record written into the file of ``graph``."""
         raise NotImplementedError
