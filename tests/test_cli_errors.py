@@ -38,7 +38,7 @@ def test_run_char_bad_options(args, message):
     ("char", "--context", "window, stateful"),
     ("char", "--strategy", "default, mirrored, multi-worker"),
     ("stock", "--cell", "rnn, lstm, gru"),
-    ("stock", "--target-mode", "delta, level"),
+    ("stock", "--target-mode", "change, delta, level"),
     ("stock", "--strategy", "default, mirrored, multi-worker"),
     ("stock", "--date-format", "iso, ymd, y/m/d, m/d/y, d/m/y, d.m.y"),
 ])

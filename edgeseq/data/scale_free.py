@@ -136,4 +136,16 @@ def raw_windows(values: np.ndarray, target_row: np.ndarray, window: int) -> np.n
     return np.asarray(values, np.float64)[rows].astype(np.float32)
 
 
-__all__ = ["ScaleFree", "COLUMN_MODES", "detect_mode", "to_u", "change_windows", "raw_windows"]
+def on_exact_last(values: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """A change graph's float32 outputs [n, horizon] moved onto the exact (float64) last values [n].
+
+    The graph saw each last value rounded to float32, so a forecast of "no change" comes out as
+    that rounded value; adding back the rounding makes it the last value itself (persistence is
+    then exactly persistence, and its direction "flat") and leaves every other forecast within
+    a float32 ulp of what the graph said."""
+    last = np.asarray(last, np.float64)
+    rounded = last.astype(np.float32).astype(np.float64)
+    return np.asarray(values, np.float64) + (last - rounded)[:, None]
+
+
+__all__ = ["ScaleFree", "COLUMN_MODES", "detect_mode", "to_u", "change_windows", "raw_windows", "on_exact_last"]

@@ -149,19 +149,19 @@ SERIES = {"trend": trend, "seasonal": seasonal, "random_walk": random_walk, "geo
           "sensor": sensor}
 
 
-def write_series_csv(path: str | os.PathLike[str], name: str, seed: int = 0, force: bool = False) -> Path:
+def write_series_csv(path: str | os.PathLike[str], name: str, seed: int = 0) -> Path:
     """``SERIES[name](seed)`` as a CSV of Date (hourly from 2024-01-01 for the sensor, else daily)
-    and Value, after a line saying it is synthetic; written atomically, an existing file only
-    with ``force``. Returns its path."""
-    from edgeseq.atomic import write_text
-
+    and Value, after a line saying it is synthetic; an existing file is never overwritten
+    (FileExistsError). Returns its path."""
     step = timedelta(hours=1) if name == "sensor" else timedelta(days=1)
     start = datetime(2024, 1, 1)
     lines = [f"# SYNTHETIC DATA: edgeseq.data.synthetic.{name}(seed={seed}); not measured data", "Date,Value"]
     for i, value in enumerate(SERIES[name](seed)):
         moment = start + i * step
         lines.append(f"{moment.isoformat() if name == 'sensor' else moment.date().isoformat()},{value:.4f}")
-    return write_text(Path(path), "\n".join(lines) + "\n", force=force)
+    with open(path, "x", encoding="utf-8", newline="") as file:
+        file.write("\n".join(lines) + "\n")
+    return Path(path)
 
 
 def _business_days(start: str, count: int) -> list[date]:
@@ -182,6 +182,8 @@ if __name__ == "__main__":
     parser.add_argument("name", choices=sorted(SERIES))
     parser.add_argument("path")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     args = parser.parse_args()
-    print(write_series_csv(args.path, args.name, args.seed, args.force))
+    try:
+        print(write_series_csv(args.path, args.name, args.seed))
+    except FileExistsError:
+        raise SystemExit(f"{args.path} exists; remove it first or choose another path")

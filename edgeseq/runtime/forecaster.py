@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from edgeseq.contract.meta import Baselines
-from edgeseq.data.scale_free import ScaleFree, raw_windows
+from edgeseq.data.scale_free import ScaleFree, on_exact_last, raw_windows
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import Series, load_csv, parse_moment
 from edgeseq.errors import InputError
@@ -208,8 +208,9 @@ class Forecaster:
             return {"y": self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)}
         names = ["y", "lower", "upper"]
         parts = [self.session.run(names, {self.input_name: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
-        return {name: (np.concatenate([p[k] for p in parts]) if parts else np.zeros((0, self.horizon))
-                       ).astype(np.float64) for k, name in enumerate(names)}
+        last = values[np.asarray(target_row) - 1, self.target_index]
+        return {name: on_exact_last(np.concatenate([p[k] for p in parts]) if parts else np.zeros((0, self.horizon)),
+                                    last) for k, name in enumerate(names)}
 
     def graph_inputs(self, values: np.ndarray, target_row: np.ndarray, where: str = "the rows",
                      row_name=None) -> np.ndarray:

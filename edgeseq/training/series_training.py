@@ -20,7 +20,7 @@ from pathlib import Path
 
 import edgeseq
 from edgeseq.contract.cells import stack_label
-from edgeseq.data.scale_free import change_windows, raw_windows
+from edgeseq.data.scale_free import change_windows, on_exact_last, raw_windows
 from edgeseq.data.series import Series, rows_sha256, split_point, train_test_windows
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
@@ -120,8 +120,9 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         transform = {**transform.to_dict(), "window": window, "interval_level": settings.interval,
                      "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval)}
         outputs = change_forecast(model, config, transform)[0](raw_windows(series.values, test.target_row, window))
-        interval = (outputs["lower"].numpy(), outputs["upper"].numpy(), settings.interval)
-        backtest = score_forecasts(series, test.target_row, outputs["y"].numpy(), baselines, interval,
+        last = series.target_values[test.target_row - 1]
+        y, lower, upper = (on_exact_last(outputs[k].numpy(), last) for k in ("y", "lower", "upper"))
+        backtest = score_forecasts(series, test.target_row, y, baselines, (lower, upper, settings.interval),
                                    fallback=gate is not None and not gate.kept)
     else:
         forecast, _ = forecast_function(model, config)
