@@ -165,8 +165,9 @@ CASES = [
     # ---- CSV files
     Case("a CSV value that overflows float32", ["run", "stock", "--csv", "p.csv"],
          "p.csv row 14, column 'Close': '1e300' is too large for the model's 32-bit floats (at most 3.4e+38 in size)", make=csv_with("1e300")),
-    Case("a last close of 0", ["run", "stock", "--csv", "p.csv"],
-         "forecast    2020-01-17  Close -0.4133  (-0.4133, n/a)", make=csv_with("0"), code=0),
+    Case("a last close of 0 (the model reads Close as log ratios)", ["run", "stock", "--csv", "p.csv"],
+         "p.csv row 14, column 'Close': 0 is not positive, and the model reads 'Close' as log ratios (it was positive "
+         "in training)", make=csv_with("0")),
     # ---- model metadata
     Case("metadata that is a list", RUN, "m.onnx: edgeseq metadata: expected a JSON object, found list",
          make=model(SHIP, lambda d: "[1, 2]")),
@@ -211,7 +212,10 @@ CASES = [
          make=model(STOCK, setter(horizon=10**8))),
     Case("a horizon the graph does not give", STOCK_RUN,
          "m.onnx: the graph gives [1] values per forecast, but the metadata says horizon 3",
-         make=model(STOCK, setter(horizon=3))),
+         make=model(STOCK, setter(horizon=3, interval_quantiles=[1.0, 1.0, 1.0]))),
+    Case("a change model's interval for fewer steps than its horizon", STOCK_RUN,
+         "m.onnx: edgeseq metadata: a change model needs 'interval_quantiles' with 3 value(s), got (1.0,)",
+         make=model(STOCK, setter(horizon=3, interval_quantiles=[1.0]))),
     Case("a fixed graph whose window is not its time axis", ["info", "m.onnx"],
          "m.onnx: the graph's input 'ids' has shape [?, 10], but the metadata says [?, 11] (axis 1: 11, the window)",
          make=model(EXPORTED / "ship.fixed.onnx", setter(window=11))),

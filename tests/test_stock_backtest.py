@@ -167,16 +167,27 @@ def test_an_older_model_takes_its_baselines_from_the_rows_before_the_scored_part
 
 
 def test_json_stays_strict_when_figures_are_undefined(tmp_path):
+    from edgeseq.display import json_text
+
     def zero_close(lines):  # a zero close in the scored part: MAPE is undefined
         cells = lines[-5].split(",")
         cells[4] = "0.0"
         return [*lines[:-5], ",".join(cells), *lines[-4:]]
     path = part_of_sample(tmp_path, "zero.csv", slice(None), zero_close)
-    result = cli("run", "stock", "--csv", path, "--backtest", "--json")
-    assert result.exit_code == 0, result.stderr
-    doc = strict_json(result.stdout)
+    # the shipped model reads Close as log ratios, so it refuses the row in one line ...
+    assert one_error(cli("run", "stock", "--csv", path, "--backtest", "--json")) == (
+        f"{path} row 997, column 'Close': 0 is not positive, and the model reads 'Close' as log ratios "
+        "(it was positive in training)")
+    # ... and a backtest whose actual values hold a 0 writes strict JSON with null for MAPE
+    series = load_csv(path)
+    rows = np.arange(700, 1000)
+    last = series.target_values[rows - 1]
+    backtest = score_forecasts(series, rows, last[:, None] + 0.1, Forecaster().baselines(series.target_values, 700),
+                               (last[:, None] - 1, last[:, None] + 1, 0.9))
+    doc = strict_json(json_text({"backtest": backtest.to_json()}))
     assert doc["backtest"]["evaluation"]["mape"]["model"] is None
     assert doc["backtest"]["evaluation"]["mape"]["best_baseline"] is None
+    assert doc["backtest"]["interval"]["level"] == 0.9
 
 
 def test_the_models_missing_value_choice_is_used_unless_overridden(tmp_path):

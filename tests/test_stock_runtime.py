@@ -45,7 +45,7 @@ def test_default_forecaster_reads_its_metadata_and_forecasts_the_sample():
     assert forecaster.name == "stock.onnx"
     assert forecaster.features == ("Open", "High", "Low", "Volume", "Close")
     assert (forecaster.target, forecaster.window, forecaster.horizon) == ("Close", 7, 1)
-    assert forecaster.target_mode == "delta"
+    assert forecaster.target_mode == "change"
     series = forecaster.read_csv(sample_csv_path())
     forecast = forecaster.predict(series)
     assert forecast.shape == (1,)

@@ -160,6 +160,8 @@ class Forecaster:
                 message = message.replace(option, f", which the model {self.name} needs "
                                                   f"(it reads {','.join(self.features)});")
             raise InputError(message) from None
+        if self.transform is not None:  # a log column's zero anywhere in the file: one line, before any work
+            self.transform.require_positive(self.values_of(series), series.row_name, series.source)
         if own:
             how = "dropped" if self.missing == "drop" else "filled forward"
             series = replace(series, notes=(*series.notes, f"missing values are {how} as at training "
