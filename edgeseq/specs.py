@@ -293,7 +293,8 @@ class SeriesTrainSettings(TrainSettings):
     split; ``season`` adds the seasonal naive forecast beside the model. The last
     ``validation`` fraction of the training windows (still before the test split) is held out; training stops after ``patience`` epochs without a lower validation
     loss and keeps the best epoch's weights. On a series with nothing to learn, such as a
-    random walk, that stops a delta model before it fits noise.
+    random walk, that stops a delta model before it fits noise (a change model is also gated
+    against persistence). ``interval``: the level of a change model's prediction interval.
     """
 
     epochs: int = 100

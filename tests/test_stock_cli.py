@@ -169,6 +169,12 @@ def test_run_stock_backtest_json_and_plot(tmp_path):
                                                          "ratio_to_best"}
     assert "backtest: the forecasts from 2022-09-07, after the model's training data" in result.stderr
     assert (tmp_path / "bt.png").read_bytes()[:4] == b"\x89PNG"
+    interval = doc["backtest"]["interval"]
+    assert set(interval) == {"level", "coverage", "mean_width"} and interval["level"] == 0.9
+    assert 0.85 <= interval["coverage"] <= 0.95
+    assert doc["backtest"]["model"] == "persistence (fallback)"  # the shipped model on a random walk
+    step = doc["forecast"][0]
+    assert step["lower"] < step["value"] < step["upper"] and doc["interval_level"] == 0.9
 
 
 def test_train_export_and_run_a_generic_csv_with_horizon_2(tmp_path):
@@ -215,6 +221,8 @@ def test_train_export_and_run_a_generic_csv_with_horizon_2(tmp_path):
     replayed = strict_json(cli("run", "stock", "--model", tmp_path / "sensor.onnx", "--csv", csv, "--backtest",
                                "--json").stdout)["backtest"]
     assert replayed["baselines"] == trained["baselines"]  # the model's stored drift, scale and season
+    assert [step["step"] for step in replayed["interval"]["steps"]] == [1, 2]
+    assert replayed["interval"]["coverage"] == pytest.approx(trained["interval"]["coverage"], abs=1e-9)
     for step, again in zip(trained["steps"], replayed["steps"]):
         for forecaster in ("persistence", "drift", "seasonal"):
             assert again["evaluation"]["mae"][forecaster] == step["evaluation"]["mae"][forecaster]

@@ -13,7 +13,9 @@ The records (edgeseq.contract.char_meta, series_meta) declare each field once, w
 and ``Record`` reads and writes them all the same way; a record's ``check`` adds the rules
 between fields (state rows = layers x states per layer, the target among the features, ...).
 The limits bound every size the runner allocates from; the runtime then also holds each size
-to the graph's own shapes (edgeseq.contract.graph_io).
+to the graph's own shapes (edgeseq.contract.graph_io). Every kind is here, one after the
+other, so that a record's fields read against one catalogue; that is why the file runs a
+little over 300 lines.
 """
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ metric stands beside the naive forecasts, with the drift and MASE scale the mode
 from its training part. Training reports its test part through the same ``Backtest``, so
 both print the same table. By default a backtest is honest: when the rows hold the model's
 training data (found by date, or without dates by the training rows' fingerprint), only the
-forecasts after it are scored (``backtest_part``).
+forecasts after it are scored (``backtest_part``). The file runs a little over 300 lines
+because both graph kinds (scaled and change) share one ``Forecaster``: one way to read a
+CSV, predict and backtest, whichever model it is.
 """
 from __future__ import annotations
 
