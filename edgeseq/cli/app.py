@@ -1,0 +1,97 @@
+"""The Typer apps and what every command shares: how a failure reaches the user.
+
+A known failure (an EdgeseqError) becomes one line on stderr and exit code 2; a missing
+optional extra, the pip command that installs it; Ctrl-C, "interrupted" and exit 130;
+anything else is a bug: one line saying where its traceback was written, and exit code 1.
+Text that comes from a file (metadata, CSV cells) is printed through ``edgeseq.display``:
+control characters escaped. Diagnostics go through the "edgeseq" logger (``edgeseq.log``),
+set up once in ``main``.
+"""
+import functools
+import os
+import sys
+import tempfile
+import traceback
+from typing import Annotated, Optional
+
+import typer
+
+import edgeseq
+from edgeseq.display import printable
+from edgeseq.errors import EdgeseqError
+from edgeseq.log import setup_cli_logging
+
+app = typer.Typer(
+    help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    rich_markup_mode=None,  # help texts are plain: "edgeseq[train]" is not a style tag
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+train_app = typer.Typer(help="Train a model in TensorFlow (needs: pip install 'edgeseq[train]').",
+                        no_args_is_help=True, rich_markup_mode=None)
+run_app = typer.Typer(help="Run an exported model with onnxruntime (no TensorFlow needed).",
+                      no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(train_app, name="train")
+app.add_typer(run_app, name="run")
+
+
+def fail(message: str, code: int = 2, kind: str = "error") -> typer.Exit:
+    one_line = printable(message.replace("\n", " "))
+    print(f"edgeseq: {kind}: {one_line}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def internal_error(error: BaseException) -> typer.Exit:
+    """An unexpected failure: its traceback to a file, one line saying where, exit code 1."""
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        fd, path = tempfile.mkstemp(prefix="edgeseq-trace-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(f"edgeseq {edgeseq.__version__}: {' '.join(sys.argv)}\n{text}")
+        where = f"trace in {path}"
+    except OSError as e:
+        where = f"its trace could not be written: {e.strerror or e}"
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return fail(f"{type(error).__name__}{': ' if detail else ''}{detail} ({where}); please report it",
+                1, "internal error")
+
+
+def reports_errors(command):
+    """Known failures -> one stderr line, exit 2; a missing training extra -> install hint."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EdgeseqError as e:
+            raise fail(str(e)) from None
+        except ModuleNotFoundError as e:
+            if e.name and e.name.split(".")[0] in ("tensorflow", "tf2onnx", "onnx", "keras", "matplotlib"):
+                extra = "plot" if e.name.startswith("matplotlib") else "train"
+                raise fail(f"this command needs the {extra} extra ({e.name} is not installed): "
+                           f"pip install 'edgeseq[{extra}]'") from None
+            raise internal_error(e) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as e:  # a bug: not a traceback on the user's screen, but where it is
+            raise internal_error(e) from None
+
+    return wrapper
+
+
+def version_callback(value: bool):
+    if value:
+        print(f"edgeseq {edgeseq.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None):
+    """edgeseq: sequence models for CPU edge devices."""
+    setup_cli_logging()

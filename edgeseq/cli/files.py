@@ -1,0 +1,99 @@
+"""The commands on model files: ``export`` (a run folder to ONNX, verified against
+TensorFlow), ``verify`` (a file, a set or a folder with its MANIFEST.json) and ``info``."""
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgeseq.choices import PRECISIONS, check_choice, either
+from edgeseq.cli.app import app, reports_errors
+from edgeseq.contract.quantization import MAX_ACCURACY_DROP, MAX_RMSE_RATIO
+from edgeseq.display import json_text, printable
+
+
+@app.command("export")
+@reports_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="A run folder written by 'edgeseq train'.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write, with NAME.fixed.onnx (and for char models the generation graph NAME.gen.onnx) beside it; default RUN/model.onnx.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
+    author: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
+    license_: Annotated[Optional[str], typer.Option("--license", metavar="SPDX", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
+    quantize: Annotated[Optional[str], typer.Option(help=f"Also write an {either(PRECISIONS[1:])} model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx), measured against fp32 on the training data, which must be where training read it; refused (unless --force) when it costs more than {MAX_ACCURACY_DROP:g} points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over {100 * (MAX_RMSE_RATIO - 1):.0f}%.")] = None,
+):
+    """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow."""
+    from edgeseq.export.exporter import export_run
+    from edgeseq.export.interop import Provenance
+
+    if quantize is not None:
+        check_choice("--quantize", quantize, PRECISIONS[1:])
+    provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
+    export_run(run, out or run / "model.onnx", force=force, provenance=provenance, quantize=quantize)
+
+
+@app.command("verify")
+@reports_errors
+def verify(
+    path: Annotated[Path, typer.Argument(help="A model file (NAME.onnx brings its siblings NAME.*.onnx), or a folder of models with a MANIFEST.json (such as exported/).")],
+):
+    """Check model files: ONNX checker, digest, metadata, graph shapes, sibling pairing, manifest.
+
+    One line per check; exit code 1 when any check fails."""
+    from edgeseq.runtime.verify_files import verify_path
+
+    checks = verify_path(path, onnx_checker())
+    for check in checks:
+        print(printable(check.line()))
+    failed = sum(check.status == "FAIL" for check in checks)
+    print(f"{len(checks)} checks, {failed} failed", file=sys.stderr)
+    if failed:
+        raise typer.Exit(1)
+
+
+def onnx_checker():
+    """The ONNX checker, when the onnx package is installed (the runner does not need it)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+
+    def check(data: bytes) -> None:
+        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+
+    return check
+
+
+@app.command("info")
+@reports_errors
+def info(
+    file: Annotated[Path, typer.Argument(help="An ONNX file written by 'edgeseq export'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+):
+    """Print an exported model's description (its ONNX metadata), and the measured cost of the
+    int8 model beside it (NAME.int8.onnx), if there is one."""
+    from edgeseq.runtime.model_file import int8_sibling, open_model
+
+    model = open_model(file)
+    int8 = int8_sibling(model)
+    if as_json:
+        print(json_text({**model.meta, **({"int8_beside": int8} if int8 else {})}))
+        return
+    for key, value in model.meta.items():  # every line escaped: the text is the file's
+        if key == "evaluation" and value:  # a series model's walk-forward test table (checked when read)
+            from edgeseq.evaluation.forecast import format_table
+
+            print("evaluation (walk-forward over the test part, price units):")
+            print("\n".join("  " + printable(line) for line in format_table(value).splitlines()))
+        elif isinstance(value, dict):
+            print(printable(f"{key}:"))
+            for k, v in value.items():
+                print(printable(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}"))
+        else:
+            print(printable(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}"))
+    if int8:
+        sizes = "; ".join(f"{name} {100 * ratio:.1f}% of {name.replace('.int8', '')}'s size"
+                          for name, ratio in int8["size_ratios"].items())
+        print(printable(f"int8 beside it (run it with --precision int8): {sizes}"))
+        print(printable(f"  its cost, measured against fp32 on {int8['quantization']['measured_on']}: "
+                        f"{int8['summary']}"))

@@ -1,0 +1,41 @@
+"""Help texts shared by several options, each explaining every choice of its list.
+
+``explain`` checks that a text covers exactly the choices the option is checked against
+(``edgeseq.choices``), so the help cannot list a choice the command refuses, or miss one.
+"""
+from edgeseq.choices import (CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES, TARGET_MODES,
+                             explain)
+from edgeseq.data.dates import DATE_EXAMPLES
+
+CONTEXT_HELP = explain({"window": "every window starts from a zero state",
+                        "stateful": "consecutive chunks with the state carried across batches, for long texts "
+                                    "streamed without limit"}, CONTEXTS)
+HEAD_HELP = explain({"dense": "a softmax layer over the RNN outputs", "none": "the RNN outputs are the logits"}, HEADS)
+INPUT_HELP = explain({"onehot": "ids enter as one-hot vectors", "embedding": "ids enter as learned vectors"},
+                     INPUTS)
+STRATEGY_HELP = explain({"default": "one device (a visible GPU, else the CPU)",
+                         "mirrored": "tf.distribute over all GPUs, or logical CPUs",
+                         "multi-worker": "tf.distribute over several processes or machines (--workers, or TF_CONFIG)"},
+                        STRATEGIES)
+WORKERS_HELP = ("With --strategy multi-worker: every worker's HOST:PORT, comma-separated, the same list on each "
+                "(instead of TF_CONFIG).")
+WORKER_INDEX_HELP = "With --workers: this process's place in the list; 0 is the chief, which writes the run."
+RESUME_HELP = ("Continue the unfinished training checkpointed beside --out (.NAME.training) from its last "
+               "complete epoch; give the same options.")
+TARGET_MODE_HELP = explain({"change": "each window relative to its own last value (log ratios for a column that "
+                                      "grows multiplicatively, else differences), scaled by its own typical change; "
+                                      "predicts the next changes with a prediction interval, and falls back to "
+                                      "persistence when training does not clearly beat it",
+                            "delta": "min-max scaled rows in, the change from the last value out (untrained = "
+                                     "persistence)",
+                            "level": "min-max scaled rows in, the value itself out"}, TARGET_MODES)
+FILL_HELP = explain({"ffill": "fill missing cells (empty, '.', NA, null, ...) from the previous row and say how "
+                                "many"}, FILL_METHODS)
+DATE_FORMAT_HELP = (f"How the date column writes its dates: {explain(DATE_EXAMPLES, DATE_FORMATS)} "
+                    "(default: found from the whole column; a day above 12 settles month/day order)")
+DROP_HELP = "Leave out every row with a missing value (empty, '.', NA, null, ...) and say how many"
+SEASON_HELP = "Add the seasonal naive forecast (the value one season of M rows earlier) beside the model"
+PRECISION_HELP = explain({"fp32": "the exported model NAME.onnx", "int8": "NAME.int8.onnx beside it (made by 'edgeseq "
+                                                                       "export --quantize int8'): smaller and faster, "
+                                                                       "its measured cost in 'edgeseq info'"},
+                         PRECISIONS)
