@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeseq.atomic import cannot_write, check_new_folder
+from edgeseq.atomic import check_new_folder, probe_writable
 from edgeseq.contract.run_folder import why_not_replace
 from edgeseq.errors import InputError
 
@@ -58,17 +57,6 @@ class RunPlace:
         if not self.resume:
             check_new_folder(out, self.force, why_not_replace)
         probe_writable(out)
-
-
-def probe_writable(path: Path) -> None:
-    """Create and remove a folder beside ``path`` (in its nearest existing ancestor), or fail."""
-    parent = next((p for p in Path(path).absolute().parents if p.exists()), None)
-    if parent is None or not parent.is_dir():
-        raise InputError(f"{path}: cannot write: {parent} is a file, not a folder")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".edgeseq-probe-", dir=parent))
-    except OSError as e:
-        raise cannot_write(Path(path), e) from None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseq.atomic import refuse_overwrite, write_bytes
+from edgeseq.atomic import check_new_file, write_bytes
 from edgeseq.data.dates import parse_moment
 from edgeseq.data.series import Series
 from edgeseq.errors import EdgeseqError, InputError
@@ -25,14 +25,15 @@ from edgeseq.runtime.forecaster import Forecast
 
 def check_plot_path(path: str | Path, force: bool) -> None:
     """Fail now, before a long training run, if ``--plot`` cannot be honoured: matplotlib
-    missing, a format it cannot write, or a file that exists (without --force)."""
+    missing, a format it cannot write, a file that exists (without --force), a folder of that
+    name, or a place that cannot be written."""
     figure, _ = _new_figure()
     suffix = Path(path).suffix.lstrip(".").lower()
     formats = figure.canvas.get_supported_filetypes()
     if suffix not in formats:
         raise InputError(f"--plot {path}: cannot write a {suffix or 'suffix-less'!s} picture; "
                          f"use one of: {', '.join(sorted(formats))}")
-    refuse_overwrite(Path(path), force)
+    check_new_file(Path(path), force, "the picture (--plot FILE.png)")
 
 
 def _new_figure():

@@ -162,6 +162,15 @@ CASES = [
     Case("a run with another run's model.keras", ["export", "run", "-o", "m.onnx"],
          "run/model.keras is not the model its config.json describes (it predicts 5 characters, the config's "
          "vocabulary has 25); train the run again", make=other_models_keras, needs_run=True),
+    Case("an export named other than NAME.onnx", ["export", "run", "-o", "m.txt"],
+         "-o m.txt: name the model file NAME.onnx (its siblings NAME.fixed.onnx, ... go beside it)", needs_run=True),
+    Case("an export onto a folder", ["export", "run", "-o", "m.onnx", "--force"],
+         "m.onnx is a folder; name the model file NAME.onnx (-o) to write",
+         make=lambda f: (f / "m.onnx").mkdir(), needs_run=True),
+    Case("an export where nothing can be written (before TensorFlow loads)", ["export", "run", "-o", "/proc/e/m.onnx"],
+         "/proc/e/m.onnx: cannot write: No such file or directory", needs_run=True),
+    Case("a plot where nothing can be written (before the forecast)", ["run", "stock", "--plot", "/proc/p.png"],
+         "/proc/p.png: cannot write: No such file or directory"),
     # ---- CSV files
     Case("a CSV value that overflows float32", ["run", "stock", "--csv", "p.csv"],
          "p.csv row 14, column 'Close': '1e300' is too large for the model's 32-bit floats (at most 3.4e+38 in size)", make=csv_with("1e300")),

@@ -7,6 +7,8 @@ card, ``--author`` / ``--license``, and onnxruntime's dynamic quantization of a 
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -107,6 +109,10 @@ def test_author_and_license_go_into_every_file(ship_run, tmp_path, capfd):
         assert_reads_cleanly(path, capfd)
         props = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
         assert (props["author"], props["license"]) == ("Ada Lovelace", "Apache-2.0")
+    shown = cli("info", str(out)).stdout.splitlines()
+    assert "author: Ada Lovelace" in shown and "license: Apache-2.0" in shown
+    assert json.loads(cli("info", str(out), "--json").stdout)["provenance"] == {"author": "Ada Lovelace",
+                                                                              "license": "Apache-2.0"}
 
 
 @pytest.mark.parametrize("option, value, message", [

@@ -231,4 +231,7 @@ def test_a_line_model_learns_where_lines_end_and_stops_there(tmp_path):
         assert generator.line_end == "\n"
         assert generator.text("maxim", 40) == "ilian"
         assert generator.request(["chri", "z"], 40).text() == ["stopher", "oe"]
+        stopped = generator.request("maxim", 40)
+        assert stopped.text() == "ilian" and stopped.stop_reason == "line_end"
+        assert stopped.summary().endswith(", stopped at the line end (a line model's text ends there; asked for 40)")
     assert "\n" in CharGenerator(tmp_path / "names.onnx", stop_at_line_end=False).text("zo", 5)

@@ -12,6 +12,7 @@ import errno
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,29 @@ def refuse_enclosing(path: Path) -> None:
     target, here = Path(path).resolve(), Path.cwd().resolve()
     if target == here or target in here.parents or target == Path(target.anchor):
         raise InputError(f"refusing to replace {path}: it is the current folder or holds it; choose another -o")
+
+
+def check_new_file(path: Path, force: bool, what: str = "the file") -> None:
+    """What writing the file ``path`` later would meet, refused now (before the work that
+    makes it): an existing file without --force, a folder of that name, a folder that cannot
+    be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; name {what} to write")
+    refuse_overwrite(path, force)
+    probe_writable(path)
+
+
+def probe_writable(path: Path) -> None:
+    """Create and remove a folder in ``path``'s nearest existing ancestor, or fail in one line
+    (a read-only disk, no permission, a file where a folder should be)."""
+    parent = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise InputError(f"{path}: cannot write: {parent} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".edgeseq-probe-", dir=parent))
+    except OSError as e:
+        raise cannot_write(Path(path), e) from None
 
 
 def cannot_write(path: Path, error: OSError) -> InputError:

@@ -77,7 +77,8 @@ def info(
     model = open_model(file)
     int8 = int8_sibling(model)
     if as_json:
-        print(json_text({**model.meta, **({"int8_beside": int8} if int8 else {})}))
+        print(json_text({**model.meta, **({"provenance": model.provenance} if model.provenance else {}),
+                         **({"int8_beside": int8} if int8 else {})}))
         return
     for key, value in model.meta.items():  # every line escaped: the text is the file's
         if key == "evaluation" and value:  # a series model's walk-forward test table (checked when read)
@@ -91,6 +92,8 @@ def info(
                 print(printable(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}"))
         else:
             print(printable(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}"))
+    for key, value in model.provenance.items():  # export --author / --license (ONNX metadata_props)
+        print(printable(f"{key}: {value}"))
     if int8:
         sizes = "; ".join(f"{name} {100 * ratio:.1f}% of {name.replace('.int8', '')}'s size"
                           for name, ratio in int8["size_ratios"].items())

@@ -14,6 +14,8 @@ from edgeseq.contract.cells import stack_label
 _DETAILS = "in the metadata key 'edgeseq' (edgeseq info prints them); any ONNX runtime can feed the " \
            "inputs as each one's description says"
 _INPUT_NAMES = {"onehot": "one-hot"}
+#: the metadata_props keys ``edgeseq export --author --license`` sets (Netron shows them; ``edgeseq info`` too)
+AUTHOR_KEY, LICENSE_KEY = "author", "license"
 
 
 def char_card(meta) -> str:

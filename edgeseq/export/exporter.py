@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from edgeseq.atomic import refuse_overwrite
-from edgeseq.atomic import recover, write_set
+from edgeseq.atomic import check_new_file, recover, write_set
 from edgeseq.contract import PRECISIONS, FileRef, ModelFiles
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.contract.run_folder import read_run_config
@@ -86,9 +85,11 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         char_source(config.get("training"), data_root) if task_name == "char" else series_source(config.get("data"),
                                                                                                  data_root)
     files = ModelFiles(out)
+    if files.step.suffix != ".onnx":
+        raise EdgeseqError(f"-o {out}: name the model file NAME.onnx (its siblings NAME.fixed.onnx, ... go beside it)")
     recover(files.step)  # a killed export's leftovers: finished or removed, saying so
     for path in files.of_task(task_name, int8=bool(quantize)):
-        refuse_overwrite(path, force)
+        check_new_file(path, force, "the model file NAME.onnx (-o)")
     from edgeseq.training.run_folder import load_run  # everything is checked: now TensorFlow loads
 
     task = task_class(task_name).of_run(run_dir, *load_run(run_dir))

@@ -30,12 +30,12 @@ import onnx
 
 import edgeseq
 from edgeseq.contract import FORMAT_VERSION, CharMeta, SeriesMeta
+from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
 from edgeseq.errors import InputError
 
 PRODUCER = "edgeseq"
 DOMAIN = "ai.edgeseq"
 #: metadata keys Netron shows by name (onnxruntime: custom_metadata_map)
-AUTHOR_KEY, LICENSE_KEY = "author", "license"
 #: standard ONNX dimension denotations of the axes edgeseq names
 DENOTATIONS = {"batch": "DATA_BATCH", "time": "DATA_TIME", "steps": "DATA_TIME"}
 #: an SPDX license identifier (MIT, Apache-2.0, LicenseRef-x) or an expression of them

@@ -191,8 +191,10 @@ class Request:
                     f"({self.chars_per_second:,.0f} chars/s)")
         if self.chars == 0:
             return "0 chars: the first character generated was the line end"
+        ended = (f", stopped at the line end (a line model's text ends there; asked for {self.length})"
+                 if self.stop_reason == "line_end" else "")
         return (f"{self.chars} chars in {ms:.1f} ms ({self.chars_per_second:,.0f} chars/s; first after "
-                f"{self.first_char_seconds * 1e3:.2f} ms)")
+                f"{self.first_char_seconds * 1e3:.2f} ms){ended}")
 
     def append(self, text: str | list[str]) -> Request:
         """Read ``text`` (for several prompts: one text for all, or one per row) into the live

@@ -17,7 +17,7 @@ checks, and it must name NAME.onnx's very bytes as the file it was made from.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 import edgeseq
 from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, SeriesMeta
+from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
@@ -43,6 +44,7 @@ class ModelFile:
     meta: dict  # the stored JSON document, as written (what `edgeseq info` prints)
     description: CharMeta | SeriesMeta  # the same, checked and typed: what the runner reads
     sha256: str = ""  # of the file's bytes: how its siblings name it
+    provenance: dict = field(default_factory=dict)  # author and license, when export was given them
 
     @property
     def task(self) -> str:
@@ -115,7 +117,8 @@ def load_model(path: Path, data: bytes, threads: int = 1) -> ModelFile:
     except Exception as e:  # onnxruntime raises several types for a broken file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"{path}: not a loadable ONNX model ({printable(first[:160])})") from None
-    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    props = session.get_modelmeta().custom_metadata_map
+    raw = props.get(METADATA_KEY)
     if raw is None:
         raise ModelFileError(f"{path}: an ONNX model without edgeseq metadata; export it with 'edgeseq export'")
     doc = load_document(raw, where)
@@ -128,7 +131,8 @@ def load_model(path: Path, data: bytes, threads: int = 1) -> ModelFile:
     if digest is None:
         logger.warning(f"note: {printable(path.name)} carries no digest (exported before edgeseq recorded "
                        "them), so damage to it cannot be detected; export it again")
-    return ModelFile(path, session, doc, description, bytes_sha256(data))
+    provenance = {key: props[key] for key in (AUTHOR_KEY, LICENSE_KEY) if key in props}
+    return ModelFile(path, session, doc, description, bytes_sha256(data), provenance)
 
 
 def probe_horizon(session: ort.InferenceSession, meta: SeriesMeta, where: str) -> None:
