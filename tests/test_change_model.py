@@ -149,3 +149,15 @@ def test_a_row_at_or_below_zero_in_a_log_column_is_one_line_naming_it(exported):
     with pytest.raises(InputError, match=r"^the rows data row 1198, column 'value': 0 is not positive, and the model "
                                          r"reads 'value' as log ratios \(it was positive in training\)$"):
         Forecaster(out).predict(bad[:, None])
+
+
+def test_the_gate_line_says_below_or_above_persistence():
+    from edgeseq.training.change_training import Gate
+
+    assert Gate(True, 2.5, 0.031, 40).line() == (
+        "model = trained weights: they beat persistence on the validation windows (paired t 2.50 over 40 "
+        "validation windows (needs 2), validation error 3.1% below persistence's)")
+    assert Gate(False, -0.4, -0.006, 40).line() == (
+        "model = persistence (fallback): the trained weights did not clearly beat persistence on the validation "
+        "windows (paired t -0.40 over 40 validation windows (needs 2), validation error 0.6% above persistence's), "
+        "so the model forecasts the last value")

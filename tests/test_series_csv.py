@@ -106,6 +106,7 @@ def test_unknown_date_format_and_a_date_format_without_a_date_column(tmp_path):
     path = write(tmp_path, "prices.csv", dated([d.isoformat() for d in DAYS]))
     assert input_error(path, date_format="dmy") == (
         "unknown --date-format 'dmy'; choose one of: iso, ymd, y/m/d, m/d/y, d/m/y, d.m.y")
+    path = write(tmp_path, "days.csv", dated([d.isoformat() for d in DAYS]), header="Day,Close")
     with pytest.raises(InputError) as caught:
         load_csv(path, target="Close", date_format="iso", features=["Close"], preferred_date="When")
     assert str(caught.value) == f"{path}: --date-format iso needs a date column; name it with --date, or drop " \
@@ -198,3 +199,36 @@ def test_zero_or_negative_values_are_refused_where_logs_are_taken(tmp_path):
         require_positive(replace(series, values=values), ["Close"], "log ratios need positive prices")
     assert str(caught.value) == f"{series.source} row 10, column 'Close': 0 is not positive, and log ratios need " \
                                 "positive prices"
+
+
+@pytest.mark.parametrize("name", ["Date", "DATE", "date"])
+def test_a_column_called_date_orders_the_rows_without_date_and_says_so(tmp_path, name):
+    path = write(tmp_path, "newest_first.csv", [(d.isoformat(), str(c)) for d, c in zip(DAYS, CLOSES)][::-1],
+                 header=f"{name},Close")
+    series = load_csv(path, target="Close")
+    assert series.notes[1] == (f"dates from column '{name}' (pass --date to choose another); "
+                               f"rows sorted by '{name}': file was newest first, reversed")
+    assert series.dates == tuple(d.isoformat() for d in DAYS) and series.date_column == name
+    np.testing.assert_array_equal(series.target_values, CLOSES)
+    named = load_csv(path, target="Close", date=name)  # named with --date: no word on why
+    assert named.notes[1] == f"rows sorted by '{name}': file was newest first, reversed"
+
+
+def test_a_column_called_date_is_left_alone_when_read_as_a_feature_or_not_the_only_one(tmp_path):
+    rows = [(str(i), str(c)) for i, c in enumerate(CLOSES)]
+    as_feature = load_csv(write(tmp_path, "numbers.csv", rows, header="date,Close"), features="date", target="Close")
+    assert as_feature.features == ("date", "Close") and as_feature.dates is None
+    assert as_feature.notes[1] == "no --date column: rows are taken as oldest first, in file order"
+    two = write(tmp_path, "two.csv", [(d.isoformat(), d.isoformat(), str(c)) for d, c in zip(DAYS, CLOSES)][::-1],
+                header="Date,date,Close")
+    assert load_csv(two, target="Close").dates is None
+
+
+def test_a_column_called_date_without_dates_is_one_line_suggesting_date(tmp_path):
+    path = write(tmp_path, "words.csv", [("monday", "1.0"), ("tuesday", "2.0")], header="Date,Close")
+    with pytest.raises(InputError) as caught:
+        load_csv(path, target="Close")
+    assert str(caught.value) == (
+        f"{path} row 2, column 'Date': 'monday' is not a date edgeseq reads: write YYYY-MM-DD (ISO, a time may "
+        "follow), YYYYMMDD, YYYY/MM/DD, M/D/YYYY, D/M/YYYY or D.M.YYYY (taken as the date column for its name; "
+        "pass --date to name another)")

@@ -85,7 +85,7 @@ def test_duplicate_dates(tmp_path):
 def test_fewer_rows_than_window_and_horizon(tmp_path):
     csv = yahoo_file(tmp_path / "prices.csv", rows=10)
     assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"),
-                          "prices.csv", "window 7 + horizon 1 needs at least 8")
+                          "prices.csv", "window 7 + horizon 1 needs at least 14 to train on")
 
 
 def test_constant_column(tmp_path):
@@ -243,3 +243,58 @@ def test_plot_refuses_an_existing_file_and_an_unknown_format_before_any_work(tmp
     assert_one_line_error(cli("run", "stock", "--plot", tmp_path / "f.txt"), "cannot write a txt picture")
     result = cli("run", "stock", "--plot", existing, "--force")
     assert result.exit_code == 0 and existing.read_bytes()[:4] == b"\x89PNG"
+
+
+def newest_first_file(path: Path, rows: int = 80) -> Path:
+    """``rows`` days of a random walk under a Date,V header, the newest row first."""
+    values = 40 + np.cumsum(np.random.default_rng(7).standard_normal(rows))
+    days = np.datetime64("2024-01-01") + np.arange(rows)
+    path.write_text("Date,V\n" + "".join(f"{d},{v:.4f}\n" for d, v in reversed(list(zip(days, values)))))
+    return path
+
+
+def test_a_date_column_found_by_name_orders_training_and_the_runner_and_too_few_validation_windows(tmp_path):
+    csv, run, model = newest_first_file(tmp_path / "exp_newest_first.csv"), tmp_path / "run", tmp_path / "m.onnx"
+    # 56 training rows: 49 windows of 7, the latest 9 to validate on, one fewer than the gate needs
+    train = cli("train", "stock", "--csv", csv, "--target", "V", "--hidden", "4", "--epochs", "1", "-o", run)
+    assert train.exit_code == 0, train.output
+    assert ("dates from column 'Date' (pass --date to choose another); rows sorted by 'Date': file was newest first, "
+            "reversed") in train.stderr
+    assert ("model = persistence (fallback): too few validation windows (9, needs 10) to judge the trained weights "
+            "against persistence, so the model forecasts the last value; make --train-fraction or --validation "
+            "larger") in train.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["date_column"] == "Date" and config["data"]["split_at"] == "2024-02-26"
+    assert config["training"]["gate"] == {"kept": False, "t": 0.0, "gain": 0.0, "windows": 9}
+
+    assert cli("export", run, "-o", model).exit_code == 0
+    backtest = cli("run", "stock", "--model", model, "--csv", csv, "--backtest", "--from", "2024-03-10", "--json")
+    assert backtest.exit_code == 0, backtest.output
+    assert strict_json(backtest.stdout)["backtest"]["first"] == "2024-03-10"
+    forecast = cli("run", "stock", "--model", model, "--csv", csv, "--json")
+    assert forecast.exit_code == 0, forecast.output
+    doc = strict_json(forecast.stdout)
+    last = float(csv.read_text().splitlines()[1].split(",")[1])
+    step = doc["forecast"][0]
+    assert doc["last"] == {"date": "2024-03-20", "value": last} and step["value"] == last  # persistence
+    for key in ("value", "lower", "upper"):  # every number with the digits of the graph's float32, no more
+        assert step[key] == float(str(np.float32(step[key]))), step
+    assert step["lower"] < step["value"] < step["upper"]
+
+
+def test_validation_0_leaves_the_model_unchecked_by_the_users_choice(tmp_path):
+    csv = newest_first_file(tmp_path / "walk.csv")
+    train = cli("train", "stock", "--csv", csv, "--target", "V", "--hidden", "4", "--epochs", "1",
+                "--validation", "0", "-o", tmp_path / "run")
+    assert train.exit_code == 0, train.output
+    assert ("model = trained weights, unchecked: --validation 0 holds out no windows to judge them against "
+            "persistence (your choice)") in train.stderr
+    assert "gate" not in json.loads((tmp_path / "run" / "config.json").read_text())["training"]
+
+
+def test_a_training_part_too_small_to_train_on_is_one_line(tmp_path):
+    csv = newest_first_file(tmp_path / "walk.csv")
+    result = cli("train", "stock", "--csv", csv, "--target", "V", "--train-fraction", "0.1", "-o", tmp_path / "run")
+    assert_one_line_error(result, f"{csv}: the training part has 8 rows (10% of 80) but window 7 + horizon 1 needs "
+                                  "at least 14 to train on; use a larger --train-fraction, a longer file or a "
+                                  "smaller --window")

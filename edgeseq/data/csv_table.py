@@ -53,6 +53,7 @@ class Layout:
     target: str
     date: str | None
     newest_first: bool
+    date_by_name: bool = False  # the date column was taken for its name, not named by --date
 
 
 def is_missing(cell: str) -> bool:
@@ -138,6 +139,10 @@ def choose_layout(table: Table, features: Sequence[str] | None, target: str | No
     if repeated:
         raise InputError(f"--features names {', '.join(repeated)} more than once")
     chosen_date = date if date is not None else default_date
+    date_by_name = chosen_date is None and table.header is not None
+    if date_by_name:
+        chosen_date = _date_column_by_name(table.header, chosen)
+        date_by_name = chosen_date is not None
 
     wanted = [(name, "--target" if name == chosen_target else "--features") for name in chosen]
     wanted.append((chosen_date, "--date"))
@@ -145,7 +150,16 @@ def choose_layout(table: Table, features: Sequence[str] | None, target: str | No
         if name is not None and names.count(name) != 1:
             _raise_bad_column(table, names, name, option)
     return Layout(description=description, column_names=names, features=chosen, target=chosen_target,
-                  date=chosen_date, newest_first=table.header is None)
+                  date=chosen_date, newest_first=table.header is None, date_by_name=date_by_name)
+
+
+def _date_column_by_name(header: tuple[str, ...], features: tuple[str, ...]) -> str | None:
+    """The one header column called "date" (any case) that is not read as a feature, else None.
+
+    Files name their date column so; reading such a file in file order would silently take a
+    newest-first download backwards."""
+    named = [name for name in header if name.lower() == "date"]
+    return named[0] if len(named) == 1 and named[0] not in features else None
 
 
 def _raise_bad_column(table: Table, names: tuple[str, ...], name: str, option: str) -> None:
@@ -224,7 +238,8 @@ def time_order(source: str, lines: Sequence[int], layout: Layout, texts: Sequenc
         iso, found_format = iso_dates(texts, date_format, preferred_format)
     except DateError as error:
         where = f"{source} row {lines[error.row]}" if error.row is not None else source
-        raise InputError(f"{where}, column '{column}': {error.message}") from None
+        why = " (taken as the date column for its name; pass --date to name another)" if layout.date_by_name else ""
+        raise InputError(f"{where}, column '{column}': {error.message}{why}") from None
     moments = [parse_moment(text) for text in iso]
     order = sorted(range(n_rows), key=lambda i: moments[i])
     for earlier, later in zip(order, order[1:]):
@@ -239,4 +254,5 @@ def time_order(source: str, lines: Sequence[int], layout: Layout, texts: Sequenc
     else:
         how = "file was out of order, sorted oldest first"
     written = "" if found_format == "iso" else f", dates read as {found_format}"
-    return order, tuple(iso[i] for i in order), found_format, f"rows sorted by '{column}': {how}{written}"
+    chosen = f"dates from column '{column}' (pass --date to choose another); " if layout.date_by_name else ""
+    return order, tuple(iso[i] for i in order), found_format, f"{chosen}rows sorted by '{column}': {how}{written}"

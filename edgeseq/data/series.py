@@ -46,6 +46,7 @@ class Series:
     missing: str | None = None  # how missing values were treated: "ffill", "drop" or None (refused)
     date_format: str | None = None  # how the file wrote its dates (data.dates.DATE_FORMATS)
     lines: tuple[int, ...] | None = None  # the file line of each row, for error lines
+    date_column: str | None = None  # the column the rows were sorted by (--date, the format's or by its name)
 
     @property
     def target_index(self) -> int:
@@ -141,7 +142,7 @@ def load_csv(
     values.setflags(write=False)
     return Series(source=source, features=layout.features, target=layout.target, values=values, dates=dates,
                   filled=filled, notes=tuple(notes), dropped=dropped, missing=missing,
-                  date_format=found_format, lines=tuple(lines))
+                  date_format=found_format, lines=tuple(lines), date_column=layout.date)
 
 
 def _fill_forward(values: np.ndarray, lines: list[int], features: tuple[str, ...], source: str) -> int:
@@ -270,14 +271,16 @@ def train_test_windows(
 
 
 def checked_split(n_rows: int, window: int, horizon: int, train_fraction: float) -> int:
-    """``split_point``, refused when the training part holds no window or the test part no forecast."""
+    """``split_point``, refused when the training part is too short to train on or the test part
+    holds no forecast. Training needs two windows' worth of rows (and a window and its horizon):
+    fewer leave a handful of nearly identical windows to fit and to validate on."""
     split = split_point(n_rows, train_fraction)
-    needed = window + horizon
+    needed = max(2 * window, window + horizon)
     if split < needed:
         raise InputError(
             f"the training part has {split} rows ({train_fraction:.0%} of {n_rows}) but window "
-            f"{window} + horizon {horizon} needs at least {needed}; use a longer file or a "
-            "smaller --window"
+            f"{window} + horizon {horizon} needs at least {needed} to train on; use a larger "
+            "--train-fraction, a longer file or a smaller --window"
         )
     if n_rows - split < horizon:
         raise InputError(

@@ -76,9 +76,9 @@ class Forecast:
     def to_json(self) -> dict[str, Any]:
         steps = []
         for i, (label, value) in enumerate(zip(self.labels, self.values)):
-            step = {"step": i + 1, "date": label, "value": float(value)}
+            step = {"step": i + 1, "date": label, "value": _float32_digits(value)}
             if self.lower is not None:
-                step.update(lower=float(self.lower[i]), upper=float(self.upper[i]))
+                step.update(lower=_float32_digits(self.lower[i]), upper=_float32_digits(self.upper[i]))
             steps.append(step)
         doc = {"target": self.target, "last": {"date": self.last_label, "value": self.last_value}, "forecast": steps}
         if self.level is not None:
@@ -310,6 +310,12 @@ class Forecaster:
         return (f"model {self.name}: {meta.layers}x{meta.cell.upper()}({meta.hidden}){int8}, "
                 f"window {self.window}, horizon {self.horizon}, target {self.target} "
                 f"({self.target_mode}), features {','.join(self.features)}")
+
+
+def _float32_digits(value: float) -> float:
+    """A forecast number with the digits the graph's float32 holds, and no more: every forecast
+    number of the JSON alike (43.741949536132815 is written 43.74195, 44.6043 stays 44.6043)."""
+    return float(np.format_float_positional(np.float32(value), unique=True))
 
 
 def _data_row(row: int) -> str:

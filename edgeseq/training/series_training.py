@@ -114,9 +114,13 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
     # The forward pass that export converts, called outside any replica context: the backtest
     # scores exactly what will be shipped, and no replica is handed an empty batch.
     if change:
-        gate = apply_gate(model, *validation) if validation and len(validation[0]) > 1 else None
-        logger.info(gate.line() if gate else "model = trained weights, unchecked: no validation windows to judge "
-                                              "them against persistence (--validation 0)")
+        if settings.validation > 0:  # too few windows to judge (none, even) is judged persistence
+            gate = apply_gate(model, *(validation or (train.x[:0], train.y[:0])))
+            logger.info(gate.line())
+        else:
+            gate = None
+            logger.info("model = trained weights, unchecked: --validation 0 holds out no windows to judge them "
+                        "against persistence (your choice)")
         transform = {**transform.to_dict(), "window": window, "interval_level": settings.interval,
                      "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval)}
         outputs = change_forecast(model, config, transform)[0](raw_windows(series.values, test.target_row, window))
@@ -139,7 +143,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         "horizon": horizon,
         "target_mode": config.target_mode,
         **({"transform": transform} if change else {"scaler": scaler.to_dict()}),
-        "date_column": date_column,
+        "date_column": date_column or series.date_column,
         "date_format": series.date_format,
         "missing": series.missing,
         "baselines": baselines.to_json(),
