@@ -391,12 +391,12 @@ def test_not_enough_rows_says_how_many_are_needed():
     with pytest.raises(InputError) as caught:
         train_test_windows(np.random.default_rng(0).random((10, 2)), 0, 7, 1, "level", 0.7)
     assert str(caught.value) == (
-        "the training part has 7 rows (70% of 10) but window 7 + horizon 1 needs at least 14 to train on; use a "
-        "larger --train-fraction, a longer file or a smaller --window")
+        "the training part has 7 rows (70% of 10) but window 7 and horizon 1 need at least 14 rows to train on (two "
+        "windows' worth); use a larger --train-fraction, a longer file or a smaller --window")
     with pytest.raises(InputError) as caught:  # two windows' worth, though one window and its horizon fit
         train_test_windows(np.random.default_rng(0).random((40, 2)), 0, 12, 1, "level", 0.5)
-    assert str(caught.value).startswith("the training part has 20 rows (50% of 40) but window 12 + horizon 1 "
-                                        "needs at least 24 to train on")
+    assert str(caught.value).startswith("the training part has 20 rows (50% of 40) but window 12 and horizon 1 "
+                                        "need at least 24 rows to train on")
     train_test_windows(np.random.default_rng(0).random((40, 2)), 0, 12, 1, "level", 0.6)  # 24 rows: enough
 
 

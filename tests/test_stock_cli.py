@@ -85,7 +85,7 @@ def test_duplicate_dates(tmp_path):
 def test_fewer_rows_than_window_and_horizon(tmp_path):
     csv = yahoo_file(tmp_path / "prices.csv", rows=10)
     assert_one_line_error(cli("train", "stock", "--csv", csv, "-o", tmp_path / "run"),
-                          "prices.csv", "window 7 + horizon 1 needs at least 14 to train on")
+                          "prices.csv", "window 7 and horizon 1 need at least 14 rows to train on (two windows' worth)")
 
 
 def test_constant_column(tmp_path):
@@ -295,6 +295,6 @@ def test_validation_0_leaves_the_model_unchecked_by_the_users_choice(tmp_path):
 def test_a_training_part_too_small_to_train_on_is_one_line(tmp_path):
     csv = newest_first_file(tmp_path / "walk.csv")
     result = cli("train", "stock", "--csv", csv, "--target", "V", "--train-fraction", "0.1", "-o", tmp_path / "run")
-    assert_one_line_error(result, f"{csv}: the training part has 8 rows (10% of 80) but window 7 + horizon 1 needs "
-                                  "at least 14 to train on; use a larger --train-fraction, a longer file or a "
-                                  "smaller --window")
+    assert_one_line_error(result, f"{csv}: the training part has 8 rows (10% of 80) but window 7 and horizon 1 "
+                                  "need at least 14 rows to train on (two windows' worth); use a larger "
+                                  "--train-fraction, a longer file or a smaller --window")

@@ -70,7 +70,7 @@ def train_stock(
     csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, a headerless file of Open,High,Low,Volume,Close rows, newest first (the 'lab format'), or any CSV with a header (then give --target).")],
     features: Annotated[Optional[str], typer.Option(help="Comma-separated input columns (Yahoo and headerless files: Open,High,Low,Volume,Close).")] = None,
     target: Annotated[Optional[str], typer.Option(help="The column to forecast (Yahoo and headerless files: Close); it is always an input too.")] = None,
-    date: Annotated[Optional[str], typer.Option(help="Column of dates that orders the rows (Yahoo files: Date; without one, rows are taken oldest first).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Column of dates that orders the rows (default: a column named date in any case, as Yahoo files' Date; without one, rows are taken oldest first, in file order).")] = None,
     date_format: Annotated[Optional[str], typer.Option(help=f"{DATE_FORMAT_HELP}.")] = None,
     fill: Annotated[Optional[str], typer.Option(help=f"{FILL_HELP} (default: a missing value is an error). The model remembers it for 'run stock'.")] = None,
     drop_missing: Annotated[bool, typer.Option("--drop-missing", help=f"{DROP_HELP}. The model remembers it for 'run stock'.")] = False,
@@ -100,7 +100,7 @@ def train_stock(
     plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs the naive forecasts over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
 ):
     """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
-    from edgeseq.data.series import load_csv, split_point
+    from edgeseq.data.series import load_csv
     from edgeseq.evaluation.baselines import check_season
     from edgeseq.launch import Cluster, RunPlace
 
@@ -121,7 +121,7 @@ def train_stock(
         check_plot_path(plot, force)
     # bad files fail before TensorFlow loads
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
-    check_season(season, split_point(len(series.values), train_fraction))
+    check_season(season, series.first_test_row(model.window, model.horizon, train_fraction))
     cluster.apply()
     from edgeseq.training.series_training import train_series
 

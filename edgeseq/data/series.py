@@ -52,6 +52,13 @@ class Series:
     def target_index(self) -> int:
         return self.features.index(self.target)
 
+    def first_test_row(self, window: int, horizon: int, train_fraction: float) -> int:
+        """``checked_split`` of this series, its refusal naming the file (before TensorFlow loads)."""
+        try:
+            return checked_split(len(self.values), window, horizon, train_fraction)
+        except InputError as e:
+            raise InputError(f"{self.source}: {e}") from None
+
     @property
     def target_values(self) -> np.ndarray:
         return self.values[:, self.target_index]
@@ -279,8 +286,8 @@ def checked_split(n_rows: int, window: int, horizon: int, train_fraction: float)
     if split < needed:
         raise InputError(
             f"the training part has {split} rows ({train_fraction:.0%} of {n_rows}) but window "
-            f"{window} + horizon {horizon} needs at least {needed} to train on; use a larger "
-            "--train-fraction, a longer file or a smaller --window"
+            f"{window} and horizon {horizon} need at least {needed} rows to train on (two windows' worth); use a "
+            "larger --train-fraction, a longer file or a smaller --window"
         )
     if n_rows - split < horizon:
         raise InputError(

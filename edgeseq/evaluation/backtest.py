@@ -59,8 +59,8 @@ class Backtest:
         if self.interval is not None:
             lines.append(format_interval(self.interval))
         if self.fallback:
-            lines.append("model = persistence (fallback): its trained weights did not beat persistence on the "
-                         "validation windows, so it forecasts the last value")
+            lines.append("model = persistence (fallback): training did not show its weights beating persistence on "
+                         "the validation windows, so it forecasts the last value")
         if self.steps:
             lines.append(f"\n{format_steps(self.steps)}")
         return "\n".join(lines)
