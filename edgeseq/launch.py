@@ -47,10 +47,10 @@ class RunPlace:
     def __post_init__(self):
         out = Path(self.out)
         epoch = latest_checkpoint(out)
-        if self.resume and epoch is None:
-            raise InputError(f"nothing to resume: {out} has no checkpoint ({checkpoint_folder(out).name} beside it)")
         if self.resume and self.force:
             raise InputError("--resume continues a run and --force starts it again: give one of them")
+        if self.resume and epoch is None:
+            raise InputError(f"nothing to resume: {out} has no checkpoint ({checkpoint_folder(out).name} beside it)")
         if epoch is not None and not (self.resume or self.force):
             raise InputError(f"{out} has an unfinished training (checkpoint of epoch {epoch}); pass --resume to "
                              "continue it or --force to start again")

@@ -279,6 +279,7 @@ def test_a_writer_that_comes_second_to_a_new_name_is_refused(tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
 
 
+@pytest.mark.slow
 def test_two_exports_racing_to_one_name(tiny_run, tmp_path):
     out = tmp_path / "race.onnx"
     command = [sys.executable, "-m", "edgeseq.cli", "export", str(tiny_run), "-o", str(out)]

@@ -104,9 +104,9 @@ def nested(depth: int):
     return edit
 
 
-def csv_with(last_close: str, row: int = -1):
+def csv_with(last_close: str, row: int = -1, lines_kept: int = 14):
     def make(folder):
-        lines = (EXPORTED / "sample_prices.csv").read_text().splitlines()[:14]
+        lines = (EXPORTED / "sample_prices.csv").read_text().splitlines()[:lines_kept]
         cells = lines[row].split(",")
         cells[4] = last_close
         lines[row] = ",".join(cells)
@@ -174,6 +174,9 @@ CASES = [
     # ---- CSV files
     Case("a CSV value that overflows float32", ["run", "stock", "--csv", "p.csv"],
          "p.csv row 14, column 'Close': '1e300' is too large for the model's 32-bit floats (at most 3.4e+38 in size)", make=csv_with("1e300")),
+    Case("a close of 0 after the training rows (train stock; log ratios)", ["train", "stock", "--csv", "p.csv"],
+         "p.csv row 60, column 'Close': 0 is not positive, and the model reads 'Close' as log ratios (it was positive "
+         "in training)", make=csv_with("0", lines_kept=60)),
     Case("a last close of 0 (the model reads Close as log ratios)", ["run", "stock", "--csv", "p.csv"],
          "p.csv row 14, column 'Close': 0 is not positive, and the model reads 'Close' as log ratios (it was positive "
          "in training)", make=csv_with("0")),

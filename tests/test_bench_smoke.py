@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 ROWS = {
@@ -69,6 +71,7 @@ ROWS = {
 }
 
 
+@pytest.mark.slow
 def test_the_bench_produces_every_row(tmp_path):
     out = tmp_path / "RESULTS.md"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -90,6 +93,7 @@ def test_the_bench_produces_every_row(tmp_path):
     assert all("**met**" in line or "**missed** by" in line for line in verdicts)
 
 
+@pytest.mark.slow
 def test_the_training_bench_produces_every_row(tmp_path):
     from bench.training import CONFIGS, PREPARE
 

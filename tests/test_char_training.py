@@ -103,7 +103,6 @@ def test_batches_split_evenly_over_replicas():
     batch = next(data.train.batches(everything))
     assert (batch.rows, batch.real, batch.weights[21:].sum()) == (22, 21, 0)  # one padding row: same mean loss
     assert [b.real for b in data.train.batches(4, epoch=0, seed=0)] == [4, 4, 4, 4, 4, 1]  # the last padded to 4
-    assert [batch.part(0, 2).real, batch.part(1, 2).real] == [11, 10]
     with pytest.raises(InputError, match="--batch-size 3 must be a multiple of the strategy's 2 replicas"):
         check_batch(3, 2)
     check_batch(4, 2)

@@ -284,8 +284,9 @@ def test_line_and_stateful_models_are_measured_the_way_they_were_trained(tmp_pat
     train_char_data(stateful_data(SENTENCE, 10, 4), spec, settings, out=tmp_path / "stream", source="sample:ship")
     expected = {"names": ("7 of the 7 training lines, each alone from a zero state (37 positions); greedy text each "
                           "of the first 7 training lines from its first character, per step", 37),
-                "stream": ("the first 4 of 4 chunks of 10 of the 4 training streams, the state carried (160 "
-                           "positions); greedy text from the training text's first 10 characters, per step", 170)}
+                "stream": ("the first 4 of 4 chunks of 10 of the training text cut into 4 streams (as many as "
+                           "training had), the state carried (160 positions); greedy text from the training "
+                           "text's first 10 characters, per step", 170)}
     for name, (measured_on, greedy_chars) in expected.items():
         export_run(tmp_path / name, tmp_path / f"{name}.onnx", quantize="int8", force=True)  # 2 epochs: maybe refused
         q = open_model(tmp_path / f"{name}.int8.onnx").description.quantization

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeseq.data.series import load_csv, require_positive
+from edgeseq.data.series import load_csv
 from edgeseq.errors import InputError
 
 # Ten business days from Monday 8 March 2021 to Friday 19 March: days above 12 settle the order.
@@ -190,15 +190,17 @@ def test_a_value_beyond_float32_names_its_row_and_column(tmp_path):
 
 
 def test_zero_or_negative_values_are_refused_where_logs_are_taken(tmp_path):
+    from edgeseq.data.scale_free import fitted_on_training_rows
+
     series = load_csv(write(tmp_path, "prices.csv", dated([d.isoformat() for d in DAYS])), target="Close",
                       date="Date")
-    require_positive(series, ["Close"], "log ratios need positive prices")  # all positive: nothing
+    assert fitted_on_training_rows(series, 3, 1, 0.7).modes == ("log",)  # all positive: nothing refused
     values = np.array(series.values)
-    values[4, 0] = 0.0  # 12 March, written ninth (SHUFFLE), on file row 10
+    values[-1, 0] = 0.0  # after the training rows: the model would take the log of 0
     with pytest.raises(InputError) as caught:
-        require_positive(replace(series, values=values), ["Close"], "log ratios need positive prices")
-    assert str(caught.value) == f"{series.source} row 10, column 'Close': 0 is not positive, and log ratios need " \
-                                "positive prices"
+        fitted_on_training_rows(replace(series, values=values), 3, 1, 0.7)
+    assert str(caught.value) == (f"{series.source} {series.row_name(len(values) - 1)}, column 'Close': 0 is not "
+                                 "positive, and the model reads 'Close' as log ratios (it was positive in training)")
 
 
 @pytest.mark.parametrize("name", ["Date", "DATE", "date"])

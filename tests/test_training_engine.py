@@ -214,6 +214,7 @@ def test_validation_loss_and_bits_per_character_are_recorded(uninterrupted):
     assert not (uninterrupted.parent / ".run.training").exists()  # a finished run keeps no checkpoint
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_where_its_last_checkpoint_was(corpus, uninterrupted, tmp_path):
     out = tmp_path / "run"
     process = started_until_checkpoint(corpus, out, epoch=2)
@@ -235,11 +236,13 @@ def test_a_run_killed_with_sigkill_resumes_where_its_last_checkpoint_was(corpus,
     assert "removed 1 half-written checkpoint file(s)" in done.stderr
     resumed, whole = history(out), history(uninterrupted)
     assert len(resumed["loss"]) == len(whole["loss"]) == EPOCHS  # no epoch repeated or skipped
-    assert resumed["loss"][:2] == whole["loss"][:2]  # the epochs before the kill, from the checkpoint
-    assert abs(resumed["val_loss"][-1] - whole["val_loss"][-1]) <= 0.02 * whole["val_loss"][-1]
+    # weights, Adam's state and the data order all come back: on one device the resumed run is
+    # the uninterrupted one, epoch for epoch (the issue allows 2% on the final validation loss)
+    assert resumed == whole
     assert not (out.parent / ".run.training").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_run_folder_that_exports_and_a_checkpoint_to_resume(corpus, tmp_path):
     from edgeseq.export.exporter import export_run
 
@@ -269,6 +272,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_workers_train_the_same_weights_and_only_the_chief_writes(tmp_path):
     workers = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
     out = tmp_path / "run"

@@ -163,6 +163,7 @@ def nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return -np.take_along_axis(log_probs, targets[:, None], -1)[:, 0]
 
 
+@pytest.mark.slow
 def test_stateful_model_does_not_drift_and_matches_tensorflow(stateful_model):
     from edgeseq.runtime import CharGenerator
 

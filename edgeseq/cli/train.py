@@ -122,6 +122,10 @@ def train_stock(
     # bad files fail before TensorFlow loads
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
     check_season(season, series.first_test_row(model.window, model.horizon, train_fraction))
+    if model.target_mode == "change":  # a log column that reaches 0 later in the file, refused now
+        from edgeseq.data.scale_free import fitted_on_training_rows
+
+        fitted_on_training_rows(series, model.window, model.horizon, train_fraction)
     cluster.apply()
     from edgeseq.training.series_training import train_series
 

@@ -9,7 +9,7 @@ with text x window.
 Every source gives an epoch's batches in an order that is a pure function of (seed,
 epoch), so a run resumed at epoch e sees exactly the batches an uninterrupted run would
 have, and every worker of a multi-worker run cuts the same global batches and keeps its
-own rows (``Batch.part``). One batch covering everything keeps the data's own order (the
+own rows (an equal slice per replica: ``training.loop.Steps.inputs``). One batch covering everything keeps the data's own order (the
 lab's full batch, row for row).
 
 Every batch has exactly the rows asked for: a short last batch is padded with rows of
@@ -36,12 +36,6 @@ class Batch:
     @property
     def rows(self) -> int:
         return int(self.x.shape[0])
-
-    def part(self, index: int, parts: int) -> "Batch":
-        """Replica ``index`` of ``parts``' share: an equal slice of the rows."""
-        size = self.rows // parts
-        rows = slice(index * size, (index + 1) * size)
-        return Batch(self.x[rows], self.y[rows], self.weights[rows], max(0, min(size, self.real - index * size)))
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeseq.contract.meta import COLUMN_MODES  # how a column becomes ``u``: its logarithm, or itself
-from edgeseq.data.series import Windows, checked_split, split_windows
+from edgeseq.data.series import Series, Windows, checked_split, split_windows
 from edgeseq.errors import InputError
 
 BLOCKS = 5  # time blocks of the growth test
@@ -130,6 +130,20 @@ def change_windows(values: np.ndarray, target_index: int, window: int, horizon: 
     return transform, train, test
 
 
+def fitted_on_training_rows(series: Series, window: int, horizon: int, train_fraction: float) -> ScaleFree:
+    """The transform ``change_windows`` fits for ``series``, checked against all of its rows:
+    a column read as log ratios must stay positive after the training rows too, or training
+    would take the log of a zero. One line naming the file (and the row and column); the CLI
+    calls it before TensorFlow loads."""
+    split = series.first_test_row(window, horizon, train_fraction)
+    try:
+        transform = ScaleFree.fit(series.values[:split], series.features)
+    except InputError as e:  # a column that never moves
+        raise InputError(f"{series.source}: {e}") from None
+    transform.require_positive(series.values, series.row_name, series.source)
+    return transform
+
+
 def raw_windows(values: np.ndarray, target_row: np.ndarray, window: int) -> np.ndarray:
     """The ``window`` rows before each of ``target_row``, as they are: float32 [n, window, columns]."""
     rows = np.asarray(target_row)[:, None] - window + np.arange(window)
@@ -148,4 +162,5 @@ def on_exact_last(values: np.ndarray, last: np.ndarray) -> np.ndarray:
     return np.asarray(values, np.float64) + (last - rounded)[:, None]
 
 
-__all__ = ["ScaleFree", "COLUMN_MODES", "detect_mode", "to_u", "change_windows", "raw_windows", "on_exact_last"]
+__all__ = ["ScaleFree", "COLUMN_MODES", "detect_mode", "to_u", "change_windows", "fitted_on_training_rows", "raw_windows",
+           "on_exact_last"]

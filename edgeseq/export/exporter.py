@@ -79,11 +79,15 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
     task_name = config["task"]
     if task_name not in TASKS:
         raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
-    if quantize:  # the data the int8 cost is measured on must be there before anything loads
-        from edgeseq.export.int8_data import char_source, series_source
+    measured_on = None
+    if quantize:  # the data the int8 cost is measured on must be there (and be it) before anything loads
+        from edgeseq.export.int8_data import char_training_data, series_source
 
-        char_source(config.get("training"), data_root) if task_name == "char" else series_source(config.get("data"),
-                                                                                                 data_root)
+        if task_name == "char":  # the text read again and cut: its characters must be the vocabulary
+            measured_on = char_training_data(config.get("training"), config.get("vocabulary"), config.get("window"),
+                                             config.get("context"), config.get("line_end"), data_root)
+        else:
+            measured_on = series_source(config.get("data"), data_root)
     files = ModelFiles(out)
     if files.step.suffix != ".onnx":
         raise EdgeseqError(f"-o {out}: name the model file NAME.onnx (its siblings NAME.fixed.onnx, ... go beside it)")
@@ -104,9 +108,9 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
                            parity_max_abs_diff=parity if math.isfinite(parity) else None) for graph in graphs}
     int8 = None
     if quantize:
-        from edgeseq.export.int8_set import build_int8, measurement_data
+        from edgeseq.export.int8_set import build_int8
 
-        int8 = build_int8(graphs["dynamic"], meta["dynamic"], measurement_data(meta["dynamic"], data_root), checklist)
+        int8 = build_int8(graphs["dynamic"], meta["dynamic"], measured_on, checklist)
     checklist.log_and_enforce(f"export of {run_dir}", force)
     paths = write_files(files, graphs, meta, task, force, int8)
     return ExportResult(paths, checklist, ops, parity)

@@ -133,8 +133,8 @@ def _score_stateful(pair: _Pair, meta: CharMeta, data: CharData) -> tuple[_Tally
             outputs = pair.run_each(batch.x[stream:stream + 1], states[stream])
             tally.add(outputs, batch.y[stream])
             states[stream] = [new_state for _, new_state in outputs]
-    return tally, (f"the first {per_stream} of {source.chunks} chunks of {data.window} of the {streams} training "
-                   "streams, the state carried")
+    return tally, (f"the first {per_stream} of {source.chunks} chunks of {data.window} of the training text cut "
+                   f"into {streams} streams (as many as training had), the state carried")
 
 
 def _greedy(fp32: ort.InferenceSession, int8: ort.InferenceSession, meta: CharMeta, text: str,

@@ -58,10 +58,11 @@ def _existing(path: Path, root: Path | None, what: str) -> Path:
 
 def char_training_data(training: dict, vocabulary: str, window: int, context: str, line_end: str | None,
                        root: Path | None = None) -> tuple[str, CharData]:
-    """(the training text, its sequences cut as training cut them): windows, lines or the
-    stateful streams, over the whole text (a validation part included: the int8 file must say
-    what the fp32 one says on all of it). Refused when the text's characters are not the
-    model's vocabulary."""
+    """(the training text, cut the way training cut it): windows of the model's window at
+    every character (whatever --stride training used), its lines, or as many stateful streams
+    as training had, over the whole text (a validation part included: the int8 file must say
+    what the fp32 one says on all of it, and the streams' boundaries may differ from
+    training's). Refused when the text's characters are not the model's vocabulary."""
     source = char_source(training, root)
     try:
         text = sample_text(source[len(SAMPLE_PREFIX):])[0] if isinstance(source, str) else read_text(source)

@@ -126,7 +126,9 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
 def final_metrics(steps: Steps, data: CharData, batch: int | None) -> dict:
     """Loss, accuracy and last-step accuracy of the kept weights over the training data,
     batch by batch (with the state carried through the text for a stateful model)."""
-    totals = steps.evaluate(data.train, max(batch or 0, 256))
+    # 256 rows a call for windows and lines (fewer calls); a stateful text's batch is its streams
+    rows = data.train.natural_rows(None) if data.train.carries_state else max(batch or 0, 256)
+    totals = steps.evaluate(data.train, rows)
     return {"loss": totals["loss"] / totals["weight"], "accuracy": totals["hits"] / totals["weight"],
             "last_accuracy": totals["last_hits"] / totals["rows"]}
 

@@ -63,6 +63,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         if change:
             transform, train, test = change_windows(series.values, series.target_index, window, horizon,
                                                     train_fraction, series.features)
+            transform.require_positive(series.values, series.row_name, series.source)  # no log of a zero
         else:
             scaler, train, test = train_test_windows(series.values, series.target_index, window, horizon,
                                                      "level", train_fraction, series.features)

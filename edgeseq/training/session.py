@@ -73,7 +73,11 @@ class Session:
             with StopRequest().listening() as stop:
                 outcome = fit(self.steps, train, validation, plan, progress, save, stop)
         except TrainingDiverged:
-            self.discard()
+            if self.resume:  # the epochs before this run are still good: keep them
+                self.discard_scratch()
+                logger.info("the checkpoint this run resumed from is kept")
+            else:
+                self.discard()
             raise
         if outcome.progress.best_weights is not None:
             model.set_weights(outcome.progress.best_weights)
@@ -99,6 +103,9 @@ class Session:
         self.discard_scratch()
         if progress.epoch == 0:
             logger.info(f"{outcome.stopped_by}: stopped before the first epoch ended; nothing was saved")
+        elif self.out is not None and not self.chief:
+            logger.info(f"{outcome.stopped_by}: stopped during epoch {progress.epoch + 1}; this worker keeps "
+                        "nothing: the chief (worker 0) holds the run folder and the checkpoint")
         elif self.out is not None:
             logger.info(f"{outcome.stopped_by}: stopped during epoch {progress.epoch + 1}; {self.out} holds the "
                         f"weights of epoch {progress.best_epoch} (edgeseq export takes it) and the checkpoint of "
