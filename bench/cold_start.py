@@ -8,6 +8,7 @@ matters is taken within the run: ``edgeseq run char --length 1`` against a bare
 """
 from __future__ import annotations
 
+import compileall
 import os
 import re
 import sys
@@ -27,6 +28,9 @@ def cold_start(repo: Path, size: Sizes) -> tuple[dict[str, tuple[Timing, Timing,
                 'python -c "import tensorflow"': [sys.executable, "-c", "import tensorflow"],
                 'python -c "import onnxruntime"': [sys.executable, "-c", "import onnxruntime"],
                 'python -c "pass"': [sys.executable, "-c", "pass"]}
+    # An installed edgeseq runs from bytecode pip compiled at install; a checkout with
+    # PYTHONDONTWRITEBYTECODE set (as here) would compile every module on every start instead.
+    compileall.compile_dir(str(repo / "edgeseq"), quiet=1)
     load_before = os.getloadavg()[0]
     cold = process_times(commands, size.processes, env)
     conditions = (f"{size.processes} interleaved rounds after one warm-up round; 1-minute load average "
