@@ -195,9 +195,12 @@ def started_until_checkpoint(corpus: Path, out: Path, epoch: int) -> subprocess.
     done = out.parent / f".{out.name}.training" / f"epoch-{epoch:06d}" / "state.json"
     deadline = time.monotonic() + TIMEOUT
     while not done.exists():
-        assert process.poll() is None, process.communicate()[1][-2000:]
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.02)
+        try:  # wait on the process: it must not end before its checkpoint of ``epoch`` is on disk
+            process.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            continue
+        assert done.exists(), f"training ended before epoch {epoch}'s checkpoint: {process.communicate()[1][-2000:]}"
     return process
 
 
