@@ -305,12 +305,14 @@ class Record:
         return record
 
     def fields_json(self) -> dict:
-        """Every spec field that is not None, as JSON, in declaration order."""
+        """Every spec field as JSON, in declaration order; a None is left out only where
+        leaving it out reads back as None (its default), else written as null."""
         doc = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if "kind" in f.metadata and value is not None:
-                doc[f.metadata["key"] or f.name] = f.metadata["kind"].write(value)
+            kind = f.metadata.get("kind")
+            if kind is not None and (value is not None or (isinstance(kind, Optional) and f.default is not None)):
+                doc[f.metadata["key"] or f.name] = kind.write(value)
         return doc
 
     def check(self, where: str) -> None:
