@@ -83,3 +83,26 @@ def test_edgeseq_run_char_loads_only_what_it_uses():
     typer_version = tuple(int(part) for part in version("typer").split(".")[:2])
     allowed = {""} | ({"pydantic"} if typer_version >= (0, 29) else set())  # 0.29+ imports it for every command
     assert set(loaded) <= allowed, loaded
+
+
+def test_the_program_loads_only_the_module_of_the_command_it_runs():
+    """``edgeseq run ...`` adds only the run commands (Typer reads every command it holds at
+    each start); ``edgeseq --help`` and ``from edgeseq.cli import app`` hold every command."""
+    modules = ("edgeseq.cli.run", "edgeseq.cli.train", "edgeseq.cli.files", "edgeseq.specs")
+    program = ("from edgeseq.cli import main\nsys.argv = ['edgeseq', *{args!r}]\n"
+               "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+               f"print('LOADED:' + ','.join(m for m in {modules!r} if m in sys.modules))\n")
+    done = run_python(program.format(args=["run", "char", "--prompt", "if you", "--length", "1"]))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2] == "LOADED:edgeseq.cli.run"
+    done = run_python(program.format(args=["--help"]))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2] == "LOADED:" + ",".join(modules)
+    assert [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines()[1:-2]] == [
+        "export", "verify", "info", "train", "run"]
+    done = run_python(f"from edgeseq.cli import app\nprint('LOADED:' + ','.join(m for m in {modules!r} if m in sys.modules))\n")
+    assert done.stdout.splitlines()[0] == "LOADED:" + ",".join(modules)
+    import typer
+
+    from edgeseq.cli import COMMAND_MODULES, app
+    assert set(typer.main.get_command(app).commands) == set(COMMAND_MODULES)  # every command is found

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseq.choices import PRECISIONS, check_choice, either
-from edgeseq.cli.app import app, reports_errors
+from edgeseq.cli.apps import app, reports_errors
 from edgeseq.contract.quantization import MAX_ACCURACY_DROP, MAX_RMSE_RATIO
 from edgeseq.display import json_text, printable
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseq.choices import PRECISIONS, check_choice
-from edgeseq.cli.app import reports_errors, run_app
+from edgeseq.cli.apps import reports_errors, run_app
 from edgeseq.cli.options import DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PRECISION_HELP, SEASON_HELP
 from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseq.choices import CELLS, DATE_FORMATS, check_choice, either, missing_choice
-from edgeseq.cli.app import reports_errors, train_app
+from edgeseq.cli.apps import reports_errors, train_app
 from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, HEAD_HELP, INPUT_HELP, RESUME_HELP,
                                  SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP, WORKERS_HELP)
 from edgeseq.data.samples import SAMPLES

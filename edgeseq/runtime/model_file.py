@@ -73,17 +73,23 @@ def check_threads(threads: int) -> int:
     return threads
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, optimize: bool = True) -> ort.SessionOptions:
     """One session's options. ``session.disable_quant_qdq``: an int8 GRU or RNN file stores its
     weights int8 behind DequantizeLinear (onnxruntime has no int8 GRU); with QDQ handling off,
     onnxruntime folds them into fp32 constants once at load instead of dequantizing on every
-    call. It changes nothing else: fp32 and int8 LSTM files optimize to the same graph."""
+    call. It changes nothing else: fp32 and int8 LSTM files optimize to the same graph.
+
+    ``optimize=False`` skips onnxruntime's graph optimizations, for a graph that runs as fast
+    without them: an fp32 generation graph then opens in about 12 ms instead of 26 ms (part of
+    every ``edgeseq run char``) at the same time per character. An int8 graph needs them (the
+    folding above; its LSTM's quantized ops)."""
     check_threads(threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
+                                        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     options.add_session_config_entry("session.disable_quant_qdq", "1")
     options.log_severity_level = 3
     return options
@@ -107,11 +113,12 @@ def io_of(session: ort.InferenceSession) -> tuple[dict, dict]:
             {a.name: (a.type, a.shape) for a in session.get_outputs()})
 
 
-def load_model(path: Path, data: bytes, threads: int = 1) -> ModelFile:
-    """Steps 2-4 of the module docstring on ``data``, the bytes of ``path``."""
+def load_model(path: Path, data: bytes, threads: int = 1, optimize: bool = True) -> ModelFile:
+    """Steps 2-4 of the module docstring on ``data``, the bytes of ``path`` (``optimize``: see
+    ``session_options``)."""
     where = str(path)
     digest = check_digest(data, where)
-    options = session_options(threads)
+    options = session_options(threads, optimize)
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises several types for a broken file

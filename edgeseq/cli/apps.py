@@ -10,7 +10,6 @@ set up once in ``main``.
 import functools
 import os
 import sys
-import tempfile
 import traceback
 from typing import Annotated, Optional
 
@@ -43,6 +42,8 @@ def fail(message: str, code: int = 2, kind: str = "error") -> typer.Exit:
 
 def internal_error(error: BaseException) -> typer.Exit:
     """An unexpected failure: its traceback to a file, one line saying where, exit code 1."""
+    import tempfile  # only a bug needs it: not imported on every start
+
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     try:
         fd, path = tempfile.mkstemp(prefix="edgeseq-trace-", suffix=".txt")
