@@ -53,15 +53,30 @@ def cli(*args: str):
 
 @pytest.fixture(scope="session")
 def ship_run(tmp_path_factory):
-    """The lab's ship setup: 2-layer LSTM + dense head, windows of 10, full batch, 500 epochs."""
+    """The lab's ship setup: 2-layer LSTM + dense head, windows of 10, full batch, 500 epochs.
+
+    Trained once per test session: with pytest-xdist the first worker to ask trains it (under
+    a lock in the session's shared temporary folder) and the others read its run folder."""
+    import fcntl
+
     from edgeseq.data.text import sample_text
     from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
+    from edgeseq.training.run_folder import load_run
 
-    text, window = sample_text("ship")
-    out = tmp_path_factory.mktemp("runs") / "ship"
-    model, config, metrics = train_char(
-        text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
-        TrainSettings(epochs=500, lr=0.1, seed=0), out=out, source="sample:ship")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this session's folder, above every worker's own
+    out = shared / "shared-ship-run" / "ship"
+    out.parent.mkdir(exist_ok=True)
+    with open(shared / "shared-ship-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (out / "metrics.json").exists():
+            model, config, metrics = load_run(out)
+        else:
+            text, window = sample_text("ship")
+            model, config, metrics = train_char(
+                text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
+                TrainSettings(epochs=500, lr=0.1, seed=0), out=out, source="sample:ship")
     return out, model, config, metrics
 
 
