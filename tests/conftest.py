@@ -42,6 +42,17 @@ def edited_copy(source, target, edit=None, seal: bool = True):
     return target
 
 
+def bench_smoke(module: str, out: Path) -> str:
+    """``python -m MODULE --smoke --out OUT`` from the repository (a bench's smoke run); its report."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", module, "--smoke", "--out", str(out)], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out.read_text()
+
+
 def cli(*args: str):
     """Run the edgeseq CLI in-process; returns the click Result (stdout, stderr, exit_code)."""
     from typer.testing import CliRunner

@@ -1,13 +1,9 @@
 """The benchmark runs end to end in its smoke mode and produces every row (not timings)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from conftest import REPO
+from conftest import bench_smoke
 
 ROWS = {
     "Targets": [
@@ -73,12 +69,7 @@ ROWS = {
 
 @pytest.mark.slow
 def test_the_bench_produces_every_row(tmp_path):
-    out = tmp_path / "RESULTS.md"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    text = out.read_text()
+    text = bench_smoke("bench", tmp_path / "RESULTS.md")
     assert text.startswith("# edgeseq benchmark results (SMOKE RUN")
     for key in ("cpu", "cores", "versions"):
         assert f"- **{key}**:" in text
