@@ -106,3 +106,18 @@ def test_the_program_loads_only_the_module_of_the_command_it_runs():
 
     from edgeseq.cli import COMMAND_MODULES, app
     assert set(typer.main.get_command(app).commands) == set(COMMAND_MODULES)  # every command is found
+
+
+def test_the_program_skips_the_interpreters_teardown_only_after_commands_without_tensorflow():
+    """``edgeseq run`` ends its process once its output is flushed (edgeseq.cli.program): an
+    atexit hook never runs, the exit code and every line still arrive; ``train`` exits normally."""
+    program = ("import atexit\natexit.register(lambda: print('TEARDOWN', flush=True))\n"
+               "sys.argv = ['edgeseq', *{args!r}]\nfrom edgeseq.cli import program\nprogram()\n")
+    done = run_python(program.format(args=["run", "char", "--prompt", "if you", "--length", "20"]))
+    assert (done.returncode, done.stdout) == (0, " want to build a shi\n"), done.stderr
+    assert done.stderr.startswith("model ship.onnx: 2xLSTM(64)") and "20 chars in" in done.stderr
+    done = run_python(program.format(args=["run", "char", "--prompt", "if", "--length", "0"]))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1].startswith("edgeseq: error: ")
+    done = run_python(program.format(args=["train", "char", "--epochs", "0"]))
+    assert done.returncode == 2 and done.stdout == "TEARDOWN\n"

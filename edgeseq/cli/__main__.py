@@ -1,4 +1,4 @@
 """``python -m edgeseq.cli``: the same as the ``edgeseq`` command."""
-from edgeseq.cli import main
+from edgeseq.cli import program
 
-main()
+program()
