@@ -82,7 +82,7 @@ def test_dynamic_quantization_keeps_the_optional_lengths(ship_export, tmp_path, 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     int8 = tmp_path / "ship.int8.onnx"
-    quantize_dynamic(ship_export[0], int8, op_types_to_quantize=["LSTM", "MatMul"], per_channel=False,
+    quantize_dynamic(ship_export[0], int8, op_types_to_quantize=["LSTM", "MatMul"], per_channel=True,
                      weight_type=QuantType.QInt8)
     capfd.readouterr()
     session = ort.InferenceSession(str(int8))
