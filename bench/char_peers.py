@@ -16,6 +16,7 @@ from bench import models
 from bench.sessions import ort_session
 from bench.timing import Timing
 from bench.workload import Sizes
+from edgeseq.contract import ModelFiles
 
 WINDOW = 10
 
@@ -59,6 +60,8 @@ def char_peers(built, work: Path, size: Sizes):
     p["cfg"] = cfg
     p["reread"] = ort_session(models.window_reread_graph(built.onnx, work / "reread.onnx", WINDOW))
     p["recurrent_only"] = ort_session(models.recurrent_only_loop(built.onnx, work / "recurrent_only.onnx"))
+    p["recurrent_only/int8"] = ort_session(models.recurrent_only_loop(ModelFiles(built.onnx).int8,
+                                                                      work / "recurrent_only.int8.onnx"))
     p["vocab"] = cfg.vocab_size
     return p
 
@@ -147,13 +150,14 @@ def stateful_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
         session.run(None, {"ids": long_ids, "state": zero})
         return 500
 
-    recurrent_only = p["recurrent_only"]
     loop_feed = {"steps": np.array(size.chars, np.int64),
                  **{f"s{r}_in": np.zeros((1, 1, cfg.hidden), np.float32) for r in range(cfg.state_count)}}
 
-    def recurrent_loop():
-        recurrent_only.run(None, loop_feed)
-        return size.chars
+    def recurrent_loop(key):
+        def run():
+            p[key].run(None, loop_feed)
+            return size.chars
+        return run
 
     return {"edgeseq runner (generation graph)": edgeseq_graph,
             "edgeseq runner, sampled T=0.8 top-k 10": edgeseq_sampled,
@@ -165,7 +169,8 @@ def stateful_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:
             "TFLite dynamic-range int8 step (1x1)": tflite_loop("step.int8"),
             "TensorFlow tf.function step": tf_loop,
             "in-kernel floor (one call over 500 chars)": floor,
-            "a Loop of just the LSTM ops at time 1 (no head, no choice)": recurrent_loop}
+            "a Loop of just the LSTM ops at time 1 (no head, no choice)": recurrent_loop("recurrent_only"),
+            "a Loop of just the int8 LSTM ops (DynamicQuantizeLSTM) at time 1": recurrent_loop("recurrent_only/int8")}
 
 
 def window_blocks(p, size: Sizes, prompt: np.ndarray) -> dict:

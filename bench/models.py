@@ -264,7 +264,9 @@ def stock_unrolled_graph(run: Path, out: Path) -> Path:
 def recurrent_only_loop(step_path: Path, out: Path) -> Path:
     """A measuring stick, not a generator: a Loop whose body is only the recurrent ops at
     time 1 (the input row is a constant; no head, no choice). What one character costs in
-    any graph loop built on onnxruntime's fused recurrent kernels, before anything else."""
+    any graph loop built on onnxruntime's fused recurrent kernels, before anything else.
+    Of an int8 step graph: its DynamicQuantizeLSTM ops, so the two precisions' kernels
+    compare alone."""
     import onnx
     from onnx import TensorProto as T, helper, numpy_helper
 
@@ -277,8 +279,10 @@ def recurrent_only_loop(step_path: Path, out: Path) -> Path:
     body, x = [n("Identity", ["cond"], ["cond_out"])], "x"
     for layer in parts.layers:
         finals = [f"{states[r]}_out" for r in layer.state_rows]
-        body.append(n(layer.op_type, [x, *layer.weights, "", *(states[r] for r in layer.state_rows)],
-                      ["", *finals], **layer.attributes))
+        inputs = [x, *layer.weights, "", *(states[r] for r in layer.state_rows)]
+        if layer.scales:  # int8 (DynamicQuantizeLSTM): no peepholes, then the weights' scales
+            inputs += [""] * (8 - len(inputs)) + layer.scales
+        body.append(n(layer.op_type, inputs, ["", *finals], domain=layer.domain or None, **layer.attributes))
         x = finals[0]
     vi = helper.make_tensor_value_info
     shape = [1, 1, parts.hidden]
@@ -289,5 +293,6 @@ def recurrent_only_loop(step_path: Path, out: Path) -> Path:
                                   [vi("cond_out", T.BOOL, []), *(vi(f"{s}_out", T.FLOAT, shape) for s in states)]))],
         "recurrent_only_loop", [vi("steps", T.INT64, []), *(vi(f"{s}_in", T.FLOAT, shape) for s in states)],
         [vi(f"{s}_final", T.FLOAT, shape) for s in states], initializer=inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(out))
+    opsets = [helper.make_opsetid("", 17)] + [helper.make_opsetid(d, 1) for d in {lay.domain for lay in parts.layers} if d]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(out))
     return out

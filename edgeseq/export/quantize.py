@@ -7,9 +7,9 @@
   ``reduce_range`` only helps machines without VNNI and cost accuracy here); the layer's
   input and its h are quantized to uint8 on every call, from that call's own range. Still
   one fused op per layer: no Loop. Per gate row, not one scale per matrix, although that
-  streams faster (19.1 against 21.9 us a character for the bench's 2x128 model, one run): on a 2x128
-  LSTM trained on 165 KB of English prose, greedy text from 30 prompts left fp32's after a
-  median of 26 characters with one scale per matrix, and stayed fp32's for all 200
+  streams faster (19.1 against 21.9 us a character, the bench's 2x128 model, one run): on a
+  2x128 LSTM trained on 165 KB of English prose, greedy text from 30 prompts left fp32's
+  after a median of 26 characters with one scale per matrix, and stayed fp32's for all 200
   characters from 21 of the 30 prompts per gate row (the LSTM's scales decide it; the
   head's do not). Next-character accuracy moved by 0.01 points either way.
 * **the dense head** (a MatMul by a constant) -> ``DynamicQuantizeLinear`` + ``MatMulInteger``
