@@ -211,6 +211,56 @@ def test_info_shows_the_int8_model_beside_the_fp32_one():
     assert as_json["int8_beside"]["quantization"]["rmse_ratio"] <= 1.02
 
 
+def test_info_describes_the_fp32_model_when_the_int8_file_beside_it_cannot_run(tmp_path):
+    step = copy_set("ship", tmp_path, int8=True)
+    int8 = ModelFiles(step).int8
+    good = cli("info", str(step)).stdout.splitlines()
+    data = bytearray(int8.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a damaged int8 file
+    int8.write_bytes(bytes(data))
+    damaged = cli("info", str(step))
+    assert damaged.exit_code == 0 and damaged.stdout.splitlines()[:-1] == good[:-2]
+    assert damaged.stdout.splitlines()[-1].startswith("int8 beside it: ship.int8.onnx cannot be run: its bytes do "
+                                                      "not match")
+    shutil.copy(EXPORTED / "stock.int8.onnx", int8)  # an int8 file made from another model
+    stale = cli("info", "--json", str(step))
+    assert stale.exit_code == 0 and json.loads(stale.stdout)["int8_beside"] == {
+        "file": "ship.int8.onnx", "problem": "ship.int8.onnx was not made from the ship.onnx beside it (a stale int8 "
+                                            "file); export again with --quantize int8 --force"}
+
+
+def test_info_of_an_int8_file_says_whose_training_figures_it_shows():
+    lines = cli("info", str(EXPORTED / "ship.int8.gen.onnx")).stdout.splitlines()
+    assert "metrics (the fp32 model's, from training):" in lines
+    assert any(line.startswith("parity_max_abs_diff (the fp32 file's, against TensorFlow): ") for line in lines)
+    step = lines.index("step:")  # the step graph's record: its inputs and outputs one per line
+    assert lines[step + 1:step + 4] == ["  graph: dynamic", "  inputs:",
+                                        "    ids: int32 [batch, time]: character ids, positions in the vocabulary"]
+    assert "metrics:" in cli("info", str(EXPORTED / "ship.onnx")).stdout.splitlines()  # fp32: its own
+
+
+def test_an_int8_files_card_says_how_to_run_it():
+    for name, line in (("ship.int8.onnx", "Run: edgeseq run char --model NAME.onnx --precision int8 --prompt TEXT."),
+                       ("ship.int8.gen.onnx", "Run: edgeseq run char --model ship.onnx --precision int8 --prompt "
+                                              "TEXT."),
+                       ("stock.int8.onnx", "Run: edgeseq run stock --model NAME.onnx --precision int8 --csv "
+                                           "HISTORY.csv.")):
+        card = onnx.load(str(EXPORTED / name)).doc_string
+        assert any(row.startswith(line) for row in card.splitlines()), (name, card)
+
+
+def test_verify_of_an_int8_file_brings_its_generation_graph(tmp_path):
+    step = copy_set("ship", tmp_path, int8=True)
+    result = cli("verify", str(ModelFiles(step).int8))
+    assert result.exit_code == 0
+    assert sorted({line.split()[1].rstrip(":") for line in result.stdout.splitlines()[:-1]}) == [
+        "ship.int8.gen.onnx", "ship.int8.onnx"]
+    ModelFiles(step).int8.write_bytes(ModelFiles(step).int8.read_bytes()[:5000])  # cut short
+    lines = cli("verify", str(ModelFiles(step).int8)).stdout.splitlines()
+    assert "FAIL ship.int8.onnx: digest: none found: a damaged or cut-short file, or one exported before edgeseq " \
+           "recorded digests; export it again" in lines
+
+
 # ------------------------------------------------------------------ the generation graphs
 
 def test_the_fp32_generation_graph_is_unchanged():

@@ -80,23 +80,42 @@ def info(
         print(json_text({**model.meta, **({"provenance": model.provenance} if model.provenance else {}),
                          **({"int8_beside": int8} if int8 else {})}))
         return
+    # an int8 file carries the fp32 model's training figures and export parity: say whose they are
+    labels = FP32_FIGURES if model.description.quantization is not None else {}
     for key, value in model.meta.items():  # every line escaped: the text is the file's
+        key_shown = labels.get(key, key)
         if key == "evaluation" and value:  # a series model's walk-forward test table (checked when read)
             from edgeseq.evaluation.forecast import format_table
 
             print("evaluation (walk-forward over the test part, price units):")
             print("\n".join("  " + printable(line) for line in format_table(value).splitlines()))
         elif isinstance(value, dict):
-            print(printable(f"{key}:"))
-            for k, v in value.items():
-                print(printable(f"  {k}: {v if not isinstance(v, float) else f'{v:.6g}'}"))
+            print(printable(f"{key_shown}:"))
+            print_fields(value, "  ")
         else:
-            print(printable(f"{key}: {value!r}" if key == "vocabulary" else f"{key}: {value}"))
+            print(printable(f"{key_shown}: {value!r}" if key == "vocabulary" else f"{key_shown}: {value}"))
     for key, value in model.provenance.items():  # export --author / --license (ONNX metadata_props)
         print(printable(f"{key}: {value}"))
-    if int8:
+    if int8 and "problem" in int8:
+        print(printable(f"int8 beside it: {int8['file']} cannot be run: {int8['problem']}"))
+    elif int8:
         sizes = "; ".join(f"{name} {100 * ratio:.1f}% of {name.replace('.int8', '')}'s size"
                           for name, ratio in int8["size_ratios"].items())
         print(printable(f"int8 beside it (run it with --precision int8): {sizes}"))
         print(printable(f"  its cost, measured against fp32 on {int8['quantization']['measured_on']}: "
-                        f"{int8['summary']}"))
+                        f"{int8['cost']}"))
+
+
+#: how ``info`` labels the fields an int8 file keeps from the fp32 model it was made from
+FP32_FIGURES = {"metrics": "metrics (the fp32 model's, from training)",
+                "parity_max_abs_diff": "parity_max_abs_diff (the fp32 file's, against TensorFlow)"}
+
+
+def print_fields(fields: dict, indent: str) -> None:
+    """``key: value`` lines, a nested record's fields indented below its key."""
+    for k, v in fields.items():
+        if isinstance(v, dict):
+            print(printable(f"{indent}{k}:"))
+            print_fields(v, indent + "  ")
+        else:
+            print(printable(f"{indent}{k}: {v if not isinstance(v, float) else f'{v:.6g}'}"))

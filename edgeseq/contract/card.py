@@ -39,7 +39,8 @@ def char_card(meta) -> str:
         f"This file: {this_file}.",
         _int8(meta),
         _figures("Training", meta.metrics),
-        f"Run: edgeseq run char --model {step} --prompt TEXT. Vocabulary and state layout are {_DETAILS}.",
+        f"Run: edgeseq run char --model {_run_model(step, meta)} --prompt TEXT. Vocabulary and state layout are "
+        f"{_DETAILS}.",
     ) if line)
 
 
@@ -61,9 +62,17 @@ def series_card(meta) -> str:
         f"This file: the forecaster, {rows} per window.",
         _int8(meta),
         test,
-        f"Run: edgeseq run stock --model NAME.onnx --csv HISTORY.csv. Features, "
+        f"Run: edgeseq run stock --model {_run_model('NAME.onnx', meta)} --csv HISTORY.csv. Features, "
         f"{'transform' if meta.target_mode == 'change' else 'scaler'} and horizon are {_DETAILS}.",
     ) if line)
+
+
+def _run_model(step: str, meta) -> str:
+    """What ``--model`` names to run this file: its fp32 step file, with ``--precision int8``
+    for an int8 file (the runner finds NAME.int8.onnx and its generation graph beside it)."""
+    if meta.quantization is None:
+        return step
+    return f"{step.replace('.int8.onnx', '.onnx')} --precision int8"
 
 
 def _int8(meta) -> str:

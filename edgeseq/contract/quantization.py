@@ -62,9 +62,9 @@ class Quantization(Record):
             return None
         return 100 * (self.accuracy_fp32 - self.accuracy_int8)
 
-    def summary(self) -> str:
-        """One line: the size and the measured cost."""
-        parts = [f"{100 * self.size_ratio:.1f}% of the fp32 file"]
+    def summary(self, size: bool = True) -> str:
+        """One line: the size (unless not ``size``) and the measured cost."""
+        parts = [f"{100 * self.size_ratio:.1f}% of the fp32 file"] if size else []
         if self.accuracy_fp32 is not None and self.accuracy_int8 is not None:
             parts.append(f"next-character accuracy {self.accuracy_fp32:.4f} -> {self.accuracy_int8:.4f}")
         if self.last_accuracy_fp32 is not None and self.last_accuracy_int8 is not None:

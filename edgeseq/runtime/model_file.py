@@ -31,7 +31,7 @@ from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.schema import load_document
 from edgeseq.display import printable
-from edgeseq.errors import InputError, ModelFileError
+from edgeseq.errors import EdgeseqError, InputError, ModelFileError
 from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
@@ -196,16 +196,24 @@ def check_made_from(path: Path, description: CharMeta | SeriesMeta, step: tuple[
 
 
 def int8_sibling(model: ModelFile) -> dict | None:
-    """For an fp32 step file with NAME.int8.onnx beside it (made from it): what ``edgeseq info``
-    shows of that file: its name, size ratio(s) and measured cost. None when there is none."""
+    """For an fp32 step file with NAME.int8.onnx beside it: what ``edgeseq info`` shows of that
+    file: its name, size ratio(s) and measured cost; or, when it cannot be run (damaged,
+    stale, not an int8 file), its name and why: the fp32 file is described all the same.
+    None when there is none."""
     files = ModelFiles(model.path)
     if model.description.quantization is not None or model.description.graph != "dynamic" or not files.int8.is_file():
         return None
-    int8 = open_model(files.int8)
-    check_made_from(files.int8, int8.description, (model.path.name, model.sha256))
-    sizes = {files.int8.name: round(files.int8.stat().st_size / model.path.stat().st_size, 4)}
+    try:
+        int8 = open_model(files.int8)
+        check_made_from(files.int8, int8.description, (model.path.name, model.sha256))
+        if int8.description.quantization is None:
+            raise ModelFileError(f"{files.int8.name} is not an int8 file (it has no quantization record)")
+    except EdgeseqError as e:
+        return {"file": files.int8.name, "problem": str(e).removeprefix(f"{files.int8}: ")}
+    sizes = {files.int8.name: round(files.int8.stat().st_size / model.path.stat().st_size, 6)}
     if files.int8_generation.is_file() and files.generation.is_file():
         sizes[files.int8_generation.name] = round(files.int8_generation.stat().st_size
-                                                  / files.generation.stat().st_size, 4)
-    return {"file": files.int8.name, "size_ratios": sizes,
-            "quantization": int8.meta.get("quantization"), "summary": int8.description.quantization.summary()}
+                                                  / files.generation.stat().st_size, 6)
+    quantization = int8.description.quantization
+    return {"file": files.int8.name, "size_ratios": sizes, "quantization": int8.meta.get("quantization"),
+            "summary": quantization.summary(), "cost": quantization.summary(size=False)}

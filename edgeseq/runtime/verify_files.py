@@ -18,7 +18,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from edgeseq.contract import METADATA_KEY
+from edgeseq.contract import METADATA_KEY, ModelFiles
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
@@ -43,7 +43,8 @@ class Check:
 
 
 def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None) -> list[Check]:
-    """The checks of a file (a step file brings its siblings), or of every model in a folder."""
+    """The checks of a file (a step file brings its siblings: NAME.onnx every NAME.*.onnx,
+    NAME.int8.onnx its generation graph), or of every model in a folder."""
     path = Path(path)
     if path.is_dir():
         return verify_folder(path, checker)
@@ -52,6 +53,9 @@ def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None
     files = [path]
     if not path.name.removesuffix(".onnx").count("."):  # NAME.onnx: the whole set beside it
         files += sorted(p for p in path.parent.glob(f"{path.stem}.*.onnx") if p != path)
+    elif path.name.endswith(".int8.onnx"):  # NAME.int8.onnx: with its own generation graph
+        generation = ModelFiles(path.with_name(path.name.replace(".int8.onnx", ".onnx"))).int8_generation
+        files += [generation] if generation.is_file() else []
     return [check for file in files for check in verify_file(file, checker)] + _leftovers(path.parent)
 
 
@@ -99,8 +103,9 @@ def verify_file(file: Path, checker) -> list[Check]:
     try:
         digest = check_digest(data, str(file))
         checks.append(Check("ok" if digest else "FAIL", name, "digest",
-                            "matches its bytes" if digest else "none: exported before edgeseq recorded digests; "
-                                                               "export it again"))
+                            "matches its bytes" if digest else "none found: a damaged or cut-short file, or one "
+                                                               "exported before edgeseq recorded digests; export it "
+                                                               "again"))
     except EdgeseqError as e:
         return checks + [Check("FAIL", name, "digest", _detail(e, file))]
     try:
