@@ -140,6 +140,29 @@ def test_an_int8_model_that_costs_too_much_is_refused_unless_forced(tmp_path, mo
     assert [p.name for p in quantize_exported(step, force=True, root=REPO)] == ["ship.int8.onnx", "ship.int8.gen.onnx"]
 
 
+def test_export_quantize_refuses_a_training_text_that_changed_since_training(tmp_path):
+    """Training records the text file's sha256; the int8 cost is measured only on that very text."""
+    from edgeseq.contract.files import file_sha256
+    from edgeseq.export.int8_data import char_training_data
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
+
+    corpus = tmp_path / "tale.txt"
+    corpus.write_text("the fisherman went out to sea and the sea was calm; the fisherman came home with fish.\n" * 4)
+    run = tmp_path / "run"
+    train_char(corpus.read_text(), 10, CharModelSpec(cell="lstm", layers=1, hidden=8), TrainSettings(epochs=1, seed=0),
+               out=run, source=str(corpus))
+    config = json.loads((run / "config.json").read_text())
+    assert config["training"]["text_sha256"] == file_sha256(corpus)
+    text, _ = char_training_data(config["training"], config["vocabulary"], 10, "window", None)
+    assert text == corpus.read_text()
+    corpus.write_text(corpus.read_text().replace("came home", "home came"))  # the same characters, other text
+    result = cli("export", str(run), "-o", str(tmp_path / "tale.onnx"), "--quantize", "int8")
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+        f"edgeseq: error: {corpus} is not the text the model was trained on (it changed since: its sha256 is not "
+        "the one training recorded); measure on that very text")
+    assert not (tmp_path / "tale.onnx").exists()
+
+
 def test_export_quantize_refuses_before_loading_when_the_training_data_is_gone(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeseq.contract.files import file_sha256
 from edgeseq.data.samples import SAMPLES
 from edgeseq.data.char_data import CharData, line_data, stateful_data, window_data
 from edgeseq.data.text import read_text, sample_text, split_lines
@@ -62,7 +63,9 @@ def char_training_data(training: dict, vocabulary: str, window: int, context: st
     every character (whatever --stride training used), its lines, or as many stateful streams
     as training had, over the whole text (a validation part included: the int8 file must say
     what the fp32 one says on all of it, and the streams' boundaries may differ from
-    training's). Refused when the text's characters are not the model's vocabulary."""
+    training's). Refused when the text's characters are not the model's vocabulary, or when
+    its bytes are not the ones training recorded (runs trained before edgeseq recorded them:
+    the vocabulary check only)."""
     source = char_source(training, root)
     try:
         text = sample_text(source[len(SAMPLE_PREFIX):])[0] if isinstance(source, str) else read_text(source)
@@ -77,4 +80,8 @@ def char_training_data(training: dict, vocabulary: str, window: int, context: st
     if data.vocab.chars != vocabulary:
         raise InputError(f"{training['source']} is not the text the model was trained on (its characters are not "
                          "the model's vocabulary)")
+    recorded = training.get("text_sha256")
+    if isinstance(source, Path) and isinstance(recorded, str) and file_sha256(source) != recorded:
+        raise InputError(f"{training['source']} is not the text the model was trained on (it changed since: its "
+                         "sha256 is not the one training recorded); measure on that very text")
     return text, data

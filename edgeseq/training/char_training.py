@@ -27,6 +27,7 @@ import math
 from pathlib import Path
 
 import edgeseq
+from edgeseq.contract.files import file_sha256
 from edgeseq.data.char_data import CharData, line_data, window_data
 from edgeseq.data.text import split_lines
 from edgeseq.log import logger
@@ -114,13 +115,22 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
         "window": data.window,
         "context": data.context,
         **({"line_end": data.line_end} if data.line_end else {}),
-        "training": {**settings.__dict__, "batch_size": batch, "source": source, "data": data.summary,
-                     "epochs_run": progress.epoch, "epoch_kept": kept, "tensorflow": tf.__version__},
+        "training": {**settings.__dict__, "batch_size": batch, "source": source, **text_fingerprint(source),
+                     "data": data.summary, "epochs_run": progress.epoch, "epoch_kept": kept,
+                     "tensorflow": tf.__version__},
     }
     if kept:
         session.write(run_config, progress.history, metrics)
     session.close(outcome)
     return model, run_config, metrics
+
+
+def text_fingerprint(source: str) -> dict:
+    """``{"text_sha256": ...}`` of a training text file (nothing for a sample): by it ``export
+    --quantize int8`` knows the text it measures the int8 model on is the one trained on."""
+    if not source or source.startswith("sample:") or not Path(source).is_file():
+        return {}
+    return {"text_sha256": file_sha256(source)}
 
 
 def final_metrics(steps: Steps, data: CharData, batch: int | None) -> dict:
