@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -171,9 +172,9 @@ def test_export_quantize_refuses_before_loading_when_the_training_data_is_gone(t
                                                  "target": "a", "model": {}, "data": {"source": "gone.csv"}}))
     result = cli("export", str(run), "--quantize", "int8")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == (
+    assert result.stderr.splitlines()[-1] == (  # a relative path: the folder the export ran in
         "edgeseq: error: the int8 cost is measured on the model's training CSV, gone.csv, which is not there "
-        "(looked for gone.csv); export from the folder it was trained in")
+        f"(looked for {Path.cwd() / 'gone.csv'}); export from the folder it was trained in")
     assert cli("export", str(run), "--quantize", "int4").stderr.splitlines()[-1] == (
         "edgeseq: error: unknown --quantize 'int4'; choose one of: int8")
 

@@ -53,7 +53,7 @@ def _existing(path: Path, root: Path | None, what: str) -> Path:
     full = path if path.is_absolute() or root is None else root / path
     if not full.is_file():
         raise InputError(f"the int8 cost is measured on the model's {what}, {path}, which is not there "
-                         f"(looked for {full}); export from the folder it was trained in")
+                         f"(looked for {full.absolute()}); export from the folder it was trained in")
     return full
 
 
