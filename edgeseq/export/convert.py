@@ -3,7 +3,9 @@
 One of the few modules that load TensorFlow (with the exporter and the two export tasks):
 ``edgeseq.training`` is imported first so that TensorFlow loads quietly (see its
 docstring) before tf2onnx imports it. The graph work after the conversion (fusing Loops,
-the ``lengths`` input, counting ops) is pure ONNX and lives in its own modules.
+the ``lengths`` input, the canonical form, counting ops) is pure ONNX and lives in its own
+modules. The canonical form comes last, before any check, metadata or digest: tf2onnx
+orders and names nodes differently from one process to the next (edgeseq.export.canonical).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import edgeseq.training  # noqa: F401  (TensorFlow, quietly, before tf2onnx load
 import tf2onnx
 
 from edgeseq.contract import CELL_OPS
+from edgeseq.export.canonical import canonicalize
 from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
 from edgeseq.export.onnx_graph import OPSET, op_counts, recurrent_summary
 from edgeseq.export.verify import Checklist
@@ -25,7 +28,8 @@ def convert(function, signature) -> onnx.ModelProto:
 
 def convert_recurrent(function, signature, layers: list, cell: str, checklist: Checklist, label: str,
                       lengths: bool = False) -> tuple[onnx.ModelProto, str]:
-    """tf2onnx, then every recurrent layer as a fused op (and ``lengths`` wired in), checked.
+    """tf2onnx, then every recurrent layer as a fused op (and ``lengths`` wired in), in its
+    canonical form, checked.
 
     Returns the graph and a summary of its recurrent ops for the checklist and metadata.
     """
@@ -33,6 +37,7 @@ def convert_recurrent(function, signature, layers: list, cell: str, checklist: C
     fuse_recurrent_loops(model, layers)
     if lengths:
         add_lengths_input(model)
+    canonicalize(model)
     summary = recurrent_summary(model)
     counts = op_counts(model)
     op = CELL_OPS[cell]

@@ -5,9 +5,10 @@ Every export is the same few steps, whatever the task:
 1. read the run's task and refuse files that exist (unless --force), before TensorFlow
    loads; then load the run and its task (``task_class``);
 2. for the dynamic graph (time axis free) and the fixed graph (time = the training window):
-   convert with tf2onnx, every recurrent layer a fused op (edgeseq.export.convert), then
-   compare ONNX with TensorFlow on the task's sample inputs, every output, plus the task's
-   own checks;
+   convert with tf2onnx, every recurrent layer a fused op, the graph in its canonical form
+   (edgeseq.export.convert: the same bytes from every export of the run), then compare
+   ONNX with TensorFlow on the task's sample inputs, every output, plus the task's own
+   checks;
 3. the task's work on both graphs together (a char model's generation graph); with
    ``--quantize int8``, the int8 step graph and its generation graph, measured against fp32
    on the training data (edgeseq.export.int8_set);

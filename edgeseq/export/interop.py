@@ -12,7 +12,8 @@ converter) reads the ONNX proto's own fields instead. So each written file also 
 * ``producer_name`` edgeseq and its version, ``domain`` ``ai.edgeseq``, and
   ``model_version`` = the contract's FORMAT_VERSION: the version of what the file promises
   (inputs, outputs, metadata layout). It is a property of the file, not of the moment, so
-  the same run exported twice gives the same bytes (the shipped MANIFEST relies on it);
+  the same run exported twice gives the same bytes (the shipped MANIFEST relies on it; the
+  graph itself is in its canonical form, edgeseq.export.canonical);
 * ``doc_string`` on the model (the model card, from the contract record), on the graph
   (its first line) and on each input and output (the texts the record derives);
 * with ``--author`` / ``--license``, the metadata keys ``author`` and ``license``: Netron
@@ -101,14 +102,15 @@ def io_shapes(description: CharMeta | SeriesMeta) -> dict[str, list[str | int]]:
     return shapes
 
 
-def _tensor_shape(value: onnx.ValueInfoProto) -> onnx.TensorShapeProto | None:
+def tensor_shape(value: onnx.ValueInfoProto) -> onnx.TensorShapeProto | None:
+    """The shape of a tensor or optional-tensor value (None: it has none)."""
     kind = value.type
     if kind.HasField("optional_type"):
         kind = kind.optional_type.elem_type
     return kind.tensor_type.shape if kind.HasField("tensor_type") and kind.tensor_type.HasField("shape") else None
 
 
-def _all_values(graph: onnx.GraphProto):
+def all_values(graph: onnx.GraphProto):
     """Every typed value of a graph and of its subgraphs (Loop bodies, If branches)."""
     yield from graph.input
     yield from graph.output
@@ -116,7 +118,7 @@ def _all_values(graph: onnx.GraphProto):
     for node in graph.node:
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _all_values(attr.g)
+                yield from all_values(attr.g)
 
 
 def name_dimensions(model: onnx.ModelProto, shapes: dict[str, list[str | int]]) -> None:
@@ -128,7 +130,7 @@ def name_dimensions(model: onnx.ModelProto, shapes: dict[str, list[str | int]]) 
     if set(values) != set(shapes):
         raise ValueError(f"the graph's inputs and outputs {sorted(values)} are not the described {sorted(shapes)}")
     for name, axes in shapes.items():
-        shape = _tensor_shape(values[name])
+        shape = tensor_shape(values[name])
         if shape is None or len(shape.dim) != len(axes):
             raise ValueError(f"{name}: rank {None if shape is None else len(shape.dim)}, described {axes}")
         for dim, axis in zip(shape.dim, axes):
@@ -141,8 +143,8 @@ def name_dimensions(model: onnx.ModelProto, shapes: dict[str, list[str | int]]) 
             else:
                 dim.dim_value = axis
             dim.denotation = DENOTATIONS.get(axis, "") if isinstance(axis, str) else ""
-    for value in _all_values(graph):
-        shape = _tensor_shape(value)
+    for value in all_values(graph):
+        shape = tensor_shape(value)
         for dim in shape.dim if shape is not None else ():
             if dim.HasField("dim_param") and dim.dim_param in renamed:
                 axis = renamed[dim.dim_param]
