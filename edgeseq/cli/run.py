@@ -43,10 +43,10 @@ def run_char(
     if generator.context == "stateful" and generator.model.description.context == "window":
         print(f"note: this model was trained on windows of {generator.window} from a zero state; "
               "carrying the state further may drift (--context window re-reads the window)", file=sys.stderr)
+    print(printable(generator.summary()), file=sys.stderr)  # the model, its precision, how it runs
     if request.batch:
         print("\n".join(printable(text, keep="\t") for text in request.text()))
     else:
-        print(printable(generator.summary()), file=sys.stderr)
         for chunk in request:  # the model's characters: lines and tabs as they are, controls escaped
             sys.stdout.write(printable(chunk, keep="\n\t"))
             sys.stdout.flush()
