@@ -251,3 +251,17 @@ def test_output_to_a_full_disk_is_one_line_and_exit_2(command, before, before_la
     expected = before if unbuffered else before_last_flush
     assert len(lines) == len(expected) + 1 and all(map(re.match, expected, lines)), lines
 
+
+def test_usage_lines_name_the_arguments_and_help_lists_the_precisions():
+    for command, argument in (("export", "RUN"), ("info", "FILE"), ("verify", "PATH")):
+        usage = cli(command, "--help").stdout.splitlines()[0]
+        assert usage.endswith(f" {command} [OPTIONS] {argument}"), usage
+    assert cli("export").stderr.splitlines()[-1] == "Error: Missing argument 'RUN'."
+    for command in ("char", "stock"):
+        help_text = " ".join(cli("run", command, "--help").stdout.split())
+        assert ("--precision [fp32|int8] fp32: the exported model NAME.onnx; int8: NAME.int8.onnx beside it (made by "
+                "'edgeseq export NAME.onnx --quantize int8'): a smaller file, faster only for LSTM models and mainly "
+                "in batches (a GRU or RNN runs in fp32 from weights stored int8); its measured cost in 'edgeseq info' "
+                "(default: fp32, or int8 for a --model NAME.int8.onnx).") in help_text
+    help_text = " ".join(cli("export", "--help").stdout.split())
+    assert "--quantize [int8] int8: also write an int8 model beside it" in help_text

@@ -17,11 +17,21 @@ import traceback
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 import edgeseq
 from edgeseq.display import printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import setup_cli_logging
+
+
+class PlainUsage(TyperCommand):
+    """A command whose usage line shows a required argument as its metavar (``edgeseq export
+    [OPTIONS] RUN``), without the braces Typer 0.28 puts around it (``{RUN}``)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece[1:-1] if piece[:1] == "{" and piece[-1:] == "}" else piece
+                for piece in super().collect_usage_pieces(ctx)]
 
 
 app = typer.Typer(
