@@ -70,9 +70,9 @@ def check_positive_number(option: str, value: float, zero: str | None = None) ->
         raise InputError(f"{option} must be {allowed}, got {value}")
 
 
-def either(choices: Sequence[str], last: str = "or") -> str:
-    """'rnn, lstm or gru': a choice list as a help text reads it (``last="and"``: a list of names)."""
-    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} {last} {choices[-1]}"
+def either(choices: Sequence[str]) -> str:
+    """'rnn, lstm or gru': a choice list as a help text reads it."""
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
 
 
 def metavar(choices: Sequence[str]) -> str:

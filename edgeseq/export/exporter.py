@@ -29,7 +29,6 @@ import numpy as np
 import onnx
 
 from edgeseq.atomic import check_new_file, recover, write_set
-from edgeseq.choices import either
 from edgeseq.contract import PRECISIONS, FileRef, ModelFiles
 from edgeseq.contract.files import SIBLING_ENDINGS, sibling_ending
 from edgeseq.contract.digest import bytes_sha256
@@ -158,7 +157,9 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
         logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {what.get(path, 'generation graph')})")
     if stale:  # made from the NAME.onnx just replaced: no runner would pair them with the new one
         again = "; export with --quantize int8 to make them again" if files.int8 in stale else ""
-        logger.info(f"removed {either([p.name for p in stale], 'and')} (made from the old {files.step.name}{again})")
+        names = [p.name for p in stale]
+        names = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+        logger.info(f"removed {names} (made from the old {files.step.name}{again})")
     if int8 is not None:
         from edgeseq.export.int8_set import log_quantized
 
