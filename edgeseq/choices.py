@@ -33,7 +33,7 @@ SEED_MAX = 2**32 - 1
 
 __all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
            "MISSING_VALUES", "PRECISIONS", "SEED_MAX", "check_choice", "check_range", "check_positive_number", "missing_choice",
-           "either", "explain"]
+           "either", "metavar", "explain"]
 
 
 def check_choice(option: str, value: object, choices: Collection[str]) -> None:
@@ -73,6 +73,11 @@ def check_positive_number(option: str, value: float, zero: str | None = None) ->
 def either(choices: Sequence[str]) -> str:
     """'rnn, lstm or gru': a choice list as a help text reads it."""
     return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def metavar(choices: Sequence[str]) -> str:
+    """'[fp32|int8]': the choices where an option's help shows the value it takes."""
+    return f"[{'|'.join(choices)}]"
 
 
 def explain(meanings: Mapping[str, str], choices: Sequence[str]) -> str:

@@ -262,13 +262,40 @@ CASES = [
          "after export; export it again", make=flipped(SHIP, "m.onnx"), code=1),
     Case("verify of nothing", ["verify", "nothing.onnx"], "nothing.onnx: no such file or folder"),
     Case("--precision int8 without an int8 file", [*RUN, "--precision", "int8"],
-         "no m.int8.onnx beside m.onnx; make it with: edgeseq export RUN --quantize int8 --force (RUN: the run "
-         "folder m.onnx was exported from)", make=model(SHIP)),
+         "no m.int8.onnx beside m.onnx; make it with: edgeseq export m.onnx --quantize int8", make=model(SHIP)),
+    Case("--precision fp32 with an int8 file", ["run", "char", "--model", "m.int8.onnx", "--prompt", "if you",
+                                                "--precision", "fp32"],
+         "m.int8.onnx is an int8 file; pass m.onnx for fp32 (or --precision int8)",
+         make=model(EXPORTED / "ship.int8.onnx", name="m.int8.onnx")),
     Case("--precision int8 with a stale int8 file", [*STOCK_RUN, "--precision", "int8"],
          "m.int8.onnx was not made from the m.onnx beside it (a stale int8 file); export again with --quantize "
          "int8 --force", make=lambda f: [model(STOCK, lambda d: d["training"].update(note="again"))(f),
                                          shutil.copy(EXPORTED / "stock.int8.onnx", f / "m.int8.onnx")]),
     Case("--quantize int4", ["export", "run", "--quantize", "int4"], "unknown --quantize 'int4'; choose one of: int8"),
+    Case("an export named as the int8 sibling", ["export", "run", "-o", "m.int8.onnx"],
+         "-o m.int8.onnx: NAME.int8.onnx is the name of the int8 model an export writes beside NAME.onnx; name the "
+         "model file NAME.onnx (e.g. -o m.onnx)", needs_run=True),
+    Case("an export named as the fixed graph", ["export", "run", "-o", "m.fixed.onnx"],
+         "-o m.fixed.onnx: NAME.fixed.onnx is the name of the fixed-window graph an export writes beside NAME.onnx; "
+         "name the model file NAME.onnx (e.g. -o m.onnx)", needs_run=True),
+    Case("an exported model instead of a run folder", ["export", "m.onnx"],
+         "m.onnx names a model file, not a run folder: to make its int8 model beside it, pass --quantize int8; to "
+         "export it again, pass the run folder it was exported from", make=model(SHIP)),
+    Case("-o with an exported model", ["export", "m.onnx", "--quantize", "int8", "-o", "n.onnx"],
+         "-o names the model a run folder is exported to; the int8 files of m.onnx go beside it (m.int8.onnx, ...): "
+         "leave -o out", make=model(SHIP)),
+    Case("--author with an exported model", ["export", "m.onnx", "--quantize", "int8", "--author", "Ada"],
+         "--author and --license are given when a run folder is exported; the int8 files of m.onnx carry its own",
+         make=model(SHIP)),
+    Case("int8 files already beside an exported model", ["export", "m.onnx", "--quantize", "int8"],
+         "m.int8.onnx already exists; pass --force to overwrite it",
+         make=lambda f: [model(SHIP)(f), model(EXPORTED / "ship.int8.onnx", name="m.int8.onnx")(f)]),
+    Case("an int8 model to quantize", ["export", "m.int8.onnx", "--quantize", "int8"],
+         "m.int8.onnx: an int8 model already; pass the fp32 model it was made from (ship.onnx)",
+         make=model(EXPORTED / "ship.int8.onnx", name="m.int8.onnx")),
+    Case("the fixed graph to quantize", ["export", "m.fixed.onnx", "--quantize", "int8"],
+         "m.fixed.onnx: the fixed graph of a model; pass its step model NAME.onnx",
+         make=model(EXPORTED / "ship.fixed.onnx", name="m.fixed.onnx")),
 ]
 
 

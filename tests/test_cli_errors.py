@@ -1,6 +1,9 @@
 """Bad input gets one clear line on stderr and exit code 2, never a traceback."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import onnx
 import pytest
 from onnx import TensorProto, helper
@@ -180,3 +183,85 @@ def test_options_that_do_nothing_are_noted():
     assert result.exit_code == 0 and "note: --seed and --top-k only matter when sampling" in result.stderr
     result = cli("run", "char", "--prompt", "if you", "--length", "5", "--context", "stateful")
     assert "trained on windows of 10 from a zero state; carrying the state further may drift" in result.stderr
+
+
+# ------------------------------------------------------------------ closed or failing output streams
+
+def shell(command: str, unbuffered: bool = True):
+    """``python -m edgeseq.cli COMMAND`` run by the shell (so ``>&-`` and ``2>&-`` close a
+    stream before Python starts); ``unbuffered``: stdout written at once (PYTHONUNBUFFERED=1),
+    else held in its buffer until the program's last flush."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = str(REPO)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.run(f"{shlex.quote(sys.executable)} -m edgeseq.cli {command}", shell=True, env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+SHIP_LINE = "model ship.onnx: 2xLSTM(64), context window 10, generation graph"
+
+
+def test_a_closed_stderr_drops_the_diagnostics_and_keeps_stdout_and_the_exit_code():
+    done = shell("run char --prompt 'if you' --length 20 2>&-")
+    assert (done.returncode, done.stdout, done.stderr) == (0, " want to build a shi\n", "")
+    done = shell("run char --prompt 'if you' --length 0 2>&-")  # the error line has nowhere to go
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", "")
+    done = shell("run char --prompt 'if you' --length 20 --no-such-option 2>&-")
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", "")
+    done = shell("run char --prompt 'if you' --length 20 2>/dev/full")  # a stderr that fails: the same
+    assert (done.returncode, done.stdout, done.stderr) == (0, " want to build a shi\n", "")
+
+
+def test_a_closed_stdout_is_one_line_and_exit_2():
+    done = shell("run char --prompt 'if you' --length 50 >&-")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [SHIP_LINE, "edgeseq: error: cannot write the output: standard output is closed"]
+    done = shell("info exported/ship.onnx >&-")
+    assert (done.returncode, done.stderr) == (2, "edgeseq: error: cannot write the output: standard output is closed\n")
+    done = shell("run char --prompt 'if you' --length 50 >&- 2>&-")
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["in the command", "at the last flush"])
+@pytest.mark.parametrize("command, before, before_last_flush", [
+    # the lines on stderr before the error: diagnostics written before the write that failed
+    ("run char --prompt 'if you' --length 50", [re.escape(SHIP_LINE)],
+     [re.escape(SHIP_LINE)]),  # run char flushes after each chunk
+    ("run char --prompt 'if you' --prompt ship --length 50", [re.escape(SHIP_LINE)],
+     [re.escape(SHIP_LINE), r"2 prompts x 50 chars in [\d.]+ ms"]),
+    ("run stock", STOCK_LINES := [r"read 1000 rows from ", "rows sorted by 'Date'", "model stock.onnx: "], STOCK_LINES),
+    ("info exported/ship.onnx", [], []),
+    ("verify exported/ship.onnx", [], [r"\d+ checks, 0 failed$"]),
+    ("--version", [], []),
+])
+def test_output_to_a_full_disk_is_one_line_and_exit_2(command, before, before_last_flush, unbuffered):
+    done = shell(f"{command} >/dev/full", unbuffered)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[-1] == "edgeseq: error: cannot write the output: No space left on device"
+    expected = before if unbuffered else before_last_flush
+    assert len(lines) == len(expected) + 1 and all(map(re.match, expected, lines)), lines
+
+
+def test_usage_lines_name_the_arguments_and_help_lists_the_precisions():
+    for command, argument in (("export", "RUN"), ("info", "FILE"), ("verify", "PATH")):
+        usage = cli(command, "--help").stdout.splitlines()[0]
+        assert usage.endswith(f" {command} [OPTIONS] {argument}"), usage
+    assert cli("export").stderr.splitlines()[-1] == "Error: Missing argument 'RUN'."
+    for command in ("char", "stock"):
+        help_text = " ".join(cli("run", command, "--help").stdout.split())
+        assert ("--precision [fp32|int8] fp32: the exported model NAME.onnx; int8: NAME.int8.onnx beside it (made by "
+                "'edgeseq export NAME.onnx --quantize int8'): a smaller file, faster only for LSTM models and mainly "
+                "in batches (a GRU or RNN runs in fp32 from weights stored int8); its measured cost in 'edgeseq info' "
+                "(default: fp32, or int8 for a --model NAME.int8.onnx).") in help_text
+    help_text = " ".join(cli("export", "--help").stdout.split())
+    assert "--quantize [int8] int8: also write an int8 model beside it" in help_text

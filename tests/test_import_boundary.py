@@ -121,3 +121,24 @@ def test_the_program_skips_the_interpreters_teardown_only_after_commands_without
     assert done.stderr.splitlines()[-1].startswith("edgeseq: error: ")
     done = run_python(program.format(args=["train", "char", "--epochs", "0"]))
     assert done.returncode == 2 and done.stdout == "TEARDOWN\n"
+
+
+def test_the_int8_files_of_an_exported_model_are_made_without_tensorflow(tmp_path):
+    """``edgeseq export NAME.onnx --quantize int8``: onnx and onnxruntime's quantizer, and
+    TensorFlow never imported; the fp32 files are left as they are."""
+    import shutil
+
+    from conftest import EXPORTED
+
+    for name in ("stock.onnx", "stock.fixed.onnx"):
+        shutil.copy(EXPORTED / name, tmp_path / name)
+    fp32 = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    body = ("from edgeseq.cli import app\n"
+            f"try:\n    app(['export', {str(tmp_path / 'stock.onnx')!r}, '--quantize', 'int8'])\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+    done = run_python(body)  # from the repository: stock's CSV is exported/sample_prices.csv
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("HEAVY:onnx")
+    assert done.stderr.splitlines()[-1].startswith("int8: 1 LSTM -> DynamicQuantizeLSTM")
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name in fp32} == fp32
+    assert (tmp_path / "stock.int8.onnx").read_bytes() == (EXPORTED / "stock.int8.onnx").read_bytes()

@@ -23,7 +23,7 @@ from edgeseq.contract import ModelFiles
 from edgeseq.data.series import split_point
 from edgeseq.data.char_data import window_data
 from edgeseq.data.text import sample_text
-from edgeseq.errors import ExportCheckError
+from edgeseq.errors import ExportCheckError, InputError
 from edgeseq.export import int8_cost
 from edgeseq.export.generation import build_generation
 from edgeseq.export.generation_check import verify_generation
@@ -123,10 +123,64 @@ def test_a_missing_int8_file_is_one_line_saying_how_to_make_it(tmp_path):
     result = cli("run", "char", "--model", str(step), "--prompt", "if", "--precision", "int8")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == ["edgeseq: error: no ship.int8.onnx beside ship.onnx; make it with: edgeseq "
-                                          "export RUN --quantize int8 --force (RUN: the run folder ship.onnx was "
-                                          "exported from)"]
+                                          f"export {step} --quantize int8"]
     assert cli("run", "char", "--prompt", "if", "--precision", "int4").stderr.splitlines() == [
         "edgeseq: error: unknown --precision 'int4'; choose one of: fp32, int8"]
+
+
+def test_a_model_named_as_int8_runs_in_int8_and_fp32_with_it_is_one_line():
+    int8 = EXPORTED / "ship.int8.onnx"
+    want = "model ship.int8.onnx: 2xLSTM(64) in int8, context window 10, generation graph"
+    for precision in ([], ["--precision", "int8"]):  # the file was named: int8, asked for or not
+        result = cli("run", "char", "--model", str(int8), "--prompt", "if you", "--length", "170", *precision)
+        assert result.exit_code == 0 and result.stdout == SENTENCE[6:176] + "\n", result.stderr
+        assert result.stderr.splitlines()[0] == want
+    result = cli("run", "char", "--model", str(int8), "--prompt", "if you", "--precision", "fp32")
+    assert (result.exit_code, result.stderr) == (2, f"edgeseq: error: ship.int8.onnx is an int8 file; pass "
+                                                    f"{EXPORTED / 'ship.onnx'} for fp32 (or --precision int8)\n")
+    result = cli("run", "stock", "--model", str(EXPORTED / "stock.int8.onnx"), "--precision", "fp32")
+    assert (result.exit_code, result.stderr) == (2, f"edgeseq: error: stock.int8.onnx is an int8 file; pass "
+                                                    f"{EXPORTED / 'stock.onnx'} for fp32 (or --precision int8)\n")
+    with pytest.raises(InputError, match="^ship.int8.onnx is an int8 file; pass "):
+        CharGenerator(int8, precision="fp32")
+    with pytest.raises(InputError, match="^stock.int8.onnx is an int8 file; pass "):
+        Forecaster(EXPORTED / "stock.int8.onnx", precision="fp32")
+    assert Forecaster(EXPORTED / "stock.int8.onnx").summary().startswith("model stock.int8.onnx: 1xLSTM(32) in int8, ")
+    assert CharGenerator(int8).text("if you", 20) == CharGenerator(precision="int8").text("if you", 20)
+
+
+def test_a_batch_of_prompts_says_which_model_and_precision_ran():
+    result = cli("run", "char", "--prompt", "if you", "--prompt", "teach them", "--length", "10", "--precision", "int8")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "model ship.int8.onnx: 2xLSTM(64) in int8, context window 10, generation graph"
+    assert lines[1].startswith("2 prompts x 10 chars in ") and len(lines) == 2
+
+
+def test_every_sibling_ending_is_known_so_no_model_is_named_like_a_sibling():
+    from edgeseq.contract.files import SIBLING_ENDINGS, sibling_ending
+
+    siblings = ModelFiles("NAME.onnx").all()[1:]
+    assert sorted(p.name.removeprefix("NAME") for p in siblings) == sorted(SIBLING_ENDINGS)
+    assert [sibling_ending(p) for p in siblings] == [".fixed.onnx", ".gen.onnx", ".int8.onnx", ".int8.gen.onnx"]
+    assert [sibling_ending(name) for name in ("ship.onnx", "my.generic.onnx", "int8.onnx")] == [None, None, None]
+
+
+def test_an_accuracy_drop_that_rounds_to_nothing_reads_0_00():
+    assert [int8_cost.points(drop) for drop in (-0.001, -0.0, 0.0, 0.004, -0.12, 0.5)] == [
+        "0.00", "0.00", "0.00", "0.00", "-0.12", "0.50"]
+
+
+def test_exporting_again_without_quantize_says_it_removed_the_int8_files(tiny_run, tiny_export, tmp_path):
+    for name, data in tiny_export.items():  # an earlier export of the same name, with int8 files beside it
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "tiny.int8.onnx").write_bytes(b"made from the old tiny.onnx")
+    (tmp_path / "tiny.int8.gen.onnx").write_bytes(b"made from the old tiny.onnx")
+    result = cli("export", str(tiny_run), "-o", str(tmp_path / "tiny.onnx"), "--force")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == ("removed tiny.int8.onnx and tiny.int8.gen.onnx (made from the old "
+                                              "tiny.onnx; export with --quantize int8 to make them again)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.fixed.onnx", "tiny.gen.onnx", "tiny.onnx"]
 
 
 def test_an_int8_model_that_costs_too_much_is_refused_unless_forced(tmp_path, monkeypatch):
@@ -210,12 +264,36 @@ def test_shipped_stock_int8_test_rmse_is_within_2_percent_of_fp32():
     assert open_model(EXPORTED / "stock.int8.onnx").description.quantization.rmse_int8 == rmse["int8"]
 
 
-def test_the_shipped_int8_files_are_what_quantizing_the_shipped_fp32_files_gives(tmp_path):
-    """`python -m edgeseq.export.defaults --int8-only` makes them byte for byte, without retraining."""
+def test_the_shipped_int8_files_are_what_quantizing_the_shipped_fp32_files_gives(tmp_path, monkeypatch):
+    """`edgeseq export NAME.onnx --quantize int8` (as `python -m edgeseq.export.defaults
+    --int8-only`) makes them byte for byte from the fp32 files, untouched, without retraining;
+    the training data is found from the current folder (stock's CSV: exported/sample_prices.csv)."""
+    monkeypatch.chdir(REPO)
     for name in ("ship", "stock"):
-        written = quantize_exported(copy_set(name, tmp_path), root=REPO)
+        step = copy_set(name, tmp_path)
+        fp32 = {path: path.read_bytes() for path in tmp_path.glob(f"{name}.*onnx")}
+        result = cli("export", str(step), "--quantize", "int8")
+        assert result.exit_code == 0, result.stderr
+        written = sorted(set(tmp_path.glob(f"{name}.*onnx")) - set(fp32))
+        assert [p.name for p in written] == ([f"{name}.int8.gen.onnx", f"{name}.int8.onnx"] if name == "ship"
+                                             else [f"{name}.int8.onnx"])
+        assert {path: path.read_bytes() for path in fp32} == fp32
         for path in written:
             assert path.read_bytes() == (EXPORTED / path.name).read_bytes(), path.name
+        files = ModelFiles(step)
+        q = open_model(files.int8).description.quantization
+        lines = result.stderr.splitlines()
+        wrote = [(files.int8, step), (files.int8_generation, files.generation)][:len(written)]
+        size = {path: path.stat().st_size for pair in wrote for path in pair}
+        assert lines[-1 - len(written):] == [
+            *(f"wrote {int8} ({size[int8] / 1024:.0f} KiB, {100 * size[int8] / size[fp32]:.1f}% of {fp32.name})"
+              for int8, fp32 in wrote),
+            f"int8: {q.quantized}"]
+        assert lines[-1].startswith("int8: 2 LSTM -> DynamicQuantizeLSTM (int8 weights per gate row" if name == "ship"
+                                    else "int8: 1 LSTM -> DynamicQuantizeLSTM (int8 weights per gate row")
+        again = cli("export", str(step), "--quantize", "int8")
+        assert (again.exit_code, again.stderr) == (2, f"edgeseq: error: {ModelFiles(step).int8} already exists; pass "
+                                                      "--force to overwrite it\n")
     manifest = json.loads((EXPORTED / "MANIFEST.json").read_text())["files"]
     assert manifest["ship.int8.gen.onnx"]["of"] == "ship.int8.onnx" and manifest["stock.int8.onnx"]["of"] == "stock.onnx"
 
@@ -324,6 +402,8 @@ def test_gru_and_rnn_weights_are_stored_int8_and_folded_at_load(combo, char_expo
     step = copy_set("model", tmp_path, out.parent)
     quantize_exported(step, force=True)  # 3 epochs: too weak to hold the greedy text in int8 (see the checklist)
     files = ModelFiles(step)
+    said = capfd.readouterr().err.splitlines()[-1]  # what was quantized, the export's last line
+    assert said == f"int8: {open_model(files.int8).description.quantization.quantized}"
     model = assert_reads_cleanly(files.int8, capfd)
     assert_reads_cleanly(files.int8_generation, capfd)
     ops = Counter(node.op_type for node in model.graph.node)
@@ -336,6 +416,7 @@ def test_gru_and_rnn_weights_are_stored_int8_and_folded_at_load(combo, char_expo
     stored = {t.name: t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8}
     assert ops["DequantizeLinear"] == 2 * layers and len(stored) == 4 * layers  # W, R and their zero points
     assert meta.quantization.quantized.startswith(f"{layers} {cell.upper()}: weights stored int8 per gate row")
+    assert f"the {cell.upper()} runs in fp32" in said
     options = session_options(1)  # the runtime's: the DequantizeLinear nodes are folded into constants at load
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     ort.InferenceSession(str(files.int8), options, providers=["CPUExecutionProvider"])

@@ -29,7 +29,15 @@ Start-up counts here (``edgeseq run`` is a whole process per use), so:
   --length 1``; nothing of it reaches the user. The same trick Instagram's Python servers
   use (``atexit.register(os._exit, 0)``). ``train`` and ``export`` exit normally: TensorFlow
   registers its own clean-up.
+
+Standard streams that are closed or fail (``usable_streams``, then ``program``'s last flush):
+diagnostics with nowhere to go (``2>&-``, ``2>/dev/full``) are dropped, and the command's
+output and exit code stay what they would be; output that cannot be written (``>/dev/full``,
+``>&-``) is one line, ``edgeseq: error: cannot write the output: ...``, and exit code 2,
+whether the write fails inside the command or only at the last flush; a reader that left
+(``| head``) ends the command quietly, as its own choice.
 """
+import errno
 import importlib
 import logging
 import os
@@ -49,9 +57,82 @@ def with_commands(modules):
 
 def main():
     """The ``edgeseq`` program: the app holding the command named on the command line."""
+    usable_streams()
     named = sys.argv[1] if len(sys.argv) > 1 else None
     modules = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else ALL_MODULES
     with_commands(modules)()
+
+
+class ClosedStdout:
+    """sys.stdout of a process started without one (``edgeseq run ... >&-``): writing to it
+    fails as writing to a full disk does, so the command ends with one line and exit code 2.
+
+    Not a quiet exit like ``| head``: there the reader took what it wanted and left; here
+    nothing was read at all, and a script that closed stdout by mistake must hear of it (as
+    ``ls >&-`` fails with "write error"). Commands that write nothing to stdout (``export``,
+    ``train``) are not affected."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+
+class Diagnostics:
+    """sys.stderr that drops what it cannot write (``2>/dev/full``): the first failed write
+    points its descriptor at os.devnull, so the bytes it holds and all later lines go there."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            to_devnull(self.stream)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            to_devnull(self.stream)
+
+    def __getattr__(self, name):  # encoding, isatty, fileno, ...: the stream's own
+        return getattr(self.stream, name)
+
+
+def to_devnull(stream) -> None:
+    """Point ``stream``'s file descriptor at os.devnull (a stream without one: nothing to do)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
+def usable_streams() -> None:
+    """A closed stdout or stderr (the process started with ``>&-`` or ``2>&-``: Python sets
+    it to None, and ``print(file=None)`` would write to stdout) gets os.devnull under its
+    descriptor, so no file edgeseq opens takes that number; stdout then refuses every write
+    (``ClosedStdout``), stderr writes to os.devnull. Any stderr drops what it cannot write."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: normally ``fd`` itself
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdout is None:
+        sys.stdout = ClosedStdout()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+    elif not isinstance(sys.stderr, Diagnostics):
+        sys.stderr = Diagnostics(sys.stderr)
 
 
 #: commands after which ``program`` ends the process without the interpreter's teardown
@@ -59,22 +140,45 @@ QUICK_EXIT = ("run", "info", "verify")
 
 
 def program():
-    """The ``edgeseq`` script: ``main``, then, after a quick-exit command, the process ends at
-    once with its exit code (stdout, stderr and the log handlers flushed first)."""
+    """The ``edgeseq`` script: ``main``, then its output flushed (``flushed``); after a
+    quick-exit command the process ends at once with its exit code (the log handlers flushed
+    first)."""
     try:
         main()
         code = 0
     except SystemExit as e:
         code = e.code
+    except OSError as e:  # a write outside any command (--help, --version, a usage error)
+        code = output_failure(e, 0)
+    code = flushed(code)
     if not (len(sys.argv) > 1 and sys.argv[1] in QUICK_EXIT and (code is None or isinstance(code, int))):
         sys.exit(code)
     logging.shutdown()
+    os._exit(code or 0)
+
+
+def flushed(code):
+    """The exit code once stdout is flushed: the same, or 2 when what it holds cannot be
+    written (one line says so). A reader that left after the last write is no failure."""
     try:
         sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # the reader left after the last write: as quiet as the command itself
-        pass
-    os._exit(code or 0)
+    except BrokenPipeError:  # as quiet as the command itself (apps.reports_errors)
+        to_devnull(sys.stdout)
+    except OSError as e:
+        code = output_failure(e, code)
+    sys.stderr.flush()
+    return code
+
+
+def output_failure(error: OSError, code):
+    """``code`` (2 if it is 0) after the one line of output that cannot be written; any
+    other OSError is raised again."""
+    from edgeseq.cli.apps import output_error  # main imported it
+
+    failed = output_error(error)
+    if failed is None:
+        raise error
+    return code or failed.exit_code
 
 
 def __getattr__(name):

@@ -2,11 +2,14 @@
 
 A known failure (an EdgeseqError) becomes one line on stderr and exit code 2; a missing
 optional extra, the pip command that installs it; Ctrl-C, "interrupted" and exit 130;
-anything else is a bug: one line saying where its traceback was written, and exit code 1.
+output that cannot be written (a full disk, a closed stdout), one line and exit code 2; a
+reader that left (``| head``), a quiet exit 0; anything else is a bug: one line saying
+where its traceback was written, and exit code 1.
 Text that comes from a file (metadata, CSV cells) is printed through ``edgeseq.display``:
 control characters escaped. Diagnostics go through the "edgeseq" logger (``edgeseq.log``),
 set up once in ``main``.
 """
+import errno
 import functools
 import os
 import sys
@@ -14,11 +17,22 @@ import traceback
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 import edgeseq
 from edgeseq.display import printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import setup_cli_logging
+
+
+class PlainUsage(TyperCommand):
+    """A command whose usage line shows a required argument as its metavar (``edgeseq export
+    [OPTIONS] RUN``), without the braces Typer 0.28 puts around it (``{RUN}``)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece[1:-1] if piece[:1] == "{" and piece[-1:] == "}" else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
 
 app = typer.Typer(
     help="Train tiny sequence models in TensorFlow, export them to ONNX, run them with onnxruntime alone.",
@@ -57,6 +71,24 @@ def internal_error(error: BaseException) -> typer.Exit:
                 1, "internal error")
 
 
+#: what a write to stdout fails with, besides a reader that left (EPIPE): a full disk, a quota,
+#: a file too large, a device error, a closed descriptor (edgeseq.cli.ClosedStdout)
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
+
+
+def output_error(error: OSError) -> typer.Exit | None:
+    """A write to stdout that failed: one line, exit code 2, and stdout pointed at os.devnull
+    so that what it still holds cannot fail again at the last flush. None for any other
+    OSError: an OSError with a file name comes from a file, and edgeseq turns those into
+    one-line errors where it opens them (stderr drops what it cannot write: edgeseq.cli)."""
+    if error.filename is not None or error.errno not in OUTPUT_ERRNOS:
+        return None
+    from edgeseq.cli import to_devnull
+
+    to_devnull(sys.stdout)
+    return fail(f"cannot write the output: {error.strerror or error}")
+
+
 def reports_errors(command):
     """Known failures -> one stderr line, exit 2; a missing training extra -> install hint."""
 
@@ -75,8 +107,12 @@ def reports_errors(command):
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            from edgeseq.cli import to_devnull
+
+            to_devnull(sys.stdout)
             raise typer.Exit(0) from None
+        except OSError as e:  # stdout on a full disk, or closed; else a bug
+            raise (output_error(e) or internal_error(e)) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # a bug: not a traceback on the user's screen, but where it is

@@ -4,7 +4,7 @@
 (``edgeseq.choices``), so the help cannot list a choice the command refuses, or miss one.
 """
 from edgeseq.choices import (CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES, TARGET_MODES,
-                             explain)
+                             explain, metavar)
 from edgeseq.data.dates import DATE_EXAMPLES
 
 CONTEXT_HELP = explain({"window": "every window starts from a zero state",
@@ -35,7 +35,9 @@ DATE_FORMAT_HELP = (f"How the date column writes its dates: {explain(DATE_EXAMPL
                     "(default: found from the whole column; a day above 12 settles month/day order)")
 DROP_HELP = "Leave out every row with a missing value (empty, '.', NA, null, ...) and say how many"
 SEASON_HELP = "Add the seasonal naive forecast (the value one season of M rows earlier) beside the model"
-PRECISION_HELP = explain({"fp32": "the exported model NAME.onnx", "int8": "NAME.int8.onnx beside it (made by 'edgeseq "
-                                                                       "export --quantize int8'): smaller and faster, "
-                                                                       "its measured cost in 'edgeseq info'"},
-                         PRECISIONS)
+PRECISION_HELP = explain({"fp32": "the exported model NAME.onnx",
+                          "int8": "NAME.int8.onnx beside it (made by 'edgeseq export NAME.onnx --quantize int8'): a "
+                                  "smaller file, faster only for LSTM models and mainly in batches (a GRU or RNN runs "
+                                  "in fp32 from weights stored int8); its measured cost in 'edgeseq info'"},
+                         PRECISIONS) + " (default: fp32, or int8 for a --model NAME.int8.onnx)"
+PRECISION_METAVAR = metavar(PRECISIONS)

@@ -8,7 +8,8 @@ import typer
 
 from edgeseq.choices import PRECISIONS, check_choice
 from edgeseq.cli.apps import reports_errors, run_app
-from edgeseq.cli.options import DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PRECISION_HELP, SEASON_HELP
+from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PRECISION_HELP, PRECISION_METAVAR,
+                                 SEASON_HELP)
 from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger
@@ -25,7 +26,7 @@ def run_char(
     top_k: Annotated[int, typer.Option(help="Sample only among the k most likely characters (0: all).")] = 0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling: the same seed gives the same text.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads (1 is fastest for one small stream).")] = 1,
-    precision: Annotated[str, typer.Option(help=f"{PRECISION_HELP}.")] = PRECISIONS[0],
+    precision: Annotated[Optional[str], typer.Option(metavar=PRECISION_METAVAR, help=f"{PRECISION_HELP}.")] = None,
 ):
     """Generate text, printing characters as they are produced (stdout; diagnostics on stderr).
 
@@ -34,7 +35,8 @@ def run_char(
     from edgeseq.runtime.generator import CharGenerator
     from edgeseq.runtime.model_file import check_threads
 
-    check_choice("--precision", precision, PRECISIONS)
+    if precision is not None:
+        check_choice("--precision", precision, PRECISIONS)
     generator = CharGenerator(model, context=context, threads=check_threads(threads), precision=precision)
     request = generator.request(prompt if len(prompt) > 1 else prompt[0], length,  # checks every option
                                 temperature=temperature, top_k=top_k, seed=seed)
@@ -43,10 +45,10 @@ def run_char(
     if generator.context == "stateful" and generator.model.description.context == "window":
         print(f"note: this model was trained on windows of {generator.window} from a zero state; "
               "carrying the state further may drift (--context window re-reads the window)", file=sys.stderr)
+    print(printable(generator.summary()), file=sys.stderr)  # the model, its precision, how it runs
     if request.batch:
         print("\n".join(printable(text, keep="\t") for text in request.text()))
     else:
-        print(printable(generator.summary()), file=sys.stderr)
         for chunk in request:  # the model's characters: lines and tabs as they are, controls escaped
             sys.stdout.write(printable(chunk, keep="\n\t"))
             sys.stdout.flush()
@@ -70,13 +72,14 @@ def run_stock(
     plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs the naive forecasts) to this PNG.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
-    precision: Annotated[str, typer.Option(help=f"{PRECISION_HELP}.")] = PRECISIONS[0],
+    precision: Annotated[Optional[str], typer.Option(metavar=PRECISION_METAVAR, help=f"{PRECISION_HELP}.")] = None,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
     from edgeseq.evaluation.baselines import check_season
     from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
 
-    check_choice("--precision", precision, PRECISIONS)
+    if precision is not None:
+        check_choice("--precision", precision, PRECISIONS)
     if (from_ is not None or season is not None) and not backtest:
         raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
     check_season(season)

@@ -32,6 +32,18 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+#: what each sibling of NAME.onnx is, by the ending of its name (the longest ending first)
+SIBLING_ENDINGS = {".int8.gen.onnx": "the int8 generation graph", ".int8.onnx": "the int8 model",
+                   ".fixed.onnx": "the fixed-window graph", ".gen.onnx": "the generation graph"}
+
+
+def sibling_ending(path: str | Path) -> str | None:
+    """The sibling ending of a file name (``foo.int8.onnx`` -> ``.int8.onnx``), or None for a
+    name that can be a step file's."""
+    name = Path(path).name
+    return next((ending for ending in SIBLING_ENDINGS if name.endswith(ending) and len(name) > len(ending)), None)
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """The file names of one exported model, from its step graph's path."""

@@ -31,6 +31,7 @@ import onnx
 
 from edgeseq.atomic import check_new_file, recover, write_set
 from edgeseq.contract import PRECISIONS, FileRef, ModelFiles
+from edgeseq.contract.files import SIBLING_ENDINGS, sibling_ending
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.contract.run_folder import read_run_config
 from edgeseq.errors import EdgeseqError
@@ -80,6 +81,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
     task_name = config["task"]
     if task_name not in TASKS:
         raise EdgeseqError(f"{run_dir}: unknown task {task_name!r} in config.json")
+    files = check_model_name(out)
     measured_on = None
     if quantize:  # the data the int8 cost is measured on must be there (and be it) before anything loads
         from edgeseq.export.int8_data import char_training_data, series_source
@@ -89,9 +91,6 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
                                              config.get("context"), config.get("line_end"), data_root)
         else:
             measured_on = series_source(config.get("data"), data_root)
-    files = ModelFiles(out)
-    if files.step.suffix != ".onnx":
-        raise EdgeseqError(f"-o {out}: name the model file NAME.onnx (its siblings NAME.fixed.onnx, ... go beside it)")
     recover(files.step)  # a killed export's leftovers: finished or removed, saying so
     for path in files.of_task(task_name, int8=bool(quantize)):
         check_new_file(path, force, "the model file NAME.onnx (-o)")
@@ -117,6 +116,20 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
     return ExportResult(paths, checklist, ops, parity)
 
 
+def check_model_name(out: str | Path) -> ModelFiles:
+    """The files of the model ``-o out`` names: NAME.onnx, not a name its siblings take
+    (an fp32 model written as foo.int8.onnx would pass for foo.onnx's int8 model)."""
+    files = ModelFiles(out)
+    if files.step.suffix != ".onnx":
+        raise EdgeseqError(f"-o {out}: name the model file NAME.onnx (its siblings NAME.fixed.onnx, ... go beside it)")
+    ending = sibling_ending(files.step)
+    if ending is not None:
+        raise EdgeseqError(f"-o {out}: NAME{ending} is the name of {SIBLING_ENDINGS[ending]} an export writes beside "
+                           f"NAME.onnx; name the model file NAME.onnx (e.g. -o "
+                           f"{files.step.with_name(files.step.name[:-len(ending)] + '.onnx')})")
+    return files
+
+
 def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dict, task: ExportTask,
                 force: bool, int8=None) -> list[Path]:
     """Step 5: the bytes of every file, each opened as the runner opens it, written as one set.
@@ -137,11 +150,21 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
     for path, data in entries:
         load_model(path, data)  # what a reader will check: the metadata, the digest, the graph's shapes
     written = [path for path, _ in entries]
-    write_set(entries, force, stale=tuple(p for p in files.all() if p not in written and p.exists()))
+    stale = tuple(p for p in files.all() if p not in written and p.exists())
+    write_set(entries, force, stale=stale)
     what = {files.step: meta["dynamic"].recurrent_ops, files.fixed: meta["fixed"].recurrent_ops,
             files.int8: int8.ops if int8 is not None else "", files.int8_generation: "int8 generation graph"}
     for path, data in [entries[-1], *entries[:-1]]:
         logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {what.get(path, 'generation graph')})")
+    if stale:  # made from the NAME.onnx just replaced: no runner would pair them with the new one
+        again = "; export with --quantize int8 to make them again" if files.int8 in stale else ""
+        names = [p.name for p in stale]
+        names = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+        logger.info(f"removed {names} (made from the old {files.step.name}{again})")
+    if int8 is not None:
+        from edgeseq.export.int8_set import log_quantized
+
+        log_quantized(int8)
     return [written[-1], *written[:-1]]
 
 
@@ -166,4 +189,4 @@ def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,
     return model, ops
 
 
-__all__ = ["export_run", "write_files", "ExportResult", "TASKS"]
+__all__ = ["export_run", "check_model_name", "write_files", "ExportResult", "TASKS"]

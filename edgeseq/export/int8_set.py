@@ -9,9 +9,9 @@ Two ways in, one path:
   and builds its generation graph, checked token for token against the int8 per-step path
   (char models). ``int8_entries`` makes their bytes, and they are written in the same
   all-or-nothing set as the fp32 files.
-* ``quantize_exported``: the same for an fp32 set already exported (the shipped models,
-  rebuilt without retraining: ``python -m edgeseq.export.defaults --int8-only``); the fp32
-  files are not touched.
+* ``quantize_exported``: the same for an fp32 set already exported (``edgeseq export
+  NAME.onnx --quantize int8``; the shipped models, rebuilt without retraining: ``python -m
+  edgeseq.export.defaults --int8-only``); the fp32 files are not touched.
 
 Each int8 file carries its own digest and names the fp32 step file it was made from by
 sha256 (``made_from``); the int8 generation graph also names the int8 step file it belongs
@@ -131,8 +131,11 @@ def quantize_exported(step_path: str | Path, force: bool = False, root: Path | N
     files = ModelFiles(step_path)
     fp32 = open_model(files.step)
     meta = fp32.description
-    if meta.graph != "dynamic" or meta.quantization is not None:
-        raise InputError(f"{files.step}: not an fp32 step file (a {meta.precision} {meta.graph} graph)")
+    if meta.quantization is not None:
+        made_from = f" ({meta.made_from.of})" if meta.made_from is not None else ""
+        raise InputError(f"{files.step}: an int8 model already; pass the fp32 model it was made from{made_from}")
+    if meta.graph != "dynamic":
+        raise InputError(f"{files.step}: the {meta.graph} graph of a model; pass its step model NAME.onnx")
     targets = [files.int8, files.int8_generation] if isinstance(meta, CharMeta) else [files.int8]
     for path in targets:
         refuse_overwrite(path, force)
@@ -147,4 +150,11 @@ def quantize_exported(step_path: str | Path, force: bool = False, root: Path | N
         fp32_file = files.step if path == files.int8 else files.generation
         ratio = f", {100 * len(data) / fp32_file.stat().st_size:.1f}% of {fp32_file.name}" if fp32_file.is_file() else ""
         logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB{ratio})")
+    log_quantized(model)
     return [path for path, _ in entries][::-1]
+
+
+def log_quantized(model: Int8Model) -> None:
+    """What was quantized, one line after the files (for a GRU or RNN: weights stored int8, the
+    op itself fp32: a smaller file, not a faster model)."""
+    logger.info(f"int8: {model.quantization.quantized}")

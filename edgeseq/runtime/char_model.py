@@ -101,12 +101,13 @@ class CharModel:
 
     ``model``: a path to NAME.onnx, None for the shipped model, or an already opened
     ModelFile. ``generation=False`` ignores the generation graph (the per-step path is the
-    reference; both give the same text). ``precision``: "fp32" (the file itself) or "int8"
-    (NAME.int8.onnx beside it).
+    reference; both give the same text). ``precision``: None (the file itself, NAME.int8.onnx
+    in int8), "fp32" (the file itself, not an int8 one) or "int8" (NAME.int8.onnx beside it):
+    model_file.int8_beside.
     """
 
     def __init__(self, model: str | Path | ModelFile | None = None, *, threads: int = 1,
-                 generation: bool = True, precision: str = "fp32"):
+                 generation: bool = True, precision: str | None = None):
         opened = model if isinstance(model, ModelFile) else None
         path = opened.path if opened else default_model_path("char") if model is None else Path(model)
         path, made_from = int8_beside(path, precision)

@@ -112,11 +112,13 @@ class Forecaster:
     """An exported series model: ``predict(rows)`` for the next values, ``backtest(rows)``.
 
     ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
-    int8``). Its activations are quantized per call, so an int8 forecast depends a little on
-    the windows that share its call: ``predict`` (one window) and ``backtest`` (up to 1024
-    windows per call) may differ in the last digits for the same window."""
+    int8``); None (the default) runs the file given, NAME.int8.onnx in int8, and "fp32"
+    refuses one named so (model_file.int8_beside). Its activations are quantized per call, so
+    an int8 forecast depends a little on the windows that share its call: ``predict`` (one
+    window) and ``backtest`` (up to 1024 windows per call) may differ in the last digits for
+    the same window."""
 
-    def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1, precision: str = "fp32"):
+    def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1, precision: str | None = None):
         self.model = path if isinstance(path, ModelFile) else open_model(path, "series", threads, precision)
         meta = self.model.description
         self.features: tuple[str, ...] = meta.features

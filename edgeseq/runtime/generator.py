@@ -69,17 +69,18 @@ class CharGenerator:
     (then ``threads``, ``generation`` and ``precision`` are the CharModel's). ``generation=False``
     runs the per-step path even when the model has a generation graph (the same text).
     ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
-    int8``): smaller and faster, its measured cost in its metadata; its activations are
-    quantized per call, so a prompt's int8 text (greedy too) may depend on the other prompts
-    of its batch. ``temperature``,
-    ``top_k`` and ``seed`` are the defaults of every request. ``stop_at_line_end=False`` lets
-    a line model go on past the end of a line.
+    int8``): a smaller file (faster only for LSTM models, mainly in batches), its measured cost
+    in its metadata; its activations are quantized per call, so a prompt's int8 text (greedy
+    too) may depend on the other prompts of its batch. None (the default) runs the file given,
+    NAME.int8.onnx in int8; "fp32" refuses a file named so. ``temperature``, ``top_k`` and
+    ``seed`` are the defaults of every request. ``stop_at_line_end=False`` lets a line model
+    go on past the end of a line.
     """
 
     def __init__(self, model: str | Path | ModelFile | CharModel | None = None, *, context: str | None = None,
                  temperature: float = 0.0, top_k: int = 0, seed: int | None = None,
                  threads: int = 1, generation: bool = True, stop_at_line_end: bool = True,
-                 precision: str = "fp32"):
+                 precision: str | None = None):
         self.model = model if isinstance(model, CharModel) else CharModel(model, threads=threads,
                                                                            generation=generation, precision=precision)
         self.context = context or self.model.description.context

@@ -12,7 +12,8 @@ Nothing in a model file is trusted until it is checked, in this order, before an
    forecaster whose horizon the graph leaves free is probed once on zeros.
 
 ``--precision int8`` runs NAME.int8.onnx instead of NAME.onnx (``int8_beside``): the same
-checks, and it must name NAME.onnx's very bytes as the file it was made from.
+checks, and it must name NAME.onnx's very bytes as the file it was made from. A file named
+NAME.int8.onnx runs as int8 (and ``--precision fp32`` with it is refused in one line).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from edgeseq.errors import EdgeseqError, InputError, ModelFileError
 from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
+INT8_ENDING = ModelFiles("NAME.onnx").int8.name.removeprefix("NAME")  # ".int8.onnx"
 
 
 @dataclass
@@ -156,9 +158,9 @@ def probe_horizon(session: ort.InferenceSession, meta: SeriesMeta, where: str) -
 
 
 def open_model(path: str | Path | None, task: str | None = None, threads: int = 1,
-               precision: str = "fp32") -> ModelFile:
+               precision: str | None = None) -> ModelFile:
     """Load a model file and its description, checked; ``task`` makes sure it is the right kind.
-    ``precision`` int8: the int8 file beside ``path`` (``int8_beside``)."""
+    ``precision``: see ``int8_beside`` (None: the file itself)."""
     path = default_model_path(task) if path is None else Path(path)
     check_threads(threads)
     path, made_from = int8_beside(path, precision)
@@ -169,19 +171,28 @@ def open_model(path: str | Path | None, task: str | None = None, threads: int = 
     return model
 
 
-def int8_beside(path: Path, precision: str) -> tuple[Path, tuple[str, str] | None]:
-    """The file to run for ``precision`` given the step file ``path``, and the step file it
-    must name as made from, (name, sha256) (None: nothing to check). fp32: ``path`` itself;
-    int8: NAME.int8.onnx beside it (``path`` may already be one), or one line saying how to
-    make it."""
-    if precision not in PRECISIONS:
+def int8_beside(path: Path, precision: str | None) -> tuple[Path, tuple[str, str] | None]:
+    """The file to run for ``precision`` given the file ``path``, and the step file it must
+    name as made from, (name, sha256) (None: nothing to check).
+
+    None: ``path`` itself, in the precision it was made in (NAME.int8.onnx runs in int8: the
+    file was named). fp32: ``path`` itself, but not one named NAME.int8.onnx (one line says to
+    pass NAME.onnx). int8: NAME.int8.onnx beside ``path`` (or ``path`` itself when it is one),
+    or one line saying how to make it."""
+    if precision is not None and precision not in PRECISIONS:
         raise InputError(f"unknown --precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    if precision == "fp32" or path.name.endswith(".int8.onnx"):
+    named_int8 = path.name.endswith(INT8_ENDING)
+    if precision == "fp32" and named_int8:
+        fp32 = path.with_name(path.name.removesuffix(INT8_ENDING) + path.suffix)
+        raise InputError(f"{path.name} is an int8 file; pass {fp32} for fp32 (or --precision int8)")
+    if precision in (None, "fp32") or named_int8:
         return path, None
     int8 = ModelFiles(path).int8
     if not int8.is_file():
-        raise ModelFileError(f"no {int8.name} beside {path.name}; make it with: edgeseq export RUN --quantize int8 "
-                             f"--force (RUN: the run folder {path.name} was exported from)")
+        import shlex  # only this message needs it
+
+        raise ModelFileError(f"no {int8.name} beside {path.name}; make it with: edgeseq export "
+                             f"{shlex.quote(str(path))} --quantize int8")
     return int8, (path.name, bytes_sha256(read_model_bytes(path)))
 
 
