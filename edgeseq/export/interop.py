@@ -152,6 +152,10 @@ def name_dimensions(model: onnx.ModelProto, shapes: dict[str, list[str | int]]) 
                     dim.dim_param = axis
                 else:
                     dim.dim_value = axis
+            # the denotation follows the name everywhere (subgraphs too), whatever a tool copied
+            # in before: a file reads the same however it was made (export_run's int8 file and
+            # the int8 file made from the written fp32 one are the same bytes)
+            dim.denotation = DENOTATIONS.get(dim.dim_param, "") if dim.HasField("dim_param") else ""
 
 
 def describe_for_other_tools(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
