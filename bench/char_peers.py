@@ -4,6 +4,10 @@ Every block here hands ``bench.timing.interleaved`` a set of peers that do the s
 (the same prompt, the same number of greedy characters, the same shapes) in their own
 idiom; the peers share their sessions, TensorFlow functions and TFLite interpreters, which
 are built once. Changing a peer's loop changes the figure it stands for.
+
+Over 300 lines because the four tables (stateful, windowed, batch, first character) each
+need their peers side by side, fp32 and int8, in one place: split up, the peers of one
+table would drift apart.
 """
 from __future__ import annotations
 

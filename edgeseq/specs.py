@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from edgeseq.choices import (CELLS, CONTEXTS, HEADS, INPUTS, SEED_MAX, STRATEGIES, TARGET_MODES, check_choice,
                              check_positive_number, check_range)
 from edgeseq.contract.schema import MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_WINDOW
-from edgeseq.data.samples import SAMPLES
+from edgeseq.data.samples import SAMPLE_PREFIX, SAMPLES
 from edgeseq.errors import InputError
 from edgeseq.log import logger
 
@@ -143,7 +143,7 @@ class CharDataSpec:
     @property
     def source(self) -> str:
         """How the run records where its text came from."""
-        return f"sample:{self.sample}" if self.sample is not None else str(self.text)
+        return f"{SAMPLE_PREFIX}{self.sample}" if self.sample is not None else str(self.text)
 
     def load(self) -> CharData:
         """Read the text and cut it; every data error surfaces here (numpy only, no TensorFlow)."""

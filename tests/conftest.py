@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,11 @@ def tiny_export(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_export") / "tiny.onnx"
     result = export_run(tiny_run, out)
     return {path.name: path.read_bytes() for path in result.paths}
+
+
+def copy_set(name: str, folder, source=EXPORTED, int8: bool = False):
+    """The fp32 files of ``name`` (and its int8 ones) copied into ``folder``; returns the step file."""
+    for path in source.glob(f"{name}.*onnx"):
+        if int8 or ".int8." not in path.name:
+            shutil.copy(path, folder / path.name)
+    return folder / f"{name}.onnx"

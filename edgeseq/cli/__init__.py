@@ -25,8 +25,8 @@ Start-up counts here (``edgeseq run`` is a whole process per use), so:
   leaves without tearing the interpreter down after the commands that hold no files open
   and start no threads of their own (``run``, ``info``, ``verify``): its output flushed, it
   ends the process. Teardown (every module's globals, onnxruntime's session and
-  environment, a last garbage collection) took about 35 ms of a 215 ms ``edgeseq run char
-  --length 1``; nothing of it reaches the user. The same trick Instagram's Python servers
+  environment, a last garbage collection) is about 30 ms of ``edgeseq run char --length 1``
+  (bench/RESULTS.md, the cold-start table, measures both); nothing of it reaches the user. The same trick Instagram's Python servers
   use (``atexit.register(os._exit, 0)``). ``train`` and ``export`` exit normally: TensorFlow
   registers its own clean-up.
 
@@ -56,11 +56,45 @@ def with_commands(modules):
 
 
 def main():
-    """The ``edgeseq`` program: the app holding the command named on the command line."""
+    """The app holding the command named on the command line, run; the process then ends the
+    usual way (``program``, the ``edgeseq`` script, ends it sooner)."""
     usable_streams()
     named = sys.argv[1] if len(sys.argv) > 1 else None
     modules = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else ALL_MODULES
     with_commands(modules)()
+
+
+class OutputError(OSError):
+    """A write to stdout that failed (a full disk, a quota, a closed descriptor), not a reader
+    that left: what ``edgeseq.cli.apps.output_error`` turns into one line and exit code 2.
+    Only writes to stdout raise it (``Output``), so no other OSError is mistaken for one."""
+
+
+class Output:
+    """sys.stdout of the program: its write failures raised as OutputError (a reader that
+    left, BrokenPipeError, stays what it is)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from None
+
+    def __getattr__(self, name):  # encoding, isatty, fileno, ...: the stream's own
+        return getattr(self.stream, name)
 
 
 class ClosedStdout:
@@ -69,13 +103,13 @@ class ClosedStdout:
 
     Not a quiet exit like ``| head``: there the reader took what it wanted and left; here
     nothing was read at all, and a script that closed stdout by mistake must hear of it (as
-    ``ls >&-`` fails with "write error"). Commands that write nothing to stdout (``export``,
-    ``train``) are not affected."""
+    ``ls >&-`` fails with "write error"). A command whose only stdout is its closing report
+    (``train stock``'s table) fails so too, after its run folder is written."""
 
     encoding = "utf-8"
 
     def write(self, text: str) -> int:
-        raise OSError(errno.EBADF, "standard output is closed")
+        raise OutputError(errno.EBADF, "standard output is closed")
 
     def flush(self) -> None:
         pass
@@ -120,7 +154,8 @@ def usable_streams() -> None:
     """A closed stdout or stderr (the process started with ``>&-`` or ``2>&-``: Python sets
     it to None, and ``print(file=None)`` would write to stdout) gets os.devnull under its
     descriptor, so no file edgeseq opens takes that number; stdout then refuses every write
-    (``ClosedStdout``), stderr writes to os.devnull. Any stderr drops what it cannot write."""
+    (``ClosedStdout``), stderr writes to os.devnull. Any stdout marks its write failures
+    (``Output``); any stderr drops what it cannot write."""
     for fd, name in ((1, "stdout"), (2, "stderr")):
         if getattr(sys, name) is None:
             null = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: normally ``fd`` itself
@@ -129,6 +164,8 @@ def usable_streams() -> None:
                 os.close(null)
     if sys.stdout is None:
         sys.stdout = ClosedStdout()
+    elif not isinstance(sys.stdout, (Output, ClosedStdout)):
+        sys.stdout = Output(sys.stdout)
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
     elif not isinstance(sys.stderr, Diagnostics):
@@ -171,13 +208,13 @@ def flushed(code):
 
 
 def output_failure(error: OSError, code):
-    """``code`` (2 if it is 0) after the one line of output that cannot be written; any
-    other OSError is raised again."""
-    from edgeseq.cli.apps import output_error  # main imported it
+    """``code`` (2 if it is 0) after the one line of output that cannot be written; any other
+    OSError is a bug: one line saying where its trace is, exit code 1."""
+    from edgeseq.cli.apps import internal_error, output_error  # main imported them
 
     failed = output_error(error)
     if failed is None:
-        raise error
+        return internal_error(error).exit_code
     return code or failed.exit_code
 
 

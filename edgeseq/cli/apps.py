@@ -9,7 +9,6 @@ Text that comes from a file (metadata, CSV cells) is printed through ``edgeseq.d
 control characters escaped. Diagnostics go through the "edgeseq" logger (``edgeseq.log``),
 set up once in ``main``.
 """
-import errno
 import functools
 import os
 import sys
@@ -71,20 +70,15 @@ def internal_error(error: BaseException) -> typer.Exit:
                 1, "internal error")
 
 
-#: what a write to stdout fails with, besides a reader that left (EPIPE): a full disk, a quota,
-#: a file too large, a device error, a closed descriptor (edgeseq.cli.ClosedStdout)
-OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
-
-
 def output_error(error: OSError) -> typer.Exit | None:
-    """A write to stdout that failed: one line, exit code 2, and stdout pointed at os.devnull
-    so that what it still holds cannot fail again at the last flush. None for any other
-    OSError: an OSError with a file name comes from a file, and edgeseq turns those into
-    one-line errors where it opens them (stderr drops what it cannot write: edgeseq.cli)."""
-    if error.filename is not None or error.errno not in OUTPUT_ERRNOS:
-        return None
-    from edgeseq.cli import to_devnull
+    """A write to stdout that failed (edgeseq.cli.OutputError: a full disk, a quota, a closed
+    stdout): one line, exit code 2, and stdout pointed at os.devnull so that what it still
+    holds cannot fail again at the last flush. None for any other OSError (edgeseq turns the
+    failures of the files it opens into one-line errors where it opens them)."""
+    from edgeseq.cli import OutputError, to_devnull
 
+    if not isinstance(error, OutputError):
+        return None
     to_devnull(sys.stdout)
     return fail(f"cannot write the output: {error.strerror or error}")
 

@@ -125,7 +125,7 @@ def info(
                           for name, ratio in int8["size_ratios"].items())
         print(printable(f"int8 beside it (run it with --precision int8): {sizes}"))
         print(printable(f"  its cost, measured against fp32 on {int8['quantization']['measured_on']}: "
-                        f"{int8['cost']}"))
+                        f"{int8['summary']}"))
 
 
 #: how ``info`` labels the fields an int8 file keeps from the fp32 model it was made from

@@ -8,7 +8,10 @@ training figures, and the command that runs it. Stdlib only, like the rest of th
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from edgeseq.contract.cells import stack_label
+from edgeseq.contract.files import int8_made_from
 
 #: where the card points for the full description (the metadata key of edgeseq.contract.meta)
 _DETAILS = "in the metadata key 'edgeseq' (edgeseq info prints them); any ONNX runtime can feed the " \
@@ -72,7 +75,7 @@ def _run_model(step: str, meta) -> str:
     for an int8 file (the runner finds NAME.int8.onnx and its generation graph beside it)."""
     if meta.quantization is None:
         return step
-    return f"{step.replace('.int8.onnx', '.onnx')} --precision int8"
+    return f"{(int8_made_from(step) or Path(step)).name} --precision int8"
 
 
 def _int8(meta) -> str:

@@ -44,6 +44,18 @@ def sibling_ending(path: str | Path) -> str | None:
     return next((ending for ending in SIBLING_ENDINGS if name.endswith(ending) and len(name) > len(ending)), None)
 
 
+INT8_ENDING = ".int8.onnx"
+
+
+def int8_made_from(path: str | Path) -> Path | None:
+    """NAME.onnx for an int8 model file NAME.int8.onnx (the fp32 step file it is made from);
+    None for any other name."""
+    path = Path(path)
+    if sibling_ending(path) != INT8_ENDING:
+        return None
+    return path.with_name(path.name.removesuffix(INT8_ENDING) + ".onnx")
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """The file names of one exported model, from its step graph's path."""

@@ -5,6 +5,9 @@ before anything heavy loads; ``edgeseq.data.text`` turns a sample into training 
 """
 from __future__ import annotations
 
+#: how a run records that it trained on a sample: ``sample:NAME`` (else the text file's path)
+SAMPLE_PREFIX = "sample:"
+
 #: name -> (text, window). A window of None means "the whole text is one sequence"
 #: (hihello: hihell -> ihello); the ship sentence is cut into sliding windows of 10.
 SAMPLES: dict[str, tuple[str, int | None]] = {

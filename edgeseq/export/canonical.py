@@ -13,7 +13,9 @@ MANIFEST.
 any check, metadata or digest: edgeseq.export.convert) into a form that depends only on
 what it computes and on the names of its inputs and outputs, which stay as they are:
 
-* equal constant initializers become one (the converter shares them in some runs only);
+* equal constant initializers of the main graph become one (the converter shares them in
+  some runs only; a subgraph's own initializers are kept as they are: the converted graphs
+  have none);
 * nodes in depth-first order from the graph's outputs, in output order: each node after the
   producers of its inputs, in input order, then of the outer-scope values its subgraphs
   read. A topological order fixed by the wiring alone: no name, no incoming order and no
@@ -25,7 +27,8 @@ what it computes and on the names of its inputs and outputs, which stay as they 
   the same way inside, under its node and attribute (``If_1/then_branch/Constant_0:0``, its
   inputs ``.../input:0``), its outer-scope references following the outer names;
 * attributes in name order, the converter's ``unk__N`` dimension names numbered in order of
-  appearance, value_info renamed and in value order.
+  appearance, value_info renamed and in value order (value_info of a graph input or output,
+  or of an outer-scope name, keeps the order it came in: the exported graphs carry none).
 
 Nothing the graph computes changes: the same ops, attributes, constants and wiring (the
 exporter's parity checks run on the canonical graph). Pure ONNX: no TensorFlow here.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edgeseq.atomic import write_bytes, write_text
 from edgeseq.contract import ModelFiles, file_sha256
+from edgeseq.data.samples import SAMPLE_PREFIX
 from edgeseq.log import logger, setup_cli_logging
 
 COMMAND = "python -m edgeseq.export.defaults --force"
@@ -54,7 +55,7 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
     text, window = sample_text(spec["sample"])
     _, _, metrics = train_char(text, window, CharModelSpec(**spec["model"]),
                                TrainSettings(epochs=spec["epochs"], lr=spec["lr"], seed=spec["seed"]),
-                               out=work / name, source=f"sample:{spec['sample']}")
+                               out=work / name, source=f"{SAMPLE_PREFIX}{spec['sample']}")
     out = EXPORTED / f"{name}.onnx"
     result = export_run(work / name, out, force=force, quantize=spec.get("quantize"), data_root=ROOT)
     entries = {out.name: {"task": "char", "metrics": metrics, "training": spec},

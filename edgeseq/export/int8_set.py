@@ -26,7 +26,7 @@ from pathlib import Path
 
 import onnx
 
-from edgeseq.atomic import refuse_overwrite, write_set
+from edgeseq.atomic import check_new_file, write_set
 from edgeseq.contract import FUSED_OPS, CharMeta, FileRef, GenerationInfo, ModelFiles, Quantization, SeriesMeta
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.errors import InputError
@@ -137,8 +137,8 @@ def quantize_exported(step_path: str | Path, force: bool = False, root: Path | N
     if meta.graph != "dynamic":
         raise InputError(f"{files.step}: the {meta.graph} graph of a model; pass its step model NAME.onnx")
     targets = [files.int8, files.int8_generation] if isinstance(meta, CharMeta) else [files.int8]
-    for path in targets:
-        refuse_overwrite(path, force)
+    for path in targets:  # refused now, before the measurement: an existing file, a folder, no write access
+        check_new_file(path, force, "the int8 model")
     step_bytes = files.step.read_bytes()
     checklist = Checklist()
     model = build_int8(onnx.load_from_string(step_bytes), meta, measurement_data(meta, root), checklist)

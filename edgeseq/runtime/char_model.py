@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, ModelFiles
+from edgeseq.contract.files import int8_made_from
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.data.text import Vocabulary
 from edgeseq.display import printable
@@ -64,7 +65,7 @@ class GenerationGraph:
         try:
             # an fp32 graph opens unoptimized (as fast per character, half the opening time:
             # model_file.session_options); an int8 one is optimized, renamed ones too
-            data, named_int8 = read_model_bytes(path), step_path.name.endswith(".int8.onnx")
+            data, named_int8 = read_model_bytes(path), int8_made_from(step_path) is not None
             model = load_model(path, data, threads, optimize=named_int8)
             if model.description.quantization is not None and not named_int8:
                 model = load_model(path, data, threads)

@@ -26,6 +26,7 @@ import onnxruntime as ort
 
 import edgeseq
 from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, SeriesMeta
+from edgeseq.contract.files import int8_made_from
 from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
@@ -36,7 +37,6 @@ from edgeseq.errors import EdgeseqError, InputError, ModelFileError
 from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
-INT8_ENDING = ModelFiles("NAME.onnx").int8.name.removeprefix("NAME")  # ".int8.onnx"
 
 
 @dataclass
@@ -181,9 +181,9 @@ def int8_beside(path: Path, precision: str | None) -> tuple[Path, tuple[str, str
     or one line saying how to make it."""
     if precision is not None and precision not in PRECISIONS:
         raise InputError(f"unknown --precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
-    named_int8 = path.name.endswith(INT8_ENDING)
+    fp32 = int8_made_from(path)
+    named_int8 = fp32 is not None
     if precision == "fp32" and named_int8:
-        fp32 = path.with_name(path.name.removesuffix(INT8_ENDING) + path.suffix)
         raise InputError(f"{path.name} is an int8 file; pass {fp32} for fp32 (or --precision int8)")
     if precision in (None, "fp32") or named_int8:
         return path, None
@@ -208,9 +208,10 @@ def check_made_from(path: Path, description: CharMeta | SeriesMeta, step: tuple[
 
 def int8_sibling(model: ModelFile) -> dict | None:
     """For an fp32 step file with NAME.int8.onnx beside it: what ``edgeseq info`` shows of that
-    file: its name, size ratio(s) and measured cost; or, when it cannot be run (damaged,
-    stale, not an int8 file), its name and why: the fp32 file is described all the same.
-    None when there is none."""
+    file, ``{file, size_ratios, quantization, summary}`` (its name, its size and its generation
+    graph's against fp32's, its quantization record, the measured cost in one line); or, when
+    it cannot be run (damaged, stale, not an int8 file), ``{file, problem}``: the fp32 file is
+    described all the same. None when there is none."""
     files = ModelFiles(model.path)
     if model.description.quantization is not None or model.description.graph != "dynamic" or not files.int8.is_file():
         return None
@@ -227,4 +228,4 @@ def int8_sibling(model: ModelFile) -> dict | None:
                                                   / files.generation.stat().st_size, 6)
     quantization = int8.description.quantization
     return {"file": files.int8.name, "size_ratios": sizes, "quantization": int8.meta.get("quantization"),
-            "summary": quantization.summary(), "cost": quantization.summary(size=False)}
+            "summary": quantization.summary(size=False)}

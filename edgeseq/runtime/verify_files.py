@@ -19,6 +19,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from edgeseq.contract import METADATA_KEY, ModelFiles
+from edgeseq.contract.files import int8_made_from, sibling_ending
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
@@ -51,10 +52,10 @@ def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None
     if not path.is_file():
         raise InputError(f"{path}: no such file or folder")
     files = [path]
-    if not path.name.removesuffix(".onnx").count("."):  # NAME.onnx: the whole set beside it
-        files += sorted(p for p in path.parent.glob(f"{path.stem}.*.onnx") if p != path)
-    elif path.name.endswith(".int8.onnx"):  # NAME.int8.onnx: with its own generation graph
-        generation = ModelFiles(path.with_name(path.name.replace(".int8.onnx", ".onnx"))).int8_generation
+    if sibling_ending(path) is None:  # NAME.onnx: the whole set beside it
+        files += sorted(p for p in path.parent.glob(f"{path.stem}.*.onnx") if sibling_ending(p) and p != path)
+    elif int8_made_from(path) is not None:  # NAME.int8.onnx: with its own generation graph
+        generation = ModelFiles(path).generation  # NAME.int8.gen.onnx
         files += [generation] if generation.is_file() else []
     return [check for file in files for check in verify_file(file, checker)] + _leftovers(path.parent)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import edgeseq
 from edgeseq.contract.files import file_sha256
 from edgeseq.data.char_data import CharData, line_data, window_data
+from edgeseq.data.samples import SAMPLE_PREFIX
 from edgeseq.data.text import split_lines
 from edgeseq.log import logger
 from edgeseq.specs import CharModelSpec, TrainSettings
@@ -80,6 +81,7 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
 
     ``resume``: continue the unfinished training checkpointed beside ``out``."""
     config = CharModelConfig.from_spec(spec, len(data.vocab))
+    fingerprint = text_fingerprint(source)  # of the text as training starts to read it
     strategy = distribution_strategy(settings.strategy)  # first: a cluster must form before TF runs anything
     seed_everything(settings.seed)
     batch = data.streams if data.context == "stateful" else settings.batch_size
@@ -115,7 +117,7 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
         "window": data.window,
         "context": data.context,
         **({"line_end": data.line_end} if data.line_end else {}),
-        "training": {**settings.__dict__, "batch_size": batch, "source": source, **text_fingerprint(source),
+        "training": {**settings.__dict__, "batch_size": batch, "source": source, **fingerprint,
                      "data": data.summary, "epochs_run": progress.epoch, "epoch_kept": kept,
                      "tensorflow": tf.__version__},
     }
@@ -128,7 +130,7 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
 def text_fingerprint(source: str) -> dict:
     """``{"text_sha256": ...}`` of a training text file (nothing for a sample): by it ``export
     --quantize int8`` knows the text it measures the int8 model on is the one trained on."""
-    if not source or source.startswith("sample:") or not Path(source).is_file():
+    if not source or source.startswith(SAMPLE_PREFIX) or not Path(source).is_file():
         return {}
     return {"text_sha256": file_sha256(source)}
 
