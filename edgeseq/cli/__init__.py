@@ -78,16 +78,15 @@ class Output:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        try:
-            return self.stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputError(e.errno, e.strerror) from None
+        return self._marked(self.stream.write, text)
 
     def flush(self) -> None:
+        self._marked(self.stream.flush)
+
+    @staticmethod
+    def _marked(call, *args):
         try:
-            self.stream.flush()
+            return call(*args)
         except BrokenPipeError:
             raise
         except OSError as e:
