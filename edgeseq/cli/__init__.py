@@ -26,8 +26,8 @@ Start-up counts here (``edgeseq run`` is a whole process per use), so:
   and start no threads of their own (``run``, ``info``, ``verify``): its output flushed, it
   ends the process. Teardown (every module's globals, onnxruntime's session and
   environment, a last garbage collection) is about 30 ms of ``edgeseq run char --length 1``
-  (bench/RESULTS.md, the cold-start table, measures both); nothing of it reaches the user. The same trick Instagram's Python servers
-  use (``atexit.register(os._exit, 0)``). ``train`` and ``export`` exit normally: TensorFlow
+  (bench/RESULTS.md, the cold-start table, measures both); nothing of it reaches the user.
+  The same trick Instagram's Python servers use (``atexit.register(os._exit, 0)``). ``train`` and ``export`` exit normally: TensorFlow
   registers its own clean-up.
 
 Standard streams that are closed or fail (``usable_streams``, then ``program``'s last flush):
@@ -144,9 +144,15 @@ def to_devnull(stream) -> None:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
         return
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, fd)
-    os.close(null)
+    devnull_at(fd)
+
+
+def devnull_at(fd: int) -> None:
+    """os.devnull opened as file descriptor ``fd`` (whatever ``fd`` was, or if it was closed)."""
+    null = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: ``fd`` itself when it was closed
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
 
 
 def usable_streams() -> None:
@@ -157,10 +163,7 @@ def usable_streams() -> None:
     (``Output``); any stderr drops what it cannot write."""
     for fd, name in ((1, "stdout"), (2, "stderr")):
         if getattr(sys, name) is None:
-            null = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: normally ``fd`` itself
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+            devnull_at(fd)
     if sys.stdout is None:
         sys.stdout = ClosedStdout()
     elif not isinstance(sys.stdout, (Output, ClosedStdout)):
