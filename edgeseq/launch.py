@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeseq.atomic import check_new_folder, probe_writable
+from edgeseq.atomic import check_new_folder, probe_writable, refuse_link
 from edgeseq.contract.run_folder import why_not_replace
 from edgeseq.errors import InputError
 
@@ -46,6 +46,8 @@ class RunPlace:
 
     def __post_init__(self):
         out = Path(self.out)
+        refuse_link(out)
+        refuse_link(checkpoint_folder(out))
         epoch = latest_checkpoint(out)
         if self.resume and self.force:
             raise InputError("--resume continues a run and --force starts it again: give one of them")

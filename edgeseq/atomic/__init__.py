@@ -24,7 +24,8 @@ still running alone. Any OSError (a full disk, a read-only folder) is one line
 from edgeseq.atomic.files import check_new_folder, new_folder, write_bytes, write_text
 from edgeseq.atomic.leftovers import recover
 from edgeseq.atomic.sets import write_set
-from edgeseq.atomic.steps import cannot_write, check_new_file, probe_writable, refuse_enclosing, refuse_overwrite
+from edgeseq.atomic.steps import (cannot_write, check_new_file, probe_writable, refuse_enclosing, refuse_link,
+                                  refuse_overwrite)
 
 __all__ = ["write_bytes", "write_text", "new_folder", "check_new_folder", "check_new_file", "probe_writable",
-           "write_set", "recover", "refuse_overwrite", "refuse_enclosing", "cannot_write"]
+           "write_set", "recover", "refuse_overwrite", "refuse_enclosing", "refuse_link", "cannot_write"]

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from edgeseq.atomic.leftovers import recover
 from edgeseq.atomic.steps import (_RENAME_EXCHANGE, _RENAME_NOREPLACE, folder_lock, link_new, refuse_enclosing,
-                                  refuse_overwrite, remove, renameat2, sync_folder, temporary_name, write_file,
+                                  refuse_link, refuse_overwrite, remove, renameat2, sync_folder, temporary_name, write_file,
                                   writing)
 from edgeseq.errors import InputError
 
 
 def write_bytes(path: str | Path, data: bytes, force: bool = False) -> Path:
     path = Path(path)
+    refuse_link(path, "file")
     refuse_overwrite(path, force)
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,7 @@ def check_new_folder(path: str | Path, force: bool, may_replace=None) -> None:
     """What ``new_folder`` refuses before any work: an existing ``path`` without --force, the
     current folder or one holding it, and (``may_replace``) a folder that is not of the kind."""
     path = Path(path)
+    refuse_link(path)
     refuse_overwrite(path, force)
     if path.exists():
         refuse_enclosing(path)

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from edgeseq.atomic.steps import folder_lock, remove, sync_folder, writing
+from edgeseq.atomic.steps import folder_lock, refuse_link, remove, sync_folder, writing
 from edgeseq.errors import InputError
 from edgeseq.log import logger
 
@@ -74,6 +74,7 @@ def recover(path: Path) -> list[str]:
 
 
 def _recover_one(leftover: Path, kind: str, path: Path) -> str:
+    refuse_link(leftover, "folder" if kind != "tmp" else "file")
     if kind == "old" and not path.exists():
         os.rename(leftover, path)
         return f"note: put {path} back from {leftover.name}, where an interrupted replacement had left it"

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 
 from edgeseq.atomic.leftovers import PLAN, place_planned, recover
-from edgeseq.atomic.steps import folder_lock, refuse_overwrite, remove, sync_folder, temporary_name, write_file, writing
+from edgeseq.atomic.steps import folder_lock, refuse_link, refuse_overwrite, remove, sync_folder, temporary_name, write_file, writing
 
 
 def write_set(files: list[tuple[Path, bytes]], force: bool = False, stale: tuple[Path, ...] = ()) -> list[Path]:
@@ -38,6 +38,8 @@ def write_set(files: list[tuple[Path, bytes]], force: bool = False, stale: tuple
     folder, step = paths[-1].parent, paths[-1]
     if any(p.parent != folder for p in paths):
         raise ValueError("a set is written into one folder")
+    for path in paths + [Path(p) for p in stale]:
+        refuse_link(path, "file")
     for path in paths:
         refuse_overwrite(path, force)
     with writing(step):

@@ -34,11 +34,29 @@ def refuse_enclosing(path: Path) -> None:
         raise InputError(f"refusing to replace {path}: it is the current folder or holds it; choose another -o")
 
 
+def refuse_link(path: Path, what: str = "folder") -> None:
+    """Refuse a ``path`` edgeseq would delete, rename or write inside when it is a symbolic
+    link, not a folder, or another user's: a link could lead the writer out of its target."""
+    path = Path(path)
+    if path.is_symlink():
+        raise InputError(f"{path} is a symbolic link; edgeseq does not write through links: "
+                         f"remove the link or choose another place")
+    try:
+        status = os.lstat(path)
+    except OSError:  # absent, or below a file: the write itself says so
+        return
+    if what == "folder" and not path.is_dir():
+        raise InputError(f"{path} is a file where edgeseq keeps a folder; move it away")
+    if hasattr(os, "geteuid") and status.st_uid != os.geteuid() and os.geteuid() != 0:
+        raise InputError(f"{path} belongs to another user; edgeseq writes only into your own folders")
+
+
 def check_new_file(path: Path, force: bool, what: str = "the file") -> None:
     """What writing the file ``path`` later would meet, refused now (before the work that
     makes it): an existing file without --force, a folder of that name, a folder that cannot
     be written."""
     path = Path(path)
+    refuse_link(path, "file")
     if path.is_dir():
         raise InputError(f"{path} is a folder; name {what} to write")
     refuse_overwrite(path, force)

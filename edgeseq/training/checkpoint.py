@@ -19,12 +19,12 @@ data order needs no saving: an epoch's order is a function of (seed, epoch).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from edgeseq.atomic import new_folder
+from edgeseq.atomic import new_folder, refuse_link
+from edgeseq.atomic.steps import remove
 from edgeseq.errors import InputError
 from edgeseq.launch import checkpoint_folder
 from edgeseq.training.epochs import Progress
@@ -43,6 +43,7 @@ class Checkpoints:
         return cls(checkpoint_folder(run), options)
 
     def epochs(self) -> list[Path]:
+        refuse_link(self.folder)
         if not self.folder.is_dir():
             return []
         return sorted(p for p in self.folder.glob("epoch-*") if (p / "state.json").exists())
@@ -53,13 +54,15 @@ class Checkpoints:
 
     def clean_stale(self) -> int:
         """Remove what a killed run left half-written; returns how many entries went."""
+        refuse_link(self.folder)
         stale = [p for p in self.folder.glob(".*")] if self.folder.is_dir() else []
         for path in stale:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            remove(path)
         return len(stale)
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        refuse_link(self.folder)
+        remove(self.folder)
 
     def save(self, progress: Progress, model, optimizer) -> Path:
         """Write the checkpoint of ``progress`` (a complete epoch) and drop the older ones."""
@@ -68,6 +71,7 @@ class Checkpoints:
         state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history,
                  "best_epoch": progress.best_epoch, "steps": progress.steps, "options": self.options,
                  "data_order": "each epoch's is drawn from (seed, epoch)"}
+        refuse_link(self.folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with new_folder(dest, force=True) as tmp:
@@ -80,7 +84,7 @@ class Checkpoints:
             raise InputError(f"{dest}: cannot write the checkpoint: {e.strerror or e}") from None
         for old in self.epochs():
             if old != dest:
-                shutil.rmtree(old, ignore_errors=True)
+                remove(old)
         return dest
 
     def restore(self, model, optimizer) -> Progress:
