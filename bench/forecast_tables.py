@@ -41,7 +41,7 @@ def as_series(values: np.ndarray, name: str) -> Series:
 def train(values: np.ndarray, name: str, season: int | None = None, seed: int = 0, out=None):
     """The default model trained on ``values`` (the first 70% train), as ``edgeseq train stock`` would
     (``out``: the run folder to write, if any)."""
-    from edgeseq.specs import SeriesModelSpec, SeriesTrainSettings, default_window
+    from edgeseq.training.specs import SeriesModelSpec, SeriesTrainSettings, default_window
     from edgeseq.training.series_training import train_series
 
     return train_series(as_series(values, name), SeriesModelSpec(window=default_window(season)),
@@ -55,8 +55,8 @@ def rescore(run, values: np.ndarray, first_row: int | None = None, season: int |
     from edgeseq.data.scale_free import on_exact_last, raw_windows
     from edgeseq.evaluation.backtest import score_forecasts
     from edgeseq.evaluation.baselines import fit_baselines
-    from edgeseq.training.change_model import forecast_function
-    from edgeseq.training.series_model import SeriesModelConfig
+    from edgeseq.training.change_network import forecast_function
+    from edgeseq.training.series_network import SeriesModelConfig
 
     values = np.asarray(values, np.float64)
     split = split_point(len(values), TRAIN_FRACTION)

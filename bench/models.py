@@ -80,7 +80,7 @@ def build_char(work: Path, smoke: bool) -> Built:
 
 def add_int8(built: Built) -> Built:
     """The model's int8 files beside it, made as `edgeseq export --quantize int8` makes them."""
-    from edgeseq.export.int8_set import quantize_exported
+    from edgeseq.export.int8.int8_files import quantize_exported
     from edgeseq.runtime.model_file import open_model
 
     started = time.perf_counter()
@@ -119,7 +119,7 @@ def char_tf_function(run: Path, batch: int, time_steps: int):
     """The char model's step (ids, state) -> {logits, new_state} as a fixed-shape tf.function."""
     import tensorflow as tf
 
-    from edgeseq.training.char_model import CharModelConfig, step_function
+    from edgeseq.training.char_network import CharModelConfig, step_function
     from edgeseq.training.run_folder import load_run
 
     model, config, _ = load_run(run)
@@ -164,7 +164,7 @@ def window_reread_graph(step_path: Path, out: Path, window: int) -> Path:
     import onnx
     from onnx import TensorProto as T, helper, numpy_helper
 
-    from edgeseq.export.generation import read_step_graph
+    from edgeseq.export.generation.build import read_step_graph
 
     parts = read_step_graph(onnx.load(str(step_path)))
     n = helper.make_node
@@ -216,7 +216,7 @@ def stock_unrolled_graph(run: Path, out: Path) -> Path:
     import onnx
     from onnx import TensorProto as T, helper, numpy_helper
 
-    from edgeseq.export.fuse import onnx_weights
+    from edgeseq.export.graph.fuse import onnx_weights
     from edgeseq.training.run_folder import load_run
 
     model, config, _ = load_run(run)
@@ -270,7 +270,7 @@ def recurrent_only_loop(step_path: Path, out: Path) -> Path:
     import onnx
     from onnx import TensorProto as T, helper, numpy_helper
 
-    from edgeseq.export.generation import read_step_graph
+    from edgeseq.export.generation.build import read_step_graph
 
     parts = read_step_graph(onnx.load(str(step_path)))
     n = helper.make_node

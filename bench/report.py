@@ -168,7 +168,7 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         "product per layer. The re-reading Loop (last row) is the alternative it was measured against. "
         "The int8 generation graph re-reads the window (it must make the int8 per-step path's very calls "
         "to round the same way: dynamic quantization scales each call's activations by that call's own "
-        "range; edgeseq.export.generation_int8).",
+        "range; edgeseq.export.int8.int8_contexts).",
         "",
         "## 3. Batch generation, 32 prompts (stateful, greedy): total characters per second",
         "",

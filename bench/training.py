@@ -56,7 +56,7 @@ def write_text(path: Path, chars: int, seed: int = 0) -> Path:
 
 
 def data_for(kind: str, path: Path, options: dict):
-    from edgeseq.specs import CharDataSpec
+    from edgeseq.training.specs import CharDataSpec
 
     if kind == "stateful":
         return CharDataSpec(text=path, context="stateful", window=CHUNK, streams=STREAMS, val_fraction=0).load()
@@ -73,14 +73,14 @@ def edgeseq_peer(kind: str, path: Path, options: dict) -> tuple[int, float]:
     seed_everything(0)
     if kind == "series":
         from edgeseq.data.batches import ArraySource
-        from edgeseq.training.series_model import SeriesModelConfig, build_model
+        from edgeseq.training.series_network import SeriesModelConfig, build_model
         from edgeseq.training.series_training import series_task
 
         x, y, features, target = series_windows(path)
         model = build_model(SeriesModelConfig(features, target))
         source, task, batch, units = ArraySource(x, y), series_task(model), 32, len(x)
     else:
-        from edgeseq.training.char_model import CharModelConfig, build_training_model
+        from edgeseq.training.char_network import CharModelConfig, build_training_model
         from edgeseq.training.char_training import char_task
 
         data = data_for(kind, path, options)
@@ -104,7 +104,7 @@ def keras_peer(kind: str, path: Path, options: dict) -> tuple[int, float]:
     seed_everything(0)
     optimizer = keras.optimizers.Adam(LR, global_clipnorm=5.0)
     if kind == "series":
-        from edgeseq.training.series_model import SeriesModelConfig, build_model
+        from edgeseq.training.series_network import SeriesModelConfig, build_model
 
         x, y, features, target = series_windows(path)
         model = build_model(SeriesModelConfig(features, target))

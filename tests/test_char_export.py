@@ -110,7 +110,7 @@ def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch, c
 
 
 def test_a_generation_graph_that_disagrees_is_left_out_not_fatal(ship_run, tmp_path, monkeypatch):
-    import edgeseq.export.generation_check as generation
+    import edgeseq.export.generation.check as generation
 
     def disagrees(checklist, *args, **kwargs):
         checklist.require("generation graph = per-step path: stateful, greedy", False)

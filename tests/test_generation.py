@@ -16,8 +16,8 @@ import pytest
 
 from conftest import EXPORTED, cli, edited_copy
 from edgeseq.errors import InputError, ModelFileError
-from edgeseq.export.generation import GenerationUnsupported, build_generation
-from edgeseq.export.generation_check import build_and_verify
+from edgeseq.export.generation.build import GenerationUnsupported, build_generation
+from edgeseq.export.generation.check import build_and_verify
 from edgeseq.export.verify import Checklist
 from edgeseq.contract import ModelFiles, file_sha256
 from edgeseq.runtime.decoding import CHUNKS
@@ -91,7 +91,7 @@ def test_rows_of_a_batch_are_generated_as_if_alone(context):
 
 def test_greedy_text_equals_tensorflow(ship_run, ship_export):
     """TensorFlow's own step function, both contexts, against the exported generation graph."""
-    from edgeseq.training.char_model import CharModelConfig, step_function
+    from edgeseq.training.char_network import CharModelConfig, step_function
 
     _, model, config, _ = ship_run
     out = ship_export[0]

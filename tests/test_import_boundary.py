@@ -88,7 +88,7 @@ def test_edgeseq_run_char_loads_only_what_it_uses():
 def test_the_program_loads_only_the_module_of_the_command_it_runs():
     """``edgeseq run ...`` adds only the run commands (Typer reads every command it holds at
     each start); ``edgeseq --help`` and ``from edgeseq.cli import app`` hold every command."""
-    modules = ("edgeseq.cli.run", "edgeseq.cli.train", "edgeseq.cli.files", "edgeseq.specs")
+    modules = ("edgeseq.cli.run", "edgeseq.cli.train", "edgeseq.cli.file_commands", "edgeseq.training.specs")
     program = ("from edgeseq.cli import main\nsys.argv = ['edgeseq', *{args!r}]\n"
                "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
                f"print('LOADED:' + ','.join(m for m in {modules!r} if m in sys.modules))\n")

@@ -23,10 +23,10 @@ from edgeseq.data.series import split_point
 from edgeseq.data.char_data import window_data
 from edgeseq.data.text import sample_text
 from edgeseq.errors import ExportCheckError
-from edgeseq.export import int8_cost
-from edgeseq.export.generation import build_generation
-from edgeseq.export.generation_check import verify_generation
-from edgeseq.export.int8_set import quantize_exported
+from edgeseq.export.int8 import cost as int8_cost
+from edgeseq.export.generation.build import build_generation
+from edgeseq.export.generation.check import verify_generation
+from edgeseq.export.int8.int8_files import quantize_exported
 from edgeseq.export.verify import Checklist
 from edgeseq.runtime import CharGenerator, Forecaster
 from edgeseq.runtime.model_file import open_model, session_options
@@ -123,8 +123,8 @@ def test_an_int8_model_that_costs_too_much_is_refused_unless_forced(tmp_path, mo
 
 def test_export_quantize_refuses_a_training_text_that_changed_since_training(tmp_path):
     """Training records the text file's sha256; the int8 cost is measured only on that very text."""
-    from edgeseq.contract.files import file_sha256
-    from edgeseq.export.int8_data import char_training_data
+    from edgeseq.contract.siblings import file_sha256
+    from edgeseq.export.int8.training_data import char_training_data
     from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 
     corpus = tmp_path / "tale.txt"
@@ -191,7 +191,7 @@ def test_shipped_stock_int8_test_rmse_is_within_2_percent_of_fp32():
 
 
 def test_the_shipped_int8_files_are_what_quantizing_the_shipped_fp32_files_gives(tmp_path, monkeypatch):
-    """`edgeseq export NAME.onnx --quantize int8` (as `python -m edgeseq.export.defaults
+    """`edgeseq export NAME.onnx --quantize int8` (as `python -m tools.rebuild_exported
     --int8-only`) makes them byte for byte from the fp32 files, untouched, without retraining;
     the training data is found from the current folder (stock's CSV: exported/sample_prices.csv)."""
     monkeypatch.chdir(REPO)

@@ -17,7 +17,7 @@ from conftest import EXPORTED, cli, copy_set
 from edgeseq.contract import ModelFiles
 from edgeseq.data.text import sample_text
 from edgeseq.errors import InputError
-from edgeseq.export import int8_cost
+from edgeseq.export.int8 import cost as int8_cost
 from edgeseq.runtime import CharGenerator, Forecaster
 
 SENTENCE = sample_text("ship")[0]
@@ -63,7 +63,7 @@ def test_a_batch_of_prompts_says_which_model_and_precision_ran():
 
 
 def test_every_sibling_ending_is_known_so_no_model_is_named_like_a_sibling():
-    from edgeseq.contract.files import SIBLING_ENDINGS, sibling_ending
+    from edgeseq.contract.siblings import SIBLING_ENDINGS, sibling_ending
 
     siblings = ModelFiles("NAME.onnx").all()[1:]
     assert sorted(p.name.removeprefix("NAME") for p in siblings) == sorted(SIBLING_ENDINGS)

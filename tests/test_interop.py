@@ -16,7 +16,7 @@ import pytest
 
 from conftest import EXPORTED, cli
 from edgeseq.contract import ModelFiles
-from edgeseq.export.onnx_graph import attach_metadata
+from edgeseq.export.graph.onnx_graph import attach_metadata
 from edgeseq.runtime.model_file import open_model
 from interop_checks import assert_reads_cleanly, shape_of
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from edgeseq.evaluation.forecast import direction_accuracy, evaluate, format_table, mae, mape, rmse
+from edgeseq.evaluation.forecast_metrics import direction_accuracy, evaluate, format_table, mae, mape, rmse
 
 # Three forecasts: the last observed price, what happened, what the model said.
 LAST = np.array([9.0, 13.0, 12.0])

@@ -89,9 +89,9 @@ def test_verify_finds_a_stale_sibling_a_changed_manifest_entry_and_leftovers(shi
 
 
 def test_verify_says_when_the_onnx_checker_is_skipped(monkeypatch):
-    import edgeseq.cli.files
+    import edgeseq.cli.file_commands
 
-    monkeypatch.setattr(edgeseq.cli.files, "onnx_checker", lambda: None)
+    monkeypatch.setattr(edgeseq.cli.file_commands, "onnx_checker", lambda: None)
     result = cli("verify", str(EXPORTED / "stock.onnx"))
     assert "skip stock.onnx: onnx checker: skipped (onnx not installed)" in result.stdout.splitlines()
     assert result.exit_code == 0

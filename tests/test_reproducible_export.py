@@ -1,7 +1,7 @@
 """The same run exported twice gives the same bytes: the canonical form of a converted graph.
 
 tf2onnx orders and names nodes differently from one process to the next; the exporter
-rewrites every converted graph into one canonical form (edgeseq.export.canonical), so that
+rewrites every converted graph into one canonical form (edgeseq.export.graph.canonical), so that
 a file's sha256 (its sealed digest, the ``made_from`` of its int8 and generation siblings,
 the shipped MANIFEST) depends on the run alone.
 """
@@ -19,7 +19,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import REPO
-from edgeseq.export.canonical import canonicalize
+from edgeseq.export.graph.canonical import canonicalize
 
 F, BOOL, I64 = TensorProto.FLOAT, TensorProto.BOOL, TensorProto.INT64
 

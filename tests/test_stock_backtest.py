@@ -223,7 +223,7 @@ def test_season_at_run_time_adds_the_seasonal_baseline():
 
 def test_the_backtest_plot_marks_where_scoring_begins_and_says_what_it_shows():
     pytest.importorskip("matplotlib")
-    from edgeseq.plot import backtest_figure
+    from edgeseq.cli.forecast_plot import backtest_figure
 
     forecaster = Forecaster()
     series = forecaster.read_csv(SAMPLE)
@@ -242,7 +242,7 @@ def test_the_backtest_plot_marks_where_scoring_begins_and_says_what_it_shows():
 
 def test_a_multi_step_plot_shows_and_scores_the_first_step():
     pytest.importorskip("matplotlib")
-    from edgeseq.plot import backtest_figure
+    from edgeseq.cli.forecast_plot import backtest_figure
 
     values = np.array([10.0, 12.0, 11.0, 13.0, 15.0, 14.0, 16.0, 18.0, 17.0, 19.0])
     series = Series("hand.csv", ("v",), "v", values[:, None], None, 0, ())

@@ -15,7 +15,7 @@ from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import load_csv, make_windows, rows_sha256
 from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
-from edgeseq.export.defaults import SERIES_DEFAULTS
+from tools.rebuild_exported import SERIES_DEFAULTS
 from edgeseq.runtime import Forecaster
 from interop_checks import assert_reads_cleanly
 
@@ -85,7 +85,7 @@ def test_on_a_random_walk_the_default_is_within_5_percent_of_persistence(default
 
 
 def test_an_untrained_delta_model_is_the_persistence_forecast():
-    from edgeseq.training.series_model import SeriesModelConfig, build_model
+    from edgeseq.training.series_network import SeriesModelConfig, build_model
 
     model = build_model(SeriesModelConfig(features=3, target_index=1, horizon=2, target_mode="delta"))
     x = np.random.default_rng(0).uniform(0, 1, (5, 7, 3)).astype(np.float32)
@@ -142,7 +142,7 @@ def test_too_few_rows_and_constant_columns_name_the_file(tmp_path):
 @pytest.mark.parametrize("option, value", [("cell", "transformer"), ("target_mode", "ratio"),
                                            ("layers", 0), ("hidden", 0)])
 def test_model_options_are_checked(option, value):
-    from edgeseq.specs import SeriesModelSpec
+    from edgeseq.training.specs import SeriesModelSpec
 
     with pytest.raises(InputError, match=option.replace("_", "-")):
         SeriesModelSpec(**{option: value})
@@ -241,7 +241,7 @@ def test_the_int8_forecaster_is_measured_on_the_test_part_it_was_trained_with(ex
     import shutil
 
     from edgeseq.contract import ModelFiles
-    from edgeseq.export.int8_set import quantize_exported
+    from edgeseq.export.int8.int8_files import quantize_exported
     from edgeseq.runtime.model_file import open_model
 
     run, out, _, series, _ = exported

@@ -76,7 +76,7 @@ def test_windows_that_repeat_every_character_on_a_long_text_get_a_note():
 
 
 def test_a_huge_alphabet_gets_an_embedding_or_a_clear_error():
-    from edgeseq.specs import ONEHOT_LIMIT, CharModelSpec
+    from edgeseq.training.specs import ONEHOT_LIMIT, CharModelSpec
 
     assert CharModelSpec().for_vocabulary(20_000).input == "embedding"
     assert CharModelSpec().for_vocabulary(ONEHOT_LIMIT).input == "onehot"

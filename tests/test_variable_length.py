@@ -60,7 +60,7 @@ def ragged_case(rng, vocab_size, state_count, hidden):
 def test_ragged_batch_equals_each_row_alone_in_tf_and_onnx(cell, layers, char_export):
     from edgeseq.runtime.char_model import CharModel
     from edgeseq.runtime.model_file import open_model
-    from edgeseq.training.char_model import CharModelConfig, step_function
+    from edgeseq.training.char_network import CharModelConfig, step_function
 
     model, path, _ = char_export(cell, layers, "dense")  # the export tests' model, trained once
     described = open_model(path).description
@@ -90,7 +90,7 @@ def words_lines(count: int, seed: int) -> list[str]:
 
 def validation_loss(model, data) -> float:
     """Mean cross-entropy over the valid steps of every line, computed on its own."""
-    from edgeseq.evaluation.text import masked_metrics
+    from edgeseq.evaluation.text_metrics import masked_metrics
 
     batch = next(data.train.batches(data.train.count, shuffle=False))
     return masked_metrics(model(batch.x).numpy(), batch.y, batch.weights)["loss"]

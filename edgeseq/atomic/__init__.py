@@ -21,7 +21,7 @@ or finishes them (``edgeseq.atomic.leftovers.recover``), saying so, and leaves t
 still running alone. Any OSError (a full disk, a read-only folder) is one line
 (``cannot_write``), with the previous files intact.
 """
-from edgeseq.atomic.files import check_new_folder, new_folder, write_bytes, write_text
+from edgeseq.atomic.writers import check_new_folder, new_folder, write_bytes, write_text
 from edgeseq.atomic.leftovers import recover
 from edgeseq.atomic.sets import write_set
 from edgeseq.atomic.steps import (cannot_write, check_new_file, probe_writable, refuse_enclosing, refuse_link,

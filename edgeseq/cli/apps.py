@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperCommand
 
 import edgeseq
+from edgeseq.cli.streams import OutputError, to_devnull
 from edgeseq.display import printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import setup_cli_logging
@@ -71,12 +72,10 @@ def internal_error(error: BaseException) -> typer.Exit:
 
 
 def output_error(error: OSError) -> typer.Exit | None:
-    """A write to stdout that failed (edgeseq.cli.OutputError: a full disk, a quota, a closed
+    """A write to stdout that failed (edgeseq.cli.streams.OutputError: a full disk, a quota, a closed
     stdout): one line, exit code 2, and stdout pointed at os.devnull so that what it still
     holds cannot fail again at the last flush. None for any other OSError (edgeseq turns the
     failures of the files it opens into one-line errors where it opens them)."""
-    from edgeseq.cli import OutputError, to_devnull
-
     if not isinstance(error, OutputError):
         return None
     to_devnull(sys.stdout)
@@ -101,8 +100,6 @@ def reports_errors(command):
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough
-            from edgeseq.cli import to_devnull
-
             to_devnull(sys.stdout)
             raise typer.Exit(0) from None
         except OSError as e:  # stdout on a full disk, or closed; else a bug

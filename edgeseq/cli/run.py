@@ -84,7 +84,7 @@ def run_stock(
         raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
     check_season(season)
     if plot is not None:
-        from edgeseq.plot import check_plot_path
+        from edgeseq.cli.forecast_plot import check_plot_path
 
         check_plot_path(plot, force)
     from edgeseq.runtime.model_file import check_threads
@@ -114,7 +114,7 @@ def run_stock(
         if report is not None:
             print(printable(f"\n{report.headline()}\n{report.table()}", keep="\n"))
     if plot is not None:
-        from edgeseq.plot import plot_backtest, plot_forecast
+        from edgeseq.cli.forecast_plot import plot_backtest, plot_forecast
 
         if report is not None:
             boundary = "--from" if from_ is not None else "after the model's training data"

@@ -13,7 +13,7 @@ from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL
                                  SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP, WORKERS_HELP)
 from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
-from edgeseq.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
+from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
                            TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec,
                            SeriesModelSpec, SeriesTrainSettings, TrainSettings, default_window)
 
@@ -47,7 +47,7 @@ def train_char(
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
 ):
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
-    from edgeseq.launch import Cluster, RunPlace
+    from edgeseq.training.launch import Cluster, RunPlace
 
     cluster = Cluster(strategy, workers, worker_index)
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
@@ -102,7 +102,7 @@ def train_stock(
     """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
     from edgeseq.data.series import load_csv
     from edgeseq.evaluation.baselines import check_season
-    from edgeseq.launch import Cluster, RunPlace
+    from edgeseq.training.launch import Cluster, RunPlace
 
     cluster = Cluster(strategy, workers, worker_index)
     model = SeriesModelSpec(window=default_window(season) if window is None else window, horizon=horizon, cell=cell,
@@ -116,7 +116,7 @@ def train_stock(
     out = out or Path("runs") / csv.stem
     RunPlace(out, force, resume)
     if plot is not None:
-        from edgeseq.plot import check_plot_path
+        from edgeseq.cli.forecast_plot import check_plot_path
 
         check_plot_path(plot, force)
     # bad files fail before TensorFlow loads
@@ -136,7 +136,7 @@ def train_stock(
         print(printable(run.backtest.headline()))
         print(printable(run.backtest.table(), keep="\n"))
     if plot is not None:
-        from edgeseq.plot import plot_backtest
+        from edgeseq.cli.forecast_plot import plot_backtest
 
         written = plot_backtest(run.backtest, plot, f"{csv.name}, test part", series)
         print(f"wrote {written}", file=sys.stderr)

@@ -17,7 +17,7 @@ dependencies.
 * ``graph_io``: the inputs and outputs a description promises, checked against the graph.
 """
 from edgeseq.contract.cells import CELL_OPS, CELLS, FUSED_OPS, INT8_OPS, RECURRENT_OPS, STATES_PER_OP, states_per_layer
-from edgeseq.contract.files import ModelFiles, file_sha256
+from edgeseq.contract.siblings import ModelFiles, file_sha256
 from edgeseq.contract.meta import (FORMAT_VERSION, METADATA_KEY, PRECISIONS, Baselines, CharMeta, FileRef,
                                    GenerationInfo, Quantization, SeriesMeta, StateLayout, metadata_text, parse_meta)
 

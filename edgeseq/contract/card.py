@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeseq.contract.cells import stack_label
-from edgeseq.contract.files import int8_made_from
+from edgeseq.contract.siblings import int8_made_from
 
 #: where the card points for the full description (the metadata key of edgeseq.contract.meta)
 _DETAILS = "in the metadata key 'edgeseq' (edgeseq info prints them); any ONNX runtime can feed the " \

@@ -25,7 +25,7 @@ from edgeseq.contract.schema import Int, Number, Optional, Record, Text, spec
 
 #: what ``--precision`` and ``--quantize`` offer (fp32: the exported model itself)
 PRECISIONS = ("fp32", "int8")
-#: the limits an int8 model is held to at export (edgeseq.export.int8_cost says why)
+#: the limits an int8 model is held to at export (edgeseq.export.int8.cost says why)
 MAX_ACCURACY_DROP = 0.5  # points of next-character accuracy on the training sequences
 GREEDY_CHARS = 200  # characters of greedy text from the training text's start, at most, that must not change
 MAX_RMSE_RATIO = 1.02  # a forecaster's test RMSE, int8 / fp32

@@ -6,7 +6,7 @@ each column, ``u = log x`` ("log" mode: the column's steps grow with its level) 
 ("diff"), and each window row as ``z_t = (u_t - u_last) / s``, where ``s`` is the column's
 mean absolute one-step change of ``u`` over the training rows. The target is the next
 ``horizon`` changes of the target column, ``y_h = (u_(last+h) - u_last) / s``. The model
-(edgeseq.training.change_model) divides each window by its own scale on top, so neither the
+(edgeseq.training.change_network) divides each window by its own scale on top, so neither the
 level nor the volatility of a window reaches the network.
 
 The mode is found on the training rows only and stored in the model with ``s``:

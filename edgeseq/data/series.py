@@ -26,7 +26,7 @@ import numpy as np
 from edgeseq.choices import DATE_FORMATS, TARGET_MODES, check_choice, missing_choice
 from edgeseq.data import csv_table
 from edgeseq.data.dates import parse_moment
-from edgeseq.data.files import read_utf8
+from edgeseq.data.reading import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 

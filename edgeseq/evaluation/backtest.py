@@ -17,7 +17,7 @@ import numpy as np
 from edgeseq.contract.meta import Baselines
 from edgeseq.data.series import Series
 from edgeseq.evaluation.baselines import naive_forecasts
-from edgeseq.evaluation.forecast import evaluate, format_steps, format_table, json_ready
+from edgeseq.evaluation.forecast_metrics import evaluate, format_steps, format_table, json_ready
 from edgeseq.evaluation.intervals import format_interval, interval_report
 
 

@@ -7,7 +7,7 @@ and 3, several lengths); the dynamic graph is also checked streaming step by ste
 one whole-sequence call, and on a ragged batch (rows of different lengths) against
 TensorFlow's masked layers.
 
-Beside them goes NAME.gen.onnx, the generation graph (edgeseq.export.generation): the
+Beside them goes NAME.gen.onnx, the generation graph (edgeseq.export.generation.build): the
 character loop and the sampling inside one graph, built from the dynamic graph and checked
 token for token against the runtime's per-step path. A separate file, so that the step
 graph stays exactly the verified contract other tools read, and a model without one (or a
@@ -22,11 +22,11 @@ import onnx
 import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, FileRef, GenerationInfo, ModelFiles, StateLayout
-from edgeseq.export.generation import DEFAULT_UNROLL
-from edgeseq.export.generation_check import build_and_verify
+from edgeseq.export.generation.build import DEFAULT_UNROLL
+from edgeseq.export.generation.check import build_and_verify
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity
-from edgeseq.training.char_model import CharModelConfig, step_function
+from edgeseq.training.char_network import CharModelConfig, step_function
 
 TOLERANCE = 1e-4
 

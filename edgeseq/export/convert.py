@@ -5,19 +5,19 @@ One of the few modules that load TensorFlow (with the exporter and the two expor
 docstring) before tf2onnx imports it. The graph work after the conversion (fusing Loops,
 the ``lengths`` input, the canonical form, counting ops) is pure ONNX and lives in its own
 modules. The canonical form comes last, before any check, metadata or digest: tf2onnx
-orders and names nodes differently from one process to the next (edgeseq.export.canonical).
+orders and names nodes differently from one process to the next (edgeseq.export.graph.canonical).
 """
 from __future__ import annotations
 
 import onnx
 
-import edgeseq.training  # noqa: F401  (TensorFlow, quietly, before tf2onnx loads it)
+import edgeseq.training.tf_setup  # noqa: F401  (TensorFlow, quietly, before tf2onnx loads it)
 import tf2onnx
 
 from edgeseq.contract import CELL_OPS
-from edgeseq.export.canonical import canonicalize
-from edgeseq.export.fuse import add_lengths_input, fuse_recurrent_loops
-from edgeseq.export.onnx_graph import OPSET, op_counts, recurrent_summary
+from edgeseq.export.graph.canonical import canonicalize
+from edgeseq.export.graph.fuse import add_lengths_input, fuse_recurrent_loops
+from edgeseq.export.graph.onnx_graph import OPSET, op_counts, recurrent_summary
 from edgeseq.export.verify import Checklist
 
 

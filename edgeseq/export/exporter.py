@@ -11,7 +11,7 @@ Every export is the same few steps, whatever the task:
    checks;
 3. the task's work on both graphs together (a char model's generation graph); with
    ``--quantize int8``, the int8 step graph and its generation graph, measured against fp32
-   on the training data (edgeseq.export.int8_set);
+   on the training data (edgeseq.export.int8.int8_files);
 4. log the checklist and refuse on any failure (unless --force: then a warning);
 5. make every file's bytes (its metadata checked and sealed with its digest; siblings name
    the step file's sha256), open each as the runner will, and write them as one set
@@ -31,12 +31,12 @@ import onnx
 
 from edgeseq.atomic import check_new_file, recover, write_set
 from edgeseq.contract import PRECISIONS, FileRef, ModelFiles
-from edgeseq.contract.files import SIBLING_ENDINGS, sibling_ending
+from edgeseq.contract.siblings import SIBLING_ENDINGS, sibling_ending
 from edgeseq.contract.digest import bytes_sha256
-from edgeseq.contract.run_folder import read_run_config
+from edgeseq.contract.run_config import read_run_config
 from edgeseq.errors import EdgeseqError
-from edgeseq.export.interop import Provenance
-from edgeseq.export.onnx_graph import model_bytes
+from edgeseq.export.graph.interop import Provenance
+from edgeseq.export.graph.onnx_graph import model_bytes
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity, session
 from edgeseq.log import logger
@@ -73,7 +73,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
 
     ``provenance``: the author and license every file written is to carry. ``quantize``:
     "int8" also writes NAME.int8.onnx (and its generation graph), measured on the training
-    data, which ``data_root`` locates (default: the current folder; edgeseq.export.int8_data)."""
+    data, which ``data_root`` locates (default: the current folder; edgeseq.export.int8.training_data)."""
     provenance = provenance or Provenance()
     if quantize not in (None, *PRECISIONS[1:]):
         raise EdgeseqError(f"unknown --quantize {quantize!r}; choose one of: {', '.join(PRECISIONS[1:])}")
@@ -84,7 +84,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
     files = check_model_name(out)
     measured_on = None
     if quantize:  # the data the int8 cost is measured on must be there (and be it) before anything loads
-        from edgeseq.export.int8_data import char_training_data, series_source
+        from edgeseq.export.int8.training_data import char_training_data, series_source
 
         if task_name == "char":  # the text read again and cut: its characters must be the vocabulary
             measured_on = char_training_data(config.get("training"), config.get("vocabulary"), config.get("window"),
@@ -108,7 +108,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
                            parity_max_abs_diff=parity if math.isfinite(parity) else None) for graph in graphs}
     int8 = None
     if quantize:
-        from edgeseq.export.int8_set import build_int8
+        from edgeseq.export.int8.int8_files import build_int8
 
         int8 = build_int8(graphs["dynamic"], meta["dynamic"], measured_on, checklist)
     checklist.log_and_enforce(f"export of {run_dir}", force)
@@ -133,7 +133,7 @@ def check_model_name(out: str | Path) -> ModelFiles:
 def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dict, task: ExportTask,
                 force: bool, int8=None) -> list[Path]:
     """Step 5: the bytes of every file, each opened as the runner opens it, written as one set.
-    ``int8``: the int8 model to write beside (edgeseq.export.int8_set.Int8Model). Returns the
+    ``int8``: the int8 model to write beside (edgeseq.export.int8.int8_files.Int8Model). Returns the
     paths, step file first."""
     from edgeseq.runtime.model_file import load_model
 
@@ -143,7 +143,7 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
                 *task.companions(files, meta["dynamic"], made_from)]
     entries = [(path, model_bytes(model, description)) for path, model, description in siblings]
     if int8 is not None:
-        from edgeseq.export.int8_set import int8_entries
+        from edgeseq.export.int8.int8_files import int8_entries
 
         entries += int8_entries(files, int8, meta["dynamic"], made_from, len(step))
     entries.append((files.step, step))
@@ -162,7 +162,7 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
         names = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
         logger.info(f"removed {names} (made from the old {files.step.name}{again})")
     if int8 is not None:
-        from edgeseq.export.int8_set import log_quantized
+        from edgeseq.export.int8.int8_files import log_quantized
 
         log_quantized(int8)
     return [written[-1], *written[:-1]]

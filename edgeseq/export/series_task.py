@@ -23,8 +23,8 @@ import numpy as np
 from edgeseq.contract import Baselines, SeriesMeta
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist
-from edgeseq.training.change_model import forecast_function as change_forecast
-from edgeseq.training.series_model import SeriesModelConfig, forecast_function
+from edgeseq.training.change_network import forecast_function as change_forecast
+from edgeseq.training.series_network import SeriesModelConfig, forecast_function
 
 TOLERANCE = 1e-5  # scaled units: 1e-5 of the target's training range
 

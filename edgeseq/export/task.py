@@ -31,7 +31,7 @@ class ExportTask:
     tolerance: float
     #: batch sizes the sample inputs come in
     batches: tuple[int, ...]
-    #: whether the dynamic graph gets a ``lengths [batch]`` input (edgeseq.export.fuse)
+    #: whether the dynamic graph gets a ``lengths [batch]`` input (edgeseq.export.graph.fuse)
     lengths_input: bool = False
 
     def __init__(self, model, config: dict, metrics: dict, model_config):

@@ -24,12 +24,12 @@ import numpy as np
 import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, ModelFiles
-from edgeseq.contract.files import int8_made_from
+from edgeseq.contract.siblings import int8_made_from
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.data.text import Vocabulary
 from edgeseq.display import printable
 from edgeseq.errors import InputError, IntegrityError, ModelFileError
-from edgeseq.evaluation.text import cross_entropy
+from edgeseq.evaluation.text_metrics import cross_entropy
 from edgeseq.runtime.model_file import (ModelFile, check_made_from, default_model_path, int8_beside, load_model,
                                         open_model, read_model_bytes)
 

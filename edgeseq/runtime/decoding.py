@@ -10,7 +10,7 @@
   included; one call returns a chunk. Chunks start small (the first character comes after
   one call) and grow, so the per-call cost is spread over up to ``CHUNKS[-1]`` characters.
   In the window context the graph keeps W staggered states instead of re-reading the
-  window (see ``edgeseq.export.generation``); an int8 graph re-reads it, as the per-step
+  window (see ``edgeseq.export.generation.build``); an int8 graph re-reads it, as the per-step
   path does, and is given the last W ids on every call.
 
 All three draw one uniform per character per row, row 0 first, from the request's Sampler

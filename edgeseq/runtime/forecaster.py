@@ -36,7 +36,7 @@ from edgeseq.data.series import Series, load_csv, parse_moment
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
 from edgeseq.evaluation.baselines import check_season, fit_baselines
-from edgeseq.evaluation.forecast import json_ready
+from edgeseq.evaluation.forecast_metrics import json_ready
 from edgeseq.runtime.backtest_part import BacktestPart, backtest_part
 from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
 

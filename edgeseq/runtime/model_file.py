@@ -26,7 +26,7 @@ import onnxruntime as ort
 
 import edgeseq
 from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, SeriesMeta
-from edgeseq.contract.files import int8_made_from
+from edgeseq.contract.siblings import int8_made_from
 from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest

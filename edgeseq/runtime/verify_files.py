@@ -19,7 +19,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from edgeseq.contract import METADATA_KEY, ModelFiles
-from edgeseq.contract.files import int8_made_from, sibling_ending
+from edgeseq.contract.siblings import int8_made_from, sibling_ending
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io

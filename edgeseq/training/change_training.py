@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeseq.evaluation.intervals import conformal_quantiles
-from edgeseq.training.change_model import SCALE_FLOOR, persistence_weights
+from edgeseq.training.change_network import SCALE_FLOOR, persistence_weights
 
 GATE_T = 2.0  # the paired t statistic the trained weights must reach against persistence
 #: The fewest validation windows (every ``horizon``-th) the gate judges on. With fewer, the t

@@ -27,13 +27,13 @@ import math
 from pathlib import Path
 
 import edgeseq
-from edgeseq.contract.files import file_sha256
+from edgeseq.contract.siblings import file_sha256
 from edgeseq.data.char_data import CharData, line_data, window_data
 from edgeseq.data.samples import SAMPLE_PREFIX
 from edgeseq.data.text import split_lines
 from edgeseq.log import logger
-from edgeseq.specs import CharModelSpec, TrainSettings
-from edgeseq.training.char_model import CharModelConfig, build_training_model, step_forward
+from edgeseq.training.specs import CharModelSpec, TrainSettings
+from edgeseq.training.char_network import CharModelConfig, build_training_model, step_forward
 from edgeseq.training.epochs import Plan
 from edgeseq.training.loop import Steps, Task, check_batch
 from edgeseq.training.session import Session

@@ -26,7 +26,7 @@ import numpy as np
 from edgeseq.atomic import new_folder, refuse_link
 from edgeseq.atomic.steps import remove
 from edgeseq.errors import InputError
-from edgeseq.launch import checkpoint_folder
+from edgeseq.training.launch import checkpoint_folder
 from edgeseq.training.epochs import Progress
 
 FORMAT = 1

@@ -8,7 +8,7 @@ out).
 """
 from __future__ import annotations
 
-import keras
+from edgeseq.training.tf_setup import keras
 
 
 def recurrent_layer(cell: str, units: int, name: str) -> keras.layers.Layer:

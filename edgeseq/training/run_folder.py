@@ -1,4 +1,4 @@
-"""Writing a run folder and loading its Keras model (its layout: edgeseq.contract.run_folder).
+"""Writing a run folder and loading its Keras model (its layout: edgeseq.contract.run_config).
 
 The folder is written whole or not at all (see ``edgeseq.atomic.new_folder``).
 """
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from edgeseq.atomic import new_folder
-from edgeseq.contract.run_folder import read_run_config, why_not_replace
+from edgeseq.contract.run_config import read_run_config, why_not_replace
 from edgeseq.errors import InputError
 
 
@@ -23,11 +23,11 @@ def save_run(dest: str | Path, model, config: dict, history: dict,
 
 def load_run(path: str | Path):
     """(keras model, config, metrics) of a run folder, with a clear error when it is not one."""
-    import keras
+    from edgeseq.training.tf_setup import keras
 
     # every task's custom layers must be registered before Keras can rebuild a model
     import edgeseq.training.layers  # noqa: F401
-    import edgeseq.training.series_model  # noqa: F401
+    import edgeseq.training.series_network  # noqa: F401
 
     config = read_run_config(path)
     path = Path(path)

@@ -26,14 +26,14 @@ from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts
 from edgeseq.evaluation.baselines import fit_baselines
 from edgeseq.log import logger
-from edgeseq.specs import SeriesModelSpec, SeriesTrainSettings
+from edgeseq.training.specs import SeriesModelSpec, SeriesTrainSettings
 from edgeseq.data.batches import ArraySource
 from edgeseq.training.epochs import Plan
 from edgeseq.training.loop import Steps, Task, check_batch
-from edgeseq.training.change_model import build_change_model
-from edgeseq.training.change_model import forecast_function as change_forecast
+from edgeseq.training.change_network import build_change_model
+from edgeseq.training.change_network import forecast_function as change_forecast
 from edgeseq.training.change_training import apply_gate, interval_quantiles
-from edgeseq.training.series_model import SeriesModelConfig, build_model, forecast_function
+from edgeseq.training.series_network import SeriesModelConfig, build_model, forecast_function
 from edgeseq.training.session import Session
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseq.launch import RunPlace
+from edgeseq.training.launch import RunPlace
 from edgeseq.log import logger
 from edgeseq.training.checkpoint import Checkpoints
 from edgeseq.training.epochs import Outcome, Plan, Progress, StopRequest, TrainingDiverged, fit

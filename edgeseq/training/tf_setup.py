@@ -1,7 +1,8 @@
 """Importing TensorFlow quietly, and choosing where training runs.
 
-TensorFlow prints a screenful of C++ log lines at import; users of a CLI should see their
-progress bar, not oneDNN notices. The strategy helper keeps GPU use automatic: Keras uses
+The one module that imports TensorFlow: its native runtime writes log lines straight to file
+descriptor 2 while it loads and first probes for GPUs, before any log level applies, so both
+happen here with the descriptor pointed at /dev/null. The strategy helper keeps GPU use automatic: Keras uses
 a visible GPU by itself, and ``mirrored`` spreads a batch over every GPU, or over the
 logical CPU devices when there is no GPU (which is how the tests exercise it).
 ``multi-worker`` is TensorFlow's MultiWorkerMirroredStrategy over the cluster that the
@@ -12,11 +13,29 @@ from __future__ import annotations
 
 import functools
 import os
+from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
+
+@contextmanager
+def native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the block (Python's own errors still raise)."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with native_stderr_silenced():
+    import tensorflow as tf
+    import keras
+
+    tf.config.list_physical_devices("GPU")  # the GPU probe logs once; let it do so here
 
 
 def seed_everything(seed: int) -> None:

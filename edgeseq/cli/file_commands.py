@@ -29,12 +29,12 @@ def export(
         check_choice("--quantize", quantize, PRECISIONS[1:])
     if run.suffix == ".onnx" and not run.is_dir():  # an exported model: its int8 files, made from it as it is
         check_exported_model_options(run, quantize, out, author, license_)
-        from edgeseq.export.int8_set import quantize_exported
+        from edgeseq.export.int8.int8_files import quantize_exported
 
         quantize_exported(run, force=force)
         return
     from edgeseq.export.exporter import export_run
-    from edgeseq.export.interop import Provenance
+    from edgeseq.export.graph.interop import Provenance
 
     provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
     export_run(run, out or run / "model.onnx", force=force, provenance=provenance, quantize=quantize)
@@ -107,7 +107,7 @@ def info(
     for key, value in model.meta.items():  # every line escaped: the text is the file's
         key_shown = labels.get(key, key)
         if key == "evaluation" and value:  # a series model's walk-forward test table (checked when read)
-            from edgeseq.evaluation.forecast import format_table
+            from edgeseq.evaluation.forecast_metrics import format_table
 
             print("evaluation (walk-forward over the test part, price units):")
             print("\n".join("  " + printable(line) for line in format_table(value).splitlines()))

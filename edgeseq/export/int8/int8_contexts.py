@@ -20,7 +20,7 @@ very characters the int8 step graph does, which the exporter checks token for to
   passes the last W ids as ``ids`` on every call; ``state`` and ``position`` are not read
   (the file's metadata says ``window: reread``: runtime.decoding.graph_chunks).
 
-See edgeseq.export.generation for the graph's inputs and outputs.
+See edgeseq.export.generation.build for the graph's inputs and outputs.
 """
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ from functools import partial
 
 import numpy as np
 
-from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms
-from edgeseq.export.generation_step import StepNodes
-from edgeseq.export.onnx_builder import F, I64, GraphBuilder
+from edgeseq.export.generation.build import DEFAULT_UNROLL, build_generation, rereads_window
+from edgeseq.export.generation.contexts import Modes, StatefulContext, Uniforms
+from edgeseq.export.generation.step_nodes import StepNodes
+from edgeseq.export.graph.onnx_builder import F, I64, GraphBuilder
 
 
 def last_row_logits(step: StepNodes, graph: GraphBuilder, x: str, states: list[str]) -> tuple[str, list[str]]:
@@ -101,3 +102,11 @@ class RereadWindowContext:
         u = None if greedy else body.add("Gather", [uniforms, iteration])
         token = self.step.choose(body, self.read(body, history), u)  # [B]
         return [token, history], [token]
+
+
+def build_int8_generation(step, unroll: int = DEFAULT_UNROLL):
+    """The generation graph of a step graph made by ``--quantize int8``: with these contexts
+    where it has int8 kernels; a GRU or RNN, dequantized at load, takes the fp32 ones."""
+    if not rereads_window(step):
+        return build_generation(step, unroll)
+    return build_generation(step, unroll, contexts=(SequenceHeadStateful, RereadWindowContext))

@@ -242,7 +242,7 @@ class SeriesModelSpec:
     """x [batch, ``window``, features] -> ``layers`` x ``cell``(``hidden``) -> the next ``horizon`` targets.
 
     ``target_mode="change"``: scale-free windows in, the next changes out, with a prediction
-    interval (edgeseq.training.change_model); ``"delta"``: min-max scaled rows in, the change
+    interval (edgeseq.training.change_network); ``"delta"``: min-max scaled rows in, the change
     from the last value out (an untrained model is the persistence forecast); ``"level"``:
     the scaled value itself. ``default_window`` is the window to use when none is given.
     """

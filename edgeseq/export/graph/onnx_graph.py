@@ -17,7 +17,7 @@ import onnx
 
 from edgeseq.contract import FUSED_OPS, METADATA_KEY, CharMeta, SeriesMeta, metadata_text
 from edgeseq.contract.digest import PLACEHOLDER, seal
-from edgeseq.export.interop import Provenance, describe_for_other_tools, set_property
+from edgeseq.export.graph.interop import Provenance, describe_for_other_tools, set_property
 
 #: The ONNX opset of every graph edgeseq writes (converted step graphs and generation graphs).
 OPSET = 17
@@ -39,7 +39,7 @@ def recurrent_summary(model: onnx.ModelProto) -> str:
 
 def attach_metadata(model: onnx.ModelProto, description: CharMeta | SeriesMeta) -> onnx.ModelProto:
     """Store the model's own description (JSON) in metadata_props, where any reader finds it,
-    and the proto fields other tools show (edgeseq.export.interop): dimension names,
+    and the proto fields other tools show (edgeseq.export.graph.interop): dimension names,
     producer, version, domain, doc strings. Of other metadata keys, the author and license
     stay and the rest go (such as the keys a converter or quantizer leaves)."""
     provenance = Provenance.of(model)

@@ -1,6 +1,6 @@
 """One step of the model and the choice of the next character, as ONNX nodes.
 
-The generation graph (edgeseq.export.generation) repeats these inside its Loops: the fused
+The generation graph (edgeseq.export.generation.build) repeats these inside its Loops: the fused
 recurrent ops with the step graph's own weights, the head, and the choice of a character
 (the runtime's ``sampling.pick`` in ONNX ops, as that module's docstring describes).
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseq.export.onnx_builder import F, I64, GraphBuilder
-from edgeseq.export.step_graph import StepParts
+from edgeseq.export.graph.onnx_builder import F, I64, GraphBuilder
+from edgeseq.export.graph.step_graph import StepParts
 
 
 class StepNodes:

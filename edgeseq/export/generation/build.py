@@ -60,7 +60,7 @@ holds a full window, and the graph takes over from there.
 The graph has no ``If``: each mode (stateful or window, greedy or sampled) is its own chain
 of top-level Loops, and the modes not asked for run zero iterations (see ``_Generation``).
 
-An int8 step graph (edgeseq.export.quantize) gives an int8 generation graph: the same
+An int8 step graph (edgeseq.export.int8.quantize) gives an int8 generation graph: the same
 Loops around the step graph's int8 kernels, except where int8 needs the per-step path's own
 calls to round the same way (the prompt's head over the whole prompt; the window re-read
 for every character instead of the slots): ``generation_int8`` says why and how.
@@ -76,13 +76,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from edgeseq.export.generation_contexts import Modes, StatefulContext, Uniforms, WindowContext
-from edgeseq.export.generation_int8 import RereadWindowContext, SequenceHeadStateful
-from edgeseq.export.generation_step import StepNodes
-from edgeseq.export.interop import Provenance
-from edgeseq.export.onnx_builder import F, I32, I64, GraphBuilder, value_info
-from edgeseq.export.onnx_graph import OPSET
-from edgeseq.export.step_graph import GenerationUnsupported, StepParts, read_step_graph
+from edgeseq.export.generation.contexts import Modes, StatefulContext, Uniforms, WindowContext
+from edgeseq.export.generation.step_nodes import StepNodes
+from edgeseq.export.graph.interop import Provenance
+from edgeseq.export.graph.onnx_builder import F, I32, I64, GraphBuilder, value_info
+from edgeseq.export.graph.onnx_graph import OPSET
+from edgeseq.export.graph.step_graph import GenerationUnsupported, StepParts, read_step_graph
 
 __all__ = ["build_generation", "read_step_graph", "rereads_window", "GenerationUnsupported", "DEFAULT_UNROLL"]
 
@@ -102,8 +101,8 @@ class _Generation:
     concatenated: only the active ones have any.
     """
 
-    def __init__(self, parts: StepParts, unroll: int):
-        self.parts, self.unroll = parts, unroll
+    def __init__(self, parts: StepParts, unroll: int, contexts: tuple):
+        self.parts, self.unroll, self.contexts = parts, unroll, contexts
         self.step = StepNodes(parts)
         self.top = GraphBuilder()
         for value in (0, 1, [0], [1]):  # the first constants: their order names the initializers
@@ -114,12 +113,9 @@ class _Generation:
         modes = self.modes()
         self.sampling_settings(modes)
         uniforms = self.split_uniforms(modes)
-        if self.parts.int8:  # the per-step path's calls, so that int8 rounds the same (generation_int8)
-            stateful = SequenceHeadStateful(self.step, self.top, modes, self.unroll)
-            window = RereadWindowContext(self.step, self.top, modes)
-        else:
-            stateful = StatefulContext(self.step, self.top, modes, self.unroll)
-            window = WindowContext(self.step, self.top, modes)
+        stateful_context, window_context = self.contexts
+        stateful = stateful_context(self.step, self.top, modes, self.unroll)
+        window = window_context(self.step, self.top, modes)
         logits_stateful = stateful.prefill()
         logits_window = window.prefill(stateful.zero_h)
         first = self.first_character(modes, logits_stateful, logits_window)
@@ -209,12 +205,16 @@ class _Generation:
             initializer=inits)
 
 
-def build_generation(step: onnx.ModelProto, unroll: int = DEFAULT_UNROLL) -> onnx.ModelProto:
-    """The generation graph for the exported step graph ``step`` (see the module docstring)."""
+def build_generation(step: onnx.ModelProto, unroll: int = DEFAULT_UNROLL,
+                     contexts: tuple = (StatefulContext, WindowContext)) -> onnx.ModelProto:
+    """The generation graph for the exported step graph ``step`` (see the module docstring);
+    ``contexts``: the stateful and window Loop builders (int8 passes its own)."""
     if unroll < 1:
         raise ValueError(f"unroll must be at least 1, got {unroll}")
     parts = read_step_graph(step)
-    graph = _Generation(parts, unroll).build()
+    if parts.int8 and contexts == (StatefulContext, WindowContext):
+        raise ValueError("an int8 step graph is built by edgeseq.export.int8.int8_contexts.build_int8_generation")
+    graph = _Generation(parts, unroll, contexts).build()
     opsets = [helper.make_opsetid("", OPSET)]
     if any(layer.domain == MS_DOMAIN for layer in parts.layers):
         opsets.append(helper.make_opsetid(MS_DOMAIN, MS_OPSET))

@@ -13,7 +13,7 @@ converter) reads the ONNX proto's own fields instead. So each written file also 
   ``model_version`` = the contract's FORMAT_VERSION: the version of what the file promises
   (inputs, outputs, metadata layout). It is a property of the file, not of the moment, so
   the same run exported twice gives the same bytes (the shipped MANIFEST relies on it; the
-  graph itself is in its canonical form, edgeseq.export.canonical);
+  graph itself is in its canonical form, edgeseq.export.graph.canonical);
 * ``doc_string`` on the model (the model card, from the contract record), on the graph
   (its first line) and on each input and output (the texts the record derives);
 * with ``--author`` / ``--license``, the metadata keys ``author`` and ``license``: Netron

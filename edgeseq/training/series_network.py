@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import keras
-import tensorflow as tf
+from edgeseq.training.tf_setup import keras
+from edgeseq.training.tf_setup import tf
 
-from edgeseq.specs import SeriesModelSpec
+from edgeseq.training.specs import SeriesModelSpec
 from edgeseq.training.layers import recurrent_layer
 
 

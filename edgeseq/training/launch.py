@@ -1,6 +1,6 @@
 """Where a training run writes and which processes run it, checked before TensorFlow loads.
 
-Standard library only, like ``edgeseq.specs``: a read-only output folder, a run folder that
+Standard library only, like ``edgeseq.training.specs``: a read-only output folder, a run folder that
 would be overwritten, a checkpoint that is missing (or present and ignored), a malformed
 worker list, all fail in one line before TensorFlow takes seconds to import and long before
 a training run is wasted.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeseq.atomic import check_new_folder, probe_writable, refuse_link
-from edgeseq.contract.run_folder import why_not_replace
+from edgeseq.contract.run_config import why_not_replace
 from edgeseq.errors import InputError
 
 

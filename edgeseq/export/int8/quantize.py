@@ -26,7 +26,7 @@
   saved 0.6% of a 2x128 model's file and doubled its logit error), every bias, the state.
 
 The quantizer's own marks (shape hints with fresh ``unk__N`` names, its producer name,
-its metadata key) go when the file is described (edgeseq.export.onnx_graph.attach_metadata).
+its metadata key) go when the file is described (edgeseq.export.graph.onnx_graph.attach_metadata).
 Pure ONNX: no TensorFlow here.
 """
 from __future__ import annotations

@@ -23,9 +23,9 @@ q_h * S_target, turned back the same way) and ``change`` itself. The graph reads
 """
 from __future__ import annotations
 
-import keras
+from edgeseq.training.tf_setup import keras
 import numpy as np
-import tensorflow as tf
+from edgeseq.training.tf_setup import tf
 
 from edgeseq.training.layers import recurrent_layer
 

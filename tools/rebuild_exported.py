@@ -1,6 +1,6 @@
 """Rebuilding the models shipped in exported/, reproducibly, with their manifest.
 
-    python -m edgeseq.export.defaults --force
+    python -m tools.rebuild_exported --force
 
 trains each default from a fixed seed, exports it (verified against TensorFlow) with its
 int8 model beside it (``--quantize int8``: NAME.int8.onnx, and for ship NAME.int8.gen.onnx),
@@ -8,10 +8,10 @@ and rewrites exported/MANIFEST.json: the sha256 and size of every file, the comm
 made it, and its training metrics (the int8 files: their measured cost). A test recomputes
 the hashes, so a hand-edited model file cannot pass unnoticed.
 
-    python -m edgeseq.export.defaults --int8-only --force
+    python -m tools.rebuild_exported --int8-only --force
 
 makes only the int8 files, from the shipped fp32 files as they are (no training, the fp32
-bytes untouched), through the very code ``--quantize int8`` runs (edgeseq.export.int8_set).
+bytes untouched), through the very code ``--quantize int8`` runs (edgeseq.export.int8.int8_files).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from edgeseq.contract import ModelFiles, file_sha256
 from edgeseq.data.samples import SAMPLE_PREFIX
 from edgeseq.log import logger, setup_cli_logging
 
-COMMAND = "python -m edgeseq.export.defaults --force"
+COMMAND = "python -m tools.rebuild_exported --force"
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
 #: where the defaults' recorded data paths start ("exported/sample_prices.csv")
 ROOT = EXPORTED.parent
@@ -106,7 +106,7 @@ def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
 
 def build_int8_only(name: str, spec: dict, force: bool) -> dict:
     """The int8 files of a shipped model, from its fp32 files as they are (no training)."""
-    from edgeseq.export.int8_set import quantize_exported
+    from edgeseq.export.int8.int8_files import quantize_exported
 
     out = EXPORTED / f"{name}.onnx"
     return int8_entries(out, quantize_exported(out, force=force, root=ROOT)) if spec.get("quantize") else {}

@@ -5,7 +5,7 @@ TensorFlow, so that it runs exactly the kernels and weights the step graph runs.
 module finds those parts in the step graph (following data-moving ops such as Squeeze
 and Transpose) and says plainly when the graph is not one it recognises.
 
-An int8 step graph (edgeseq.export.quantize) reads the same way: a DynamicQuantizeLSTM is
+An int8 step graph (edgeseq.export.int8.quantize) reads the same way: a DynamicQuantizeLSTM is
 an LSTM whose inputs 0-7 are laid out as ONNX's (X, W, R, B, sequence_lens, initial_h,
 initial_c, P), followed by its weights' scales and zero points; a GRU or RNN weight stored
 int8 is the output of a DequantizeLinear of constants, which travels with the parts; and an

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeseq.contract.files import file_sha256
+from edgeseq.contract.siblings import file_sha256
 from edgeseq.data.samples import SAMPLE_PREFIX, SAMPLES
 from edgeseq.data.char_data import CharData, line_data, stateful_data, window_data
 from edgeseq.data.text import read_text, sample_text, split_lines

@@ -40,7 +40,7 @@ import re
 import onnx
 from onnx import numpy_helper
 
-from edgeseq.export.interop import all_values, tensor_shape
+from edgeseq.export.graph.interop import all_values, tensor_shape
 
 GRAPH = onnx.AttributeProto.GRAPH
 #: dimension names the converter makes up (replaced by ``batch``, ``time``... where they are the inputs' and outputs')

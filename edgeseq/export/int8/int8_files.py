@@ -4,14 +4,14 @@ Two ways in, one path:
 
 * ``edgeseq export RUN --quantize int8``: the exporter converts and checks the fp32 graphs,
   then ``build_int8`` makes the int8 step graph from the dynamic graph, checks it (fused
-  ops, no Loop), measures its cost on the training data (edgeseq.export.int8_cost: one
+  ops, no Loop), measures its cost on the training data (edgeseq.export.int8.cost: one
   checklist line per limit, so a model int8 changes too much is refused unless --force),
   and builds its generation graph, checked token for token against the int8 per-step path
   (char models). ``int8_entries`` makes their bytes, and they are written in the same
   all-or-nothing set as the fp32 files.
 * ``quantize_exported``: the same for an fp32 set already exported (``edgeseq export
   NAME.onnx --quantize int8``; the shipped models, rebuilt without retraining: ``python -m
-  edgeseq.export.defaults --int8-only``); the fp32 files are not touched.
+  tools.rebuild_exported --int8-only``); the fp32 files are not touched.
 
 Each int8 file carries its own digest and names the fp32 step file it was made from by
 sha256 (``made_from``); the int8 generation graph also names the int8 step file it belongs
@@ -30,12 +30,13 @@ from edgeseq.atomic import check_new_file, write_set
 from edgeseq.contract import FUSED_OPS, CharMeta, FileRef, GenerationInfo, ModelFiles, Quantization, SeriesMeta
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.errors import InputError
-from edgeseq.export.generation import DEFAULT_UNROLL, rereads_window
-from edgeseq.export.generation_check import build_and_verify
-from edgeseq.export.int8_cost import char_cost, series_cost
-from edgeseq.export.int8_data import char_training_data, series_source
-from edgeseq.export.onnx_graph import model_bytes, op_counts, recurrent_summary
-from edgeseq.export.quantize import quantize_step
+from edgeseq.export.generation.build import DEFAULT_UNROLL, rereads_window
+from edgeseq.export.generation.check import build_and_verify
+from edgeseq.export.int8.int8_contexts import build_int8_generation
+from edgeseq.export.int8.cost import char_cost, series_cost
+from edgeseq.export.int8.training_data import char_training_data, series_source
+from edgeseq.export.graph.onnx_graph import model_bytes, op_counts, recurrent_summary
+from edgeseq.export.int8.quantize import quantize_step
 from edgeseq.export.verify import Checklist, session
 from edgeseq.log import logger
 from edgeseq.runtime.model_file import ModelFile, open_model
@@ -53,7 +54,7 @@ class Int8Model:
 
 
 def measurement_data(meta: CharMeta | SeriesMeta, root: Path | None = None):
-    """What the int8 cost of a model is measured on (edgeseq.export.int8_data): a char model's
+    """What the int8 cost of a model is measured on (edgeseq.export.int8.training_data): a char model's
     (training text, its sequences), a forecaster's training CSV."""
     if isinstance(meta, SeriesMeta):
         return series_source(meta.data, root)
@@ -79,7 +80,8 @@ def build_int8(fp32_step: onnx.ModelProto, meta: CharMeta | SeriesMeta, data, ch
     model = Int8Model(int8, quantization, ops)
     if isinstance(meta, CharMeta):
         shape = (meta.state.rows, meta.state.hidden)
-        model.generation = build_and_verify(checklist, int8, meta.window, shape, "int8 generation graph")
+        model.generation = build_and_verify(checklist, int8, meta.window, shape, "int8 generation graph",
+                                            build_int8_generation)
         model.rereads_window = rereads_window(int8)
     return model
 

@@ -4,7 +4,7 @@ Stateful: a one-iteration Loop reads the prompt from the given state (one call o
 then Loops of ``unroll`` steps per iteration and a single-step Loop for the remainder
 generate the characters. Window: W staggered states (the "slots"), all advanced by one
 batched step per character, one Loop for the prompt and one for the characters. See
-edgeseq.export.generation for the graph's inputs and outputs and why the slots work.
+edgeseq.export.generation.build for the graph's inputs and outputs and why the slots work.
 
 Every Loop runs only in its own mode: its iteration count is multiplied by the mode's 0/1
 flags, so the Loops of the modes not asked for run zero times and pass their carried values
@@ -17,8 +17,8 @@ from functools import partial
 
 import numpy as np
 
-from edgeseq.export.generation_step import StepNodes
-from edgeseq.export.onnx_builder import F, I64, GraphBuilder
+from edgeseq.export.generation.step_nodes import StepNodes
+from edgeseq.export.graph.onnx_builder import F, I64, GraphBuilder
 
 
 @dataclass

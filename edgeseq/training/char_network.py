@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import keras
-import tensorflow as tf
+from edgeseq.training.tf_setup import keras
+from edgeseq.training.tf_setup import tf
 
 from edgeseq.contract.cells import stack_label, states_per_layer
-from edgeseq.specs import CHAR_HIDDEN, CharModelSpec
+from edgeseq.training.specs import CHAR_HIDDEN, CharModelSpec
 from edgeseq.training.layers import OneHot, recurrent_layer
 
 
@@ -115,7 +115,7 @@ def step_function(model: keras.Model, config: CharModelConfig, time: int | None 
     valid step. Keras masking carries the state over masked steps but repeats the last
     output, hence the multiplications by the mask. This masked function is the reference
     the exported graph is checked against; it is not the one converted, because tf2onnx
-    turns masked recurrent layers into Loops (see edgeseq.export.fuse).
+    turns masked recurrent layers into Loops (see edgeseq.export.graph.fuse).
     """
     signature = [
         tf.TensorSpec((None, time), tf.int32, name="ids"),

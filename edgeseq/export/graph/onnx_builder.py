@@ -1,6 +1,6 @@
 """Writing an ONNX graph by hand: unique names, one pool of constants, Loops from a body method.
 
-The generation graph (edgeseq.export.generation) is assembled node by node. A
+The generation graph (edgeseq.export.generation.build) is assembled node by node. A
 ``GraphBuilder`` collects the nodes of the main graph or of one Loop body. Every name it
 makes is unique across the whole model (one counter shared by the main graph and all its
 bodies), and every constant goes to one pool that becomes the main graph's initializers (a

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from edgeseq.log import logger
-from edgeseq.export.generation import GenerationUnsupported, build_generation, rereads_window
+from edgeseq.export.generation.build import GenerationUnsupported, build_generation, rereads_window
 from edgeseq.export.verify import Checklist, session
 from edgeseq.runtime.char_model import GenerationGraph
 from edgeseq.runtime.decoding import graph_chunks, per_step_chunks
@@ -55,7 +55,8 @@ def verify_generation(checklist: Checklist, step_bytes: bytes, gen_model: onnx.M
 
 
 def build_and_verify(checklist: Checklist, step_model: onnx.ModelProto, window: int,
-                     state_shape: tuple, what: str = "generation graph") -> onnx.ModelProto | None:
+                     state_shape: tuple, what: str = "generation graph",
+                     build=build_generation) -> onnx.ModelProto | None:
     """The exporter's entry point: build the generation graph of ``step_model`` and check it.
 
     The generation graph is an optional speed-up: a step graph the builder does not
@@ -65,7 +66,7 @@ def build_and_verify(checklist: Checklist, step_model: onnx.ModelProto, window: 
     """
     logger.info(f"building the {what} ...")
     try:
-        gen = build_generation(step_model)
+        gen = build(step_model)
     except GenerationUnsupported as e:
         checklist.notes.append(f"no {what} ({e}); the runtime will run this model per step")
         return None
