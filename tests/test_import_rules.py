@@ -195,3 +195,18 @@ def test_every_package_is_installed():
     declared = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
     assert found <= declared, f"not installed by pip: {sorted(found - declared)}"
+
+
+def test_no_two_modules_share_a_file_name():
+    names = [p.name for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def test_export_keeps_its_jobs_in_sub_packages():
+    """export/'s top holds the exporter, the tasks and the checks; graph tools, the generation
+    graph and int8 each have their folder; the fp32 generation code never imports int8's."""
+    top = sorted(p.name for p in (PACKAGE / "export").glob("*.py"))
+    assert len(top) <= 8, top
+    assert {p.name for p in (PACKAGE / "export").iterdir() if (p / "__init__.py").exists()} == {"graph", "generation", "int8"}
+    for path in (PACKAGE / "export" / "generation").glob("*.py"):
+        assert not any(".int8" in name for name in imports_of(path)), path

@@ -116,9 +116,9 @@ def test_an_int8_model_that_costs_too_much_is_refused_unless_forced(tmp_path, mo
         quantize_exported(step, root=REPO)
     assert str(refused.value).startswith(f"int8 model of {step}: 1 check(s) failed: int8 next-character accuracy "
                                          "0.8965 -> 0.8976 on 1700 training positions (drop -0.12 points, at most "
-                                         "-1.0); pass --force to write it anyway")
+                                         "-1.0); pass --allow-failed-checks to write it anyway")
     assert not ModelFiles(step).int8.exists() and not ModelFiles(step).int8_generation.exists()
-    assert [p.name for p in quantize_exported(step, force=True, root=REPO)] == ["ship.int8.onnx", "ship.int8.gen.onnx"]
+    assert [p.name for p in quantize_exported(step, force=True, root=REPO, allow_failed=True)] == ["ship.int8.onnx", "ship.int8.gen.onnx"]
 
 
 def test_export_quantize_refuses_a_training_text_that_changed_since_training(tmp_path):
@@ -261,7 +261,7 @@ def test_gru_and_rnn_weights_are_stored_int8_and_folded_at_load(combo, char_expo
     cell, layers, head = combo
     _, out, _ = char_export(*combo)
     step = copy_set("model", tmp_path, out.parent)
-    quantize_exported(step, force=True)  # 3 epochs: too weak to hold the greedy text in int8 (see the checklist)
+    quantize_exported(step, force=True, allow_failed=True)  # 3 epochs: too weak to hold the greedy text in int8 (see the checklist)
     files = ModelFiles(step)
     said = capfd.readouterr().err.splitlines()[-1]  # what was quantized, the export's last line
     assert said == f"int8: {open_model(files.int8).description.quantization.quantized}"
@@ -304,7 +304,7 @@ def test_line_and_stateful_models_are_measured_the_way_they_were_trained(tmp_pat
                            "training had), the state carried (160 positions); greedy text from the training "
                            "text's first 10 characters, per step", 170)}
     for name, (measured_on, greedy_chars) in expected.items():
-        export_run(tmp_path / name, tmp_path / f"{name}.onnx", quantize="int8", force=True)  # 2 epochs: maybe refused
+        export_run(tmp_path / name, tmp_path / f"{name}.onnx", quantize="int8", force=True, allow_failed=True)  # 2 epochs: maybe refused
         q = open_model(tmp_path / f"{name}.int8.onnx").description.quantization
         assert (q.measured_on, q.greedy_chars) == (measured_on, greedy_chars)
         assert 0 <= q.accuracy_int8 <= 1 and 0 <= q.greedy_same <= greedy_chars

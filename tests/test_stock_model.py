@@ -248,7 +248,7 @@ def test_the_int8_forecaster_is_measured_on_the_test_part_it_was_trained_with(ex
     for path in (out, ModelFiles(out).fixed):
         shutil.copy(path, tmp_path / path.name)
     step = tmp_path / out.name
-    quantize_exported(step, force=True)  # the 3-epoch level model is not held to the 2% limit here
+    quantize_exported(step, force=True, allow_failed=True)  # the 3-epoch level model is not held to the 2% limit here
     int8 = ModelFiles(step).int8
     assert_reads_cleanly(int8, capfd)
     meta = open_model(int8).description

@@ -25,13 +25,38 @@ from edgeseq.errors import EdgeseqError
 from edgeseq.log import setup_cli_logging
 
 
-class PlainUsage(TyperCommand):
-    """A command whose usage line shows a required argument as its metavar (``edgeseq export
-    [OPTIONS] RUN``), without the braces Typer 0.28 puts around it (``{RUN}``)."""
+class Command(TyperCommand):
+    """A command whose help a person can scan: options grouped under headings
+    (``options.PANELS``), a choice shown as ``[rnn|lstm|gru]``, and a required argument in
+    the usage line as its metavar (``edgeseq export [OPTIONS] RUN``, not Typer's ``{RUN}``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from edgeseq.cli.options import CHOICE_METAVARS
+
+        for param in self.params:
+            if param.name in CHOICE_METAVARS:
+                param.metavar = CHOICE_METAVARS[param.name]
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         return [piece[1:-1] if piece[:1] == "{" and piece[-1:] == "}" else piece
                 for piece in super().collect_usage_pieces(ctx)]
+
+    def format_options(self, ctx, formatter) -> None:
+        from edgeseq.cli.options import PANELS
+
+        heading = {name: title for title, names in PANELS.items() for name in names}
+        if any(param.name == "temperature" for param in self.params):
+            heading["seed"] = "Sampling"  # run char's seed draws the characters, train's the weights
+        groups: dict[str, list] = {title: [] for title in (*PANELS, "Options")}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                groups[heading.get(param.name, "Options")].append(record)
+        for title, rows in groups.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 app = typer.Typer(

@@ -7,21 +7,22 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseq.choices import PRECISIONS, check_choice, either, metavar
-from edgeseq.cli.apps import PlainUsage, app, reports_errors
+from edgeseq.cli.apps import Command, app, reports_errors
 from edgeseq.contract.quantization import MAX_ACCURACY_DROP, MAX_RMSE_RATIO
 from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError
 
 
-@app.command("export", cls=PlainUsage)
+@app.command("export", cls=Command)
 @reports_errors
 def export(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder written by 'edgeseq train'; or, with --quantize, a model file NAME.onnx it exported: then only the int8 files are made beside it, from the exported files as they are (no TensorFlow; the fp32 files stay untouched).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="NAME.onnx to write, with NAME.fixed.onnx (and for char models the generation graph NAME.gen.onnx) beside it; default RUN/model.onnx.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite existing files, and write even if a parity check fails.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
+    allow_failed_checks: Annotated[bool, typer.Option("--allow-failed-checks", help="Write the model even when a check fails (parity against TensorFlow, int8's cost); each failure is still printed.")] = False,
     author: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
     license_: Annotated[Optional[str], typer.Option("--license", metavar="SPDX", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
-    quantize: Annotated[Optional[str], typer.Option(metavar=metavar(PRECISIONS[1:]), help=f"{either(PRECISIONS[1:])}: also write an int8 model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx; for RUN an exported NAME.onnx, only these), measured against fp32 on the training data, which must be where training read it; refused (unless --force) when it costs more than {MAX_ACCURACY_DROP:g} points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over {100 * (MAX_RMSE_RATIO - 1):.0f}%.")] = None,
+    quantize: Annotated[Optional[str], typer.Option(metavar=metavar(PRECISIONS[1:]), help=f"{either(PRECISIONS[1:])}: also write an int8 model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx; for RUN an exported NAME.onnx, only these), measured against fp32 on the training data, which must be where training read it; refused (unless --allow-failed-checks) when it costs more than {MAX_ACCURACY_DROP:g} points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over {100 * (MAX_RMSE_RATIO - 1):.0f}%.")] = None,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow;
     or make the int8 files of an exported model (edgeseq export NAME.onnx --quantize int8)."""
@@ -31,18 +32,19 @@ def export(
         check_exported_model_options(run, quantize, out, author, license_)
         from edgeseq.export.int8.int8_files import quantize_exported
 
-        quantize_exported(run, force=force)
+        quantize_exported(run, force=force, allow_failed=allow_failed_checks)
         return
     from edgeseq.export.exporter import export_run
     from edgeseq.export.graph.interop import Provenance
 
     provenance = Provenance(author=author, license=license_)  # checked before TensorFlow loads
-    export_run(run, out or run / "model.onnx", force=force, provenance=provenance, quantize=quantize)
+    export_run(run, out or run / "model.onnx", force=force, provenance=provenance, quantize=quantize,
+               allow_failed=allow_failed_checks)
 
 
 def check_exported_model_options(model: Path, quantize: Optional[str], out: Optional[Path], author: Optional[str],
                                  license_: Optional[str]) -> None:
-    """``edgeseq export NAME.onnx``: only --quantize (and --force) apply to a model already exported."""
+    """``edgeseq export NAME.onnx``: only --quantize, --force and --allow-failed-checks apply to a model already exported."""
     if quantize is None:
         raise EdgeseqError(f"{model} names a model file, not a run folder: to make its int8 model beside it, pass "
                            f"--quantize {PRECISIONS[1]}; to export it again, pass the run folder it was exported from")
@@ -54,7 +56,7 @@ def check_exported_model_options(model: Path, quantize: Optional[str], out: Opti
                            f"{model} carry its own")
 
 
-@app.command("verify", cls=PlainUsage)
+@app.command("verify", cls=Command)
 @reports_errors
 def verify(
     path: Annotated[Path, typer.Argument(metavar="PATH", help="A model file (NAME.onnx brings its siblings NAME.*.onnx), or a folder of models with a MANIFEST.json (such as exported/).")],
@@ -86,7 +88,7 @@ def onnx_checker():
     return check
 
 
-@app.command("info", cls=PlainUsage)
+@app.command("info", cls=Command)
 @reports_errors
 def info(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="An ONNX file written by 'edgeseq export'.")],

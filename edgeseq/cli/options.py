@@ -3,7 +3,7 @@
 ``explain`` checks that a text covers exactly the choices the option is checked against
 (``edgeseq.choices``), so the help cannot list a choice the command refuses, or miss one.
 """
-from edgeseq.choices import (CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES, TARGET_MODES,
+from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES, TARGET_MODES,
                              explain, metavar)
 from edgeseq.data.dates import DATE_EXAMPLES
 
@@ -41,3 +41,22 @@ PRECISION_HELP = explain({"fp32": "the exported model NAME.onnx",
                                   "in fp32 from weights stored int8); its measured cost in 'edgeseq info'"},
                          PRECISIONS) + " (default: fp32, or int8 for a --model NAME.int8.onnx)"
 PRECISION_METAVAR = metavar(PRECISIONS)
+
+#: the headings a command's --help groups its options under, in order (option -> heading)
+PANELS = {
+    "Data": ("sample", "text", "csv", "features", "target", "date", "date_format", "fill", "drop_missing",
+             "by_line", "window", "stride", "streams", "val_fraction", "train_fraction", "validation", "season",
+             "horizon", "prompt", "backtest", "from_", "run", "path", "file"),
+    "Model": ("model", "cell", "layers", "hidden", "head", "input", "context", "target_mode", "interval",
+              "precision", "quantize"),
+    "Sampling": ("length", "temperature", "top_k"),
+    "Training": ("epochs", "lr", "batch_size", "clip", "patience", "seed", "strategy", "workers", "worker_index",
+                 "resume"),
+    "Output": ("out", "force", "allow_failed_checks", "as_json", "plot", "author", "license_", "threads"),
+}
+#: option -> the choices it is checked against, shown in its help as [a|b|c]
+CHOICE_METAVARS = {"cell": metavar(CELLS), "context": metavar(CONTEXTS), "head": metavar(HEADS),
+                   "input": metavar(INPUTS), "strategy": metavar(STRATEGIES), "target_mode": metavar(TARGET_MODES),
+                   "fill": metavar(FILL_METHODS), "date_format": metavar(DATE_FORMATS),
+                   "precision": metavar(PRECISIONS), "quantize": metavar(PRECISIONS[1:])}
+

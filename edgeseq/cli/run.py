@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseq.choices import PRECISIONS, check_choice
-from edgeseq.cli.apps import reports_errors, run_app
+from edgeseq.cli.apps import Command, reports_errors, run_app
 from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PRECISION_HELP, PRECISION_METAVAR,
                                  SEASON_HELP)
 from edgeseq.display import json_text, printable
@@ -15,7 +15,7 @@ from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger
 
 
-@run_app.command("char")
+@run_app.command("char", cls=Command)
 @reports_errors
 def run_char(
     prompt: Annotated[list[str], typer.Option(help="Text to start from; every character must be in the model's vocabulary. Repeat it to continue several prompts in one batch (one output line each).")],
@@ -56,7 +56,7 @@ def run_char(
     print(request.summary(), file=sys.stderr)
 
 
-@run_app.command("stock")
+@run_app.command("stock", cls=Command)
 @reports_errors
 def run_stock(
     csv: Annotated[Optional[Path], typer.Option(help="Price history with the model's columns (default: the shipped synthetic sample_prices.csv).")] = None,

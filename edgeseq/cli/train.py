@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseq.choices import CELLS, DATE_FORMATS, check_choice, either, missing_choice
-from edgeseq.cli.apps import reports_errors, train_app
+from edgeseq.cli.apps import Command, reports_errors, train_app
 from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, HEAD_HELP, INPUT_HELP, RESUME_HELP,
                                  SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP, WORKERS_HELP)
 from edgeseq.data.samples import SAMPLES
@@ -18,7 +18,7 @@ from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE
                            SeriesModelSpec, SeriesTrainSettings, TrainSettings, default_window)
 
 
-@train_app.command("char")
+@train_app.command("char", cls=Command)
 @reports_errors
 def train_char(
     sample: Annotated[Optional[str], typer.Option(help=f"A built-in sample text: {either(tuple(SAMPLES))}.")] = None,
@@ -64,7 +64,7 @@ def train_char(
     train_char_data(data, model, settings, out=out, force=force, source=source.source, resume=resume)
 
 
-@train_app.command("stock")
+@train_app.command("stock", cls=Command)
 @reports_errors
 def train_stock(
     csv: Annotated[Path, typer.Option(help="Price or sensor history: a Yahoo Finance download, a headerless file of Open,High,Low,Volume,Close rows, newest first (the 'lab format'), or any CSV with a header (then give --target).")],

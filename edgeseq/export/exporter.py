@@ -12,7 +12,7 @@ Every export is the same few steps, whatever the task:
 3. the task's work on both graphs together (a char model's generation graph); with
    ``--quantize int8``, the int8 step graph and its generation graph, measured against fp32
    on the training data (edgeseq.export.int8.int8_files);
-4. log the checklist and refuse on any failure (unless --force: then a warning);
+4. log the checklist and refuse on any failure (unless --allow-failed-checks: then a warning);
 5. make every file's bytes (its metadata checked and sealed with its digest; siblings name
    the step file's sha256), open each as the runner will, and write them as one set
    (edgeseq.atomic.sets: all or nothing, the step file last).
@@ -68,12 +68,13 @@ class ExportResult:
 
 def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
                provenance: Provenance | None = None, quantize: str | None = None,
-               data_root: Path | None = None) -> ExportResult:
+               data_root: Path | None = None, allow_failed: bool = False) -> ExportResult:
     """Export the run folder ``run_dir`` to ``out`` (NAME.onnx) and its siblings, verified.
 
     ``provenance``: the author and license every file written is to carry. ``quantize``:
     "int8" also writes NAME.int8.onnx (and its generation graph), measured on the training
-    data, which ``data_root`` locates (default: the current folder; edgeseq.export.int8.training_data)."""
+    data, which ``data_root`` locates (default: the current folder; edgeseq.export.int8.training_data).
+    ``force`` overwrites; ``allow_failed`` writes a model whose checks failed."""
     provenance = provenance or Provenance()
     if quantize not in (None, *PRECISIONS[1:]):
         raise EdgeseqError(f"unknown --quantize {quantize!r}; choose one of: {', '.join(PRECISIONS[1:])}")
@@ -111,7 +112,7 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         from edgeseq.export.int8.int8_files import build_int8
 
         int8 = build_int8(graphs["dynamic"], meta["dynamic"], measured_on, checklist)
-    checklist.log_and_enforce(f"export of {run_dir}", force)
+    checklist.log_and_enforce(f"export of {run_dir}", allow_failed)
     paths = write_files(files, graphs, meta, task, force, int8)
     return ExportResult(paths, checklist, ops, parity)
 

@@ -87,16 +87,16 @@ class Checklist:
                 "rounding step by step, as a chaotic or diverged model does; check its training loss and "
                 "retrain it (a lower --lr usually helps)")
 
-    def log_and_enforce(self, what: str, force: bool) -> None:
-        """Log the checklist; then refuse on a failure, or with ``force`` only warn."""
+    def log_and_enforce(self, what: str, allow_failed: bool) -> None:
+        """Log the checklist; then refuse on a failure, or with ``allow_failed`` only warn."""
         logger.info(self.report())
         growth = self.growth_with_time()
         if growth:
             logger.info(f"  why: {growth}")
-        if not force:
+        if not allow_failed:
             self.raise_if_failed(what)
         elif self.failures:
-            logger.warning(f"warning: {len(self.failures)} check(s) failed; writing anyway (--force)")
+            logger.warning(f"warning: {len(self.failures)} check(s) failed; writing anyway (--allow-failed-checks)")
 
     def raise_if_failed(self, what: str) -> None:
         if self.failures:
@@ -107,7 +107,7 @@ class Checklist:
                 f"{what}: {len(self.failures)} check(s) failed: {names}{more}; "
                 + ("the differences grow with the sequence length, a sign of a chaotic or diverged model "
                    "(retrain it); " if growth else "")
-                + "pass --force to write it anyway"
+                + "pass --allow-failed-checks to write it anyway"
             )
 
 

@@ -5,7 +5,7 @@ Two ways in, one path:
 * ``edgeseq export RUN --quantize int8``: the exporter converts and checks the fp32 graphs,
   then ``build_int8`` makes the int8 step graph from the dynamic graph, checks it (fused
   ops, no Loop), measures its cost on the training data (edgeseq.export.int8.cost: one
-  checklist line per limit, so a model int8 changes too much is refused unless --force),
+  checklist line per limit, so a model int8 changes too much is refused unless --allow-failed-checks),
   and builds its generation graph, checked token for token against the int8 per-step path
   (char models). ``int8_entries`` makes their bytes, and they are written in the same
   all-or-nothing set as the fp32 files.
@@ -126,7 +126,8 @@ def _sized_bytes(model: onnx.ModelProto, meta: CharMeta | SeriesMeta, reference:
         ratio = settled
 
 
-def quantize_exported(step_path: str | Path, force: bool = False, root: Path | None = None) -> list[Path]:
+def quantize_exported(step_path: str | Path, force: bool = False, root: Path | None = None,
+                      allow_failed: bool = False) -> list[Path]:
     """NAME.int8.onnx (and its generation graph) beside an exported fp32 NAME.onnx, made and
     checked as ``edgeseq export --quantize int8`` makes them; the fp32 files stay as they are.
     ``root``: where the training data's relative paths start (default: the current folder)."""
@@ -144,7 +145,7 @@ def quantize_exported(step_path: str | Path, force: bool = False, root: Path | N
     step_bytes = files.step.read_bytes()
     checklist = Checklist()
     model = build_int8(onnx.load_from_string(step_bytes), meta, measurement_data(meta, root), checklist)
-    checklist.log_and_enforce(f"int8 model of {files.step}", force)
+    checklist.log_and_enforce(f"int8 model of {files.step}", allow_failed)
     entries = int8_entries(files, model, meta, FileRef(files.step.name, fp32.sha256), len(step_bytes))
     stale = tuple(p for p in targets if p.exists() and p not in [path for path, _ in entries])
     write_set(entries, force, stale=stale)
