@@ -24,7 +24,7 @@ from edgeseq.errors import InputError
 HARNESS = textwrap.dedent('''
     import errno, os, signal, sys
     import edgeseq.atomic as atomic
-    from edgeseq.atomic import files as a_files, leftovers as a_leftovers, sets as a_sets, steps as a_steps
+    from edgeseq.atomic import writers as a_files, leftovers as a_leftovers, sets as a_sets, steps as a_steps
     WRITERS = (a_files, a_leftovers, a_sets, a_steps)  # every module of edgeseq.atomic that calls os
 
     STEPS = ("open", "write", "fsync", "link", "unlink", "replace", "rename", "mkdir")

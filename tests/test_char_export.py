@@ -103,7 +103,7 @@ def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch, c
         checklist.add("dynamic logits", np.zeros(3), np.ones(3), TOLERANCE)
 
     monkeypatch.setattr(exporter, "check_parity", broken)
-    with pytest.raises(ExportCheckError, match="check\\(s\\) failed: dynamic logits.*pass --force"):
+    with pytest.raises(ExportCheckError, match="check\\(s\\) failed: dynamic logits.*pass --allow-failed-checks"):
         export_run(ship_run[0], tmp_path / "m.onnx")
     assert "FAIL dynamic logits" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -138,7 +138,7 @@ def test_a_parity_failure_that_grows_with_time_explains_itself():
         "training loss and retrain it (a lower --lr usually helps)")
     with pytest.raises(ExportCheckError, match=r"2 check\(s\) failed: .*; the differences grow with the sequence "
                                                r"length, a sign of a chaotic or diverged model \(retrain it\); "
-                                               r"pass --force"):
+                                               r"pass --allow-failed-checks"):
         growing.raise_if_failed("export of run")
     assert checklist({1: 0.4, 10: 3e-3, 17: 0.5}).growth_with_time() is None  # not growing: no story to tell
     assert checklist({1: 2e-6, 10: 3e-5, 17: 4e-5}).growth_with_time() is None  # growing, but nothing failed

@@ -59,7 +59,8 @@ def test_training_without_the_extra_says_what_to_install(tmp_path):
 
 def test_export_graph_modules_load_no_tensorflow():
     """Only the modules that convert load TensorFlow; the ONNX graph code can be used without it."""
-    modules = ("generation", "generation_check", "canonical", "fuse", "step_graph", "verify", "onnx_graph", "task")
+    modules = ("generation.build", "generation.check", "graph.canonical", "graph.fuse", "graph.step_graph", "verify",
+               "graph.onnx_graph", "task")
     body = (f"import {', '.join('edgeseq.export.' + m for m in modules)}\n"
             "print('TF:' + ','.join(m for m in ('tensorflow', 'tf2onnx', 'keras') if m in sys.modules))\n")
     done = run_python(body)
