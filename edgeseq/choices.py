@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from edgeseq.contract.cells import CELLS
 # --context, --head, --input, --target-mode, --date-format: what a model file records, so the contract lists them
 from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING_VALUES, PRECISIONS, TARGET_MODES
-from edgeseq.errors import InputError
+from edgeseq.errors import InputError, ParameterError
 
 #: --strategy: where training runs.
 STRATEGIES: tuple[str, ...] = ("default", "mirrored", "multi-worker")
@@ -40,7 +40,7 @@ def check_choice(option: str, value: object, choices: Collection[str]) -> None:
     """Refuse a value that is not one of ``choices``, naming ``option`` as the user gave it
     (``--cell`` on the command line; a library function names its own argument)."""
     if value not in choices:
-        raise InputError(f"unknown {option} {value!r}; choose one of: {', '.join(choices)}")
+        raise ParameterError(option, f" {value!r}; choose one of: {', '.join(choices)}", before="unknown ")
 
 
 def missing_choice(fill: str | None, drop_missing: bool) -> str | None:
@@ -60,14 +60,14 @@ def check_range(option: str, value: int | None, lo: int, hi: int, meaning: str =
     ``meaning`` says what the upper bound is ("the vocabulary size")."""
     if value is not None and not lo <= value <= hi:
         bound = f"{hi} ({meaning})" if meaning else f"{hi}"
-        raise InputError(f"{option} must be from {lo} to {bound}, got {value}")
+        raise ParameterError(option, f" must be from {lo} to {bound}, got {value}")
 
 
 def check_positive_number(option: str, value: float, zero: str | None = None) -> None:
     """Refuse NaN, infinities and negatives (and 0 unless ``zero`` says what 0 means)."""
     if not math.isfinite(value) or value < 0 or (value == 0 and zero is None):
         allowed = f"0 ({zero}) or a finite positive number" if zero else "a finite positive number"
-        raise InputError(f"{option} must be {allowed}, got {value}")
+        raise ParameterError(option, f" must be {allowed}, got {value}")
 
 
 def either(choices: Sequence[str]) -> str:

@@ -21,7 +21,7 @@ from typer.core import TyperCommand
 import edgeseq
 from edgeseq.cli.streams import OutputError, to_devnull
 from edgeseq.display import printable
-from edgeseq.errors import EdgeseqError
+from edgeseq.errors import EdgeseqError, ParameterError
 from edgeseq.log import setup_cli_logging
 
 
@@ -114,6 +114,8 @@ def reports_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except ParameterError as e:  # the library names its argument (length); the CLI, its flag (--length)
+            raise fail(e.flag_message()) from None
         except EdgeseqError as e:
             raise fail(str(e)) from None
         except ModuleNotFoundError as e:

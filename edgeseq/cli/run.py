@@ -19,7 +19,7 @@ from edgeseq.log import logger
 @reports_errors
 def run_char(
     prompt: Annotated[list[str], typer.Option(help="Text to start from; every character must be in the model's vocabulary. Repeat it to continue several prompts in one batch (one output line each).")],
-    length: Annotated[int, typer.Option(help="How many characters to generate.")] = 100,
+    length: Annotated[int, typer.Option(help="How many characters to generate.")] = 100,  # generator.DEFAULT_LENGTH
     model: Annotated[Optional[Path], typer.Option(help="An exported char model (default: the shipped ship model).")] = None,
     context: Annotated[Optional[str], typer.Option(help="window: re-read the last W characters from a zero state (how window-trained models were trained); stateful: carry the state, O(1) per character. Default: what the model was trained for.")] = None,
     temperature: Annotated[float, typer.Option(help="0 is greedy; higher is more random.")] = 0.0,

@@ -12,12 +12,14 @@ each request, and the caller drives the loop by iterating the request::
     request.append(" and the sea")                # read more text into the live state ...
     print(request.more(40).text())                # ... and generate 40 more characters from there
 
-    gen.text("if you", 100)                       # one request, joined
+    gen.text("if you", 100, temperature=0.8)      # one request, joined; stream() yields its characters
     gen.request(["if you", "ship"], 40).text()    # several prompts in one batch: a list of texts
 
-A request's settings not given fall back to the generator's (``CharGenerator(...,
-temperature=, top_k=, seed=)``); requests without a seed of their own draw from the
-generator's one random stream, one after another. Changing the settings opens nothing.
+``request``, ``stream`` and ``text`` take the same settings: ``length`` (default
+DEFAULT_LENGTH), ``temperature``, ``top_k`` and ``seed``. Those not given fall back to the
+generator's (``CharGenerator(..., temperature=, top_k=, seed=)``); requests without a seed of
+their own draw from the generator's one random stream, one after another. Changing the
+settings opens nothing. A bad value is one ParameterError naming the argument.
 
 Two ways to give the model its context, because how a model was trained decides how it
 must be run. A model trained on windows from a zero state drifts when its state is carried
@@ -52,13 +54,16 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseq.choices import check_range
+from edgeseq.choices import check_choice, check_range
 from edgeseq.contract.meta import CONTEXTS
-from edgeseq.errors import InputError
+from edgeseq.errors import InputError, ParameterError
 from edgeseq.runtime.char_model import CharModel
 from edgeseq.runtime.decoding import decode
 from edgeseq.runtime.model_file import ModelFile
 from edgeseq.runtime.sampling import Sampler
+
+#: How many characters a request generates when not told (``edgeseq run char --length``'s default too).
+DEFAULT_LENGTH = 100
 
 
 class CharGenerator:
@@ -84,8 +89,7 @@ class CharGenerator:
         self.model = model if isinstance(model, CharModel) else CharModel(model, threads=threads,
                                                                            generation=generation, precision=precision)
         self.context = context or self.model.description.context
-        if self.context not in CONTEXTS:
-            raise InputError(f"unknown --context {self.context!r}; choose one of: {', '.join(CONTEXTS)}")
+        check_choice("context", self.context, CONTEXTS)
         self.defaults = Sampler(temperature, top_k, seed)  # its stream serves requests without a seed
         self.line_end = self.model.line_end if stop_at_line_end else None
 
@@ -106,30 +110,37 @@ class CharGenerator:
     def why_per_step(self) -> str:
         return self.model.why_per_step
 
-    def request(self, prompt: str | list[str], length: int, *, temperature: float | None = None,
+    def request(self, prompt: str | list[str], length: int = DEFAULT_LENGTH, *, temperature: float | None = None,
                 top_k: int | None = None, seed: int | None = None) -> Request:
         """A request to continue ``prompt`` (or each of a list of prompts) by up to ``length``
-        characters. Everything is checked here; nothing runs until it is iterated."""
+        characters; settings not given are the generator's. Everything is checked here;
+        nothing runs until it is iterated."""
         sampler = Sampler(self.defaults.temperature if temperature is None else temperature,
                           self.defaults.top_k if top_k is None else top_k,
                           self.defaults if seed is None else seed)  # no seed: the generator's stream
-        check_range("--top-k", sampler.top_k, 0, len(self.vocab), "the vocabulary size; 0: all")
+        check_range("top_k", sampler.top_k, 0, len(self.vocab), "the vocabulary size; 0: all")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
-            raise InputError("give at least one --prompt")
+            raise ParameterError("prompt", "", before="give at least one ")
         if not all(prompts):
-            raise InputError("--prompt must have at least one character")
+            raise ParameterError("prompt", " must have at least one character")
         _check_length(length)
         rows = [self.vocab.encode(p) for p in prompts]
         return Request(self, rows, length, sampler, batch=not isinstance(prompt, str))
 
-    def stream(self, prompt: str, length: int) -> Iterator[str]:
-        """An iterator of the generated characters, each yielded as it is chosen (a bad
-        prompt or length fails here, at the call, before anything is printed)."""
-        return (char for chunk in self.request(prompt, length) for char in chunk)
+    def stream(self, prompt: str, length: int = DEFAULT_LENGTH, *, temperature: float | None = None,
+               top_k: int | None = None, seed: int | None = None) -> Iterator[str]:
+        """An iterator of the generated characters of one prompt, each yielded as it is
+        chosen. A bad setting fails here, at the call, before anything is printed."""
+        if not isinstance(prompt, str):
+            raise ParameterError("prompt", " of stream() is one text; request() takes a list of prompts")
+        request = self.request(prompt, length, temperature=temperature, top_k=top_k, seed=seed)
+        return (char for chunk in request for char in chunk)
 
-    def text(self, prompt: str | list[str], length: int) -> str | list[str]:
-        return self.request(prompt, length).text()
+    def text(self, prompt: str | list[str], length: int = DEFAULT_LENGTH, *, temperature: float | None = None,
+             top_k: int | None = None, seed: int | None = None) -> str | list[str]:
+        """The whole text of one request: a str, or a list of texts for a list of prompts."""
+        return self.request(prompt, length, temperature=temperature, top_k=top_k, seed=seed).text()
 
     def summary(self) -> str:
         """One line: the model, the context and the engine (and why per step)."""
@@ -273,5 +284,7 @@ class Request:
 
 
 def _check_length(length: int) -> None:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)):
+        raise ParameterError("length", f" must be a whole number of characters, got {length!r}")
     if length <= 0:
-        raise InputError(f"--length must be a positive number of characters, got {length}")
+        raise ParameterError("length", f" must be a positive number of characters, got {length}")

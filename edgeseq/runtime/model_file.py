@@ -25,6 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 import edgeseq
+from edgeseq.choices import check_choice
 from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, SeriesMeta
 from edgeseq.contract.siblings import int8_made_from
 from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
@@ -33,7 +34,7 @@ from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.schema import load_document
 from edgeseq.display import printable
-from edgeseq.errors import EdgeseqError, InputError, ModelFileError
+from edgeseq.errors import EdgeseqError, InputError, ModelFileError, ParameterError
 from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
@@ -68,10 +69,10 @@ def default_model_path(task: str) -> Path:
 
 
 def check_threads(threads: int) -> int:
-    """--threads from 1 to the machine's cores: more only makes onnxruntime's threads wait."""
+    """``threads`` (--threads) from 1 to the machine's cores: more only makes onnxruntime's threads wait."""
     cores = os.cpu_count() or 1
     if not 1 <= threads <= cores:
-        raise InputError(f"--threads must be from 1 to {cores} (the cores of this machine), got {threads}")
+        raise ParameterError("threads", f" must be from 1 to {cores} (the cores of this machine), got {threads}")
     return threads
 
 
@@ -179,8 +180,8 @@ def int8_beside(path: Path, precision: str | None) -> tuple[Path, tuple[str, str
     file was named). fp32: ``path`` itself, but not one named NAME.int8.onnx (one line says to
     pass NAME.onnx). int8: NAME.int8.onnx beside ``path`` (or ``path`` itself when it is one),
     or one line saying how to make it."""
-    if precision is not None and precision not in PRECISIONS:
-        raise InputError(f"unknown --precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if precision is not None:
+        check_choice("precision", precision, PRECISIONS)
     fp32 = int8_made_from(path)
     named_int8 = fp32 is not None
     if precision == "fp32" and named_int8:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeseq.choices import SEED_MAX, check_positive_number, check_range
-from edgeseq.errors import InputError
+from edgeseq.errors import ParameterError
 
 
 class Sampler:
@@ -24,11 +24,11 @@ class Sampler:
 
     def __init__(self, temperature: float = 0.0, top_k: int = 0,
                  seed: int | np.random.Generator | Sampler | None = None):
-        check_positive_number("--temperature", temperature, zero="greedy")
+        check_positive_number("temperature", temperature, zero="greedy")
         if top_k < 0:
-            raise InputError(f"--top-k must be 0 (off) or positive, got {top_k}")
-        if isinstance(seed, int):  # (a Generator or a Sampler brings its own stream)
-            check_range("--seed", seed, 0, SEED_MAX)
+            raise ParameterError("top_k", f" must be 0 (off) or positive, got {top_k}")
+        if isinstance(seed, int):  # a Generator or a Sampler brings its own stream
+            check_range("seed", seed, 0, SEED_MAX)
         self.temperature = float(temperature)
         self.top_k = int(top_k)
         self._seed, self._rng = seed, None
