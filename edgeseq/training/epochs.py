@@ -159,8 +159,8 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             if (validation is None or not plan.keep_best or progress.best_epoch == 0
                     or figures["val_loss"] < progress.best_loss()):
                 progress.best_epoch, progress.best_weights = progress.epoch, model.get_weights()
-            if is_good(loss, plan.uniform_loss) and (progress.good is None or loss < progress.good.loss):
-                entering.loss, progress.good = loss, entering  # the weights this epoch's loss was measured on
+            if epoch and is_good(loss, plan.uniform_loss) and (progress.good is None or loss < progress.good.loss):
+                entering.loss, progress.good = loss, entering  # a trained epoch's weights, as this one measured them
             bar.epoch_end(progress.epoch, figures)
             if on_epoch_end is not None:
                 on_epoch_end(progress)
@@ -190,9 +190,6 @@ def _roll_back(found: Spike, epoch: int, loss: float, progress: Progress, plan: 
     if progress.best_epoch > good.epoch:  # the best was on the path just abandoned
         progress.best_epoch, progress.best_weights = good.epoch, good.weights
     if len(progress.rollbacks) >= plan.rollbacks:
-        if good.epoch == 0:  # the good weights are the initial ones: no epoch trained well
-            raise TrainingDiverged(_advice(f"{found.why} in epoch {epoch} after {len(progress.rollbacks)} "
-                                           "rollback(s), and no epoch ended better than it began", plan))
         progress.stopped_early = (f"epoch {epoch}: {found.why} after {len(progress.rollbacks)} rollback(s); "
                                   f"stopped early with epoch {good.epoch}'s weights (loss {good.loss:.4f})")
         logger.info(f"{progress.stopped_early}; a lower --lr than {plan.lr:g} may train further")
