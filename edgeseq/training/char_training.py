@@ -18,7 +18,8 @@ Adam), one loop (edgeseq.training.loop):
   it works under every strategy and the exported model is the ordinary one.
 
 Every figure (the epoch's loss and accuracy, validation, the final metrics) is summed batch
-by batch; no logits for the whole text are ever held.
+by batch; no logits for the whole text are ever held. After training, export's chaos test
+runs early (edgeseq.training.rounding_check) and its verdict is printed.
 """
 from __future__ import annotations
 
