@@ -38,3 +38,7 @@ class ExportCheckError(EdgeseqError):
 
 class IntegrityError(ModelFileError):
     """A model file whose bytes do not match the digest it carries: damaged or edited."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, after the command said what it kept: exit 130 with nothing more to add."""

@@ -254,10 +254,16 @@ def test_ctrl_c_leaves_a_run_folder_that_exports_and_a_checkpoint_to_resume(corp
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 130, stderr[-2000:]
-    assert "run the same command with --resume to go on" in stderr
-    assert stderr.strip().splitlines()[-1] == "edgeseq: error: interrupted"
     stopped = len(history(out)["loss"])
     assert 2 <= stopped < EPOCHS
+    # every epoch has its line in a log, so the last one shown is the one the message keeps
+    shown = [int(line.split()[1].split("/")[0]) for line in stderr.splitlines() if line.startswith("epoch ")]
+    assert shown == list(range(1, stopped + 1))
+    kept = json.loads((out / "config.json").read_text())["training"]["epoch_kept"]
+    last = stderr.strip().splitlines()[-1]  # the epoch in progress, or the last one when the signal came between
+    assert last in [f"interrupted at epoch {n}; run folder {out} holds epoch {kept}'s weights (resume with the same "
+                    f"command and --resume; the checkpoint of epoch {stopped} is kept)" for n in (stopped + 1, stopped)]
+    assert "error" not in stderr
     export_run(out, tmp_path / "m.onnx")  # the best weights so far, verified like any run
     done = subprocess.run(edgeseq("train", "char", "--text", str(corpus), *RESUMABLE, "-o", str(out), "--resume"),
                           capture_output=True, text=True, env=ENV, timeout=TIMEOUT)

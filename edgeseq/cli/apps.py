@@ -1,7 +1,8 @@
 """The Typer apps and what every command shares: how a failure reaches the user.
 
 A known failure (an EdgeseqError) becomes one line on stderr and exit code 2; a missing
-optional extra, the pip command that installs it; Ctrl-C, "interrupted" and exit 130;
+optional extra, the pip command that installs it; Ctrl-C, "interrupted" and exit 130 (a
+training run says itself what it kept);
 output that cannot be written (a full disk, a closed stdout), one line and exit code 2; a
 reader that left (``| head``), a quiet exit 0; anything else is a bug: one line saying
 where its traceback was written, and exit code 1.
@@ -21,7 +22,7 @@ from typer.core import TyperCommand
 import edgeseq
 from edgeseq.cli.streams import OutputError, to_devnull
 from edgeseq.display import printable
-from edgeseq.errors import EdgeseqError, ParameterError
+from edgeseq.errors import EdgeseqError, Interrupted, ParameterError
 from edgeseq.log import setup_cli_logging
 
 
@@ -124,6 +125,8 @@ def reports_errors(command):
                 raise fail(f"this command needs the {extra} extra ({e.name} is not installed): "
                            f"pip install 'edgeseq[{extra}]'") from None
             raise internal_error(e) from None
+        except Interrupted:  # the command said what it kept
+            raise typer.Exit(130) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:  # `edgeseq run char ... | head`: the reader has seen enough

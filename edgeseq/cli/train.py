@@ -1,6 +1,6 @@
-"""``edgeseq train char`` and ``edgeseq train stock``: options to specs, checked (with the
-output folder and the data) before TensorFlow takes seconds to import, then one call to
-``edgeseq.training``."""
+"""``edgeseq train char`` and ``edgeseq train stock``: options to specs, checked before
+TensorFlow takes seconds to import, in the order a person makes mistakes (the options, the
+data, then the output folder), then one call to ``edgeseq.training``."""
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,7 +13,8 @@ from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL
                                  SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP, WORKERS_HELP)
 from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
-from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
+from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_DEEP_LR, SAMPLE_LR, STATEFUL_WINDOW,
+                                   STREAMS, TEXT_BATCH,
                            TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec,
                            SeriesModelSpec, SeriesTrainSettings, TrainSettings, default_window)
 
@@ -35,7 +36,7 @@ def train_char(
     head: Annotated[str, typer.Option(help=f"{HEAD_HELP}.")] = CharModelSpec.head,
     input: Annotated[Optional[str], typer.Option("--input", help=f"{INPUT_HELP} (default: onehot; embedding above {ONEHOT_LIMIT} distinct characters).")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the data.")] = TrainSettings.epochs,
-    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {SAMPLE_LR:g} for a sample, {TEXT_LR:g} for --text).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {SAMPLE_LR:g} for a sample, {SAMPLE_DEEP_LR:g} for a sample and 2 or more rnn or gru layers; {TEXT_LR:g} for --text).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=f"Windows or lines per batch (default: the whole sample as one batch; {TEXT_BATCH} for --text).")] = None,
     clip: Annotated[float, typer.Option(help="Scale the gradients down to this global norm when theirs is larger (0: never).")] = CLIP_NORM,
     seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = TrainSettings.seed,
@@ -53,11 +54,11 @@ def train_char(
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
                           by_line=by_line, stride=stride, val_fraction=val_fraction)
     model = CharModelSpec(cell=cell, layers=layers, hidden=hidden, head=head, input=input)
-    settings = source.settings(epochs, lr, batch_size, seed, strategy, clip or None)
+    settings = source.settings(epochs, lr, batch_size, seed, strategy, clip or None, model)
     out = out or Path("runs") / source.name
-    RunPlace(out, force, resume)  # writable, not overwritten, a checkpoint to resume: before any training
     data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import
     model = model.for_vocabulary(len(data.vocab))
+    RunPlace(out, force, resume)  # the inputs first, then the output: writable, not overwritten, resumable
     cluster.apply()
     from edgeseq.training.char_training import train_char_data
 
@@ -114,18 +115,18 @@ def train_stock(
     if date_format is not None:
         check_choice("--date-format", date_format, DATE_FORMATS)
     out = out or Path("runs") / csv.stem
-    RunPlace(out, force, resume)
-    if plot is not None:
-        from edgeseq.cli.forecast_plot import check_plot_path
-
-        check_plot_path(plot, force)
-    # bad files fail before TensorFlow loads
+    # bad files fail before TensorFlow loads, and before the outputs are looked at
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
     check_season(season, series.first_test_row(model.window, model.horizon, train_fraction))
     if model.target_mode == "change":  # a log column that reaches 0 later in the file, refused now
         from edgeseq.data.scale_free import fitted_on_training_rows
 
         fitted_on_training_rows(series, model.window, model.horizon, train_fraction)
+    RunPlace(out, force, resume)
+    if plot is not None:
+        from edgeseq.cli.forecast_plot import check_plot_path
+
+        check_plot_path(plot, force)
     cluster.apply()
     from edgeseq.training.series_training import train_series
 

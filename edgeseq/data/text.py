@@ -111,8 +111,11 @@ def split_lines(text: str) -> tuple[list[str], int]:
 
 
 def read_text(path: str | Path) -> str:
-    """A UTF-8 text file's content; an empty file is an error too."""
+    """A UTF-8 text file's content, its CRLF and CR line ends read as LF (a text written on
+    Windows or an old Mac trains the same model); an empty file is an error too."""
     text = read_utf8(path)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         raise InputError(f"{path} is empty")
     return text

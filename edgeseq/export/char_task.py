@@ -22,13 +22,14 @@ import onnx
 import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, FileRef, GenerationInfo, ModelFiles, StateLayout
+from edgeseq.evaluation.rounding import LOGIT_TOLERANCE
 from edgeseq.export.generation.build import DEFAULT_UNROLL
 from edgeseq.export.generation.check import build_and_verify
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity
 from edgeseq.training.char_network import CharModelConfig, step_function
 
-TOLERANCE = 1e-4
+TOLERANCE = LOGIT_TOLERANCE
 
 
 class CharExport(ExportTask):

@@ -18,7 +18,8 @@ Adam), one loop (edgeseq.training.loop):
   it works under every strategy and the exported model is the ordinary one.
 
 Every figure (the epoch's loss and accuracy, validation, the final metrics) is summed batch
-by batch; no logits for the whole text are ever held.
+by batch; no logits for the whole text are ever held. After training, export's chaos test
+runs early (edgeseq.training.rounding_check) and its verdict is printed.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ from edgeseq.training.specs import CharModelSpec, TrainSettings
 from edgeseq.training.char_network import CharModelConfig, build_training_model, step_forward
 from edgeseq.training.epochs import Plan
 from edgeseq.training.loop import Steps, Task, check_batch
-from edgeseq.training.session import Session
+from edgeseq.training.rounding_check import rounding_verdict
+from edgeseq.training.session import Session, run_history, spike_record
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
 
@@ -97,7 +99,7 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     session = Session(steps, out, resume_options(data, config, settings, source), force, resume)
     plan = Plan(settings.epochs, None if data.context == "stateful" else settings.batch_size, settings.seed,
                 uniform_loss=math.log(len(data.vocab)) if len(data.vocab) > 1 else None, lr=settings.lr,
-                model_label=f"{config.layers}x{config.hidden} units")
+                model_label=f"{config.layers}x{config.hidden} units", unit="chars")
     outcome = session.fit(data.train, data.validation, plan)
     progress = outcome.progress
     kept = progress.best_epoch
@@ -109,6 +111,9 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     if kept:
         logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
                     + (f"  (the weights of epoch {kept}, the lowest validation loss)" if data.validation else ""))
+    if kept and outcome.stopped_by is None:  # export's chaos test, before the user exports
+        ids = (data.validation or data.train).arrays[0]
+        logger.info(rounding_verdict(model, config, data.window, ids, progress.lr)[1])
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,
@@ -119,10 +124,10 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
         **({"line_end": data.line_end} if data.line_end else {}),
         "training": {**settings.__dict__, "batch_size": batch, "source": source, **fingerprint,
                      "data": data.summary, "epochs_run": progress.epoch, "epoch_kept": kept,
-                     "tensorflow": tf.__version__},
+                     **spike_record(progress), "tensorflow": tf.__version__},
     }
     if kept:
-        session.write(run_config, progress.history, metrics)
+        session.write(run_config, run_history(progress), metrics)
     session.close(outcome)
     return model, run_config, metrics
 

@@ -10,6 +10,9 @@ are a separate, disposable thing that disappears once the run folder is written.
     .RUN.training/epoch-000012/weights.npz     the model's weights after epoch 12
     .RUN.training/epoch-000012/optimizer.npz   Adam's variables (step count, moments)
     .RUN.training/epoch-000012/best.npz        the best epoch's weights (when not epoch 12's)
+    .RUN.training/epoch-000012/good.npz        the good epoch a spike goes back to: its weights,
+    .RUN.training/epoch-000012/good-optimizer.npz  and Adam's variables then (the learning
+                                               rate, halved by each rollback, is one of them)
 
 Each epoch's folder is written under a temporary name and renamed into place; only then is
 the previous one removed. A SIGKILL at any moment leaves at least one complete epoch folder;
@@ -28,6 +31,7 @@ from edgeseq.atomic.steps import remove
 from edgeseq.errors import InputError
 from edgeseq.training.launch import checkpoint_folder
 from edgeseq.training.epochs import Progress
+from edgeseq.training.spikes import Snapshot
 
 FORMAT = 1
 
@@ -70,7 +74,11 @@ class Checkpoints:
         best_is_last = progress.best_epoch == progress.epoch
         state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history,
                  "best_epoch": progress.best_epoch, "steps": progress.steps, "options": self.options,
+                 "lr": progress.lr, "rollbacks": progress.rollbacks,
                  "data_order": "each epoch's is drawn from (seed, epoch)"}
+        good = progress.good
+        if good is not None:
+            state["good"] = {"epoch": good.epoch, "steps": good.steps, "loss": good.loss}
         refuse_link(self.folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -79,6 +87,9 @@ class Checkpoints:
                 np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
                 if not best_is_last:
                     np.savez(tmp / "best.npz", *progress.best_weights)
+                if good is not None:
+                    np.savez(tmp / "good.npz", *good.weights)
+                    np.savez(tmp / "good-optimizer.npz", *good.optimizer)
                 (tmp / "state.json").write_text(json.dumps(state) + "\n")
         except OSError as e:
             raise InputError(f"{dest}: cannot write the checkpoint: {e.strerror or e}") from None
@@ -98,7 +109,11 @@ class Checkpoints:
             weights = _arrays(latest / "weights.npz")
             best = _arrays(latest / "best.npz") if (latest / "best.npz").exists() else weights
             moments = _arrays(latest / "optimizer.npz")
-        except (OSError, ValueError) as e:
+            good = state.get("good")
+            if good is not None:
+                good = Snapshot(good["epoch"], good["steps"], good["loss"], _arrays(latest / "good.npz"),
+                                _arrays(latest / "good-optimizer.npz"))
+        except (OSError, ValueError, KeyError) as e:
             raise InputError(f"{latest}: unreadable checkpoint ({e}); start again with --force") from None
         self.check_options(state.get("options", {}))
         model.set_weights(weights)
@@ -106,7 +121,8 @@ class Checkpoints:
             raise InputError(f"{latest}: the optimizer state does not fit this model; start again with --force")
         for variable, value in zip(optimizer.variables, moments):
             variable.assign(value)
-        return Progress(state["epoch"], state["history"], state["best_epoch"], best, state["steps"])
+        return Progress(state["epoch"], state["history"], state["best_epoch"], best, state["steps"],
+                        state.get("lr"), state.get("rollbacks", []), good)
 
     def check_options(self, saved: dict) -> None:
         """Refuse to resume with an option that differs from the checkpoint's, naming it."""

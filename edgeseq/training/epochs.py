@@ -1,9 +1,11 @@
-"""Epoch by epoch: validation, the best weights, divergence, checkpoints, a requested stop.
+"""Epoch by epoch: validation, the best weights, spikes, checkpoints, a requested stop.
 
 ``fit`` runs the steps of ``edgeseq.training.loop`` over an epoch's batches and, after each
-complete epoch: scores the validation part, keeps the weights of the lowest validation loss
-(or of the last epoch without one), stops when the loss says the training diverged, writes
-a checkpoint, and stops early after ``patience`` epochs without improvement.
+complete epoch: checks the training loss for a spike (``edgeseq.training.spikes``: rolled
+back to the best epoch at half the learning rate, a few times at most), scores the
+validation part, keeps the weights of the lowest validation loss (or of the last epoch
+without one), writes a checkpoint, and stops early after ``patience`` epochs without
+improvement.
 
 Ctrl-C or SIGTERM does not stop a step half-way: the first one is noted and the epoch in
 progress is abandoned at the next step boundary (its weights are not kept: they belong to
@@ -21,19 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgeseq.data.batches import Source
-from edgeseq.errors import InputError
 from edgeseq.log import logger
 from edgeseq.training.loop import Steps, add_to, round_up
 from edgeseq.training.progress import ProgressBar
+from edgeseq.training.spikes import ROLLBACKS, GradientSpikes, Snapshot, Spike, TrainingDiverged, is_good, spike
 
-#: A loss still above ln V (a uniform guess over V characters) after this many epochs, and
-#: at least DIVERGENCE_STEPS optimizer steps, in each of the last DIVERGENCE_EPOCHS epochs,
-#: is a diverged training.
-DIVERGENCE_EPOCHS, DIVERGENCE_STEPS = 3, 30
-
-
-class TrainingDiverged(InputError):
-    """The loss went non-finite, or stayed above a uniform guess: nothing is saved."""
+__all__ = ["Outcome", "Plan", "Progress", "StopRequest", "TrainingDiverged", "fit"]
 
 
 @dataclass
@@ -48,6 +43,8 @@ class Plan:
     uniform_loss: float | None = None  # ln V for a char model: the loss of knowing nothing
     lr: float = 0.0  # for the divergence message
     model_label: str = "this model"  # "2x128 units", for the divergence message
+    rollbacks: int = ROLLBACKS  # spikes rolled back before the run stops early
+    unit: str = "windows"  # what a batch's weights count, for the progress line
 
 
 @dataclass
@@ -59,6 +56,10 @@ class Progress:
     best_epoch: int = 0
     best_weights: list[np.ndarray] | None = None
     steps: int = 0  # optimizer steps so far
+    lr: float | None = None  # the learning rate now (halved by each rollback); None: the plan's
+    rollbacks: list[dict] = field(default_factory=list)  # {"epoch", "loss", "back_to", "lr": [from, to]}
+    good: Snapshot | None = None  # the good epoch of the lowest training loss: where a spike goes back to
+    stopped_early: str | None = None  # why the run stopped before its last epoch (rollbacks spent)
 
     def best_loss(self) -> float:
         key = "val_loss" if "val_loss" in self.history else "loss"
@@ -69,6 +70,7 @@ class Progress:
 class Outcome:
     progress: Progress
     stopped_by: str | None = None  # the signal that stopped the fit early, if any
+    stopped_in: int = 0  # the epoch in progress when the signal stopped it (0: between epochs)
     patience_ran_out: bool = False
 
 
@@ -105,29 +107,47 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
         on_epoch_end=None, stop: StopRequest | None = None) -> Outcome:
     """Train from ``progress`` (a new one, or a checkpoint's) up to ``plan.epochs``.
 
-    ``on_epoch_end(progress)`` is called after each complete epoch (the checkpoint)."""
+    ``on_epoch_end(progress)`` is called after each complete epoch and after each rollback
+    (the checkpoint)."""
     stop = stop or StopRequest()
     rows = round_up(train.natural_rows(plan.batch_size), steps.replicas)
-    model = steps.task.model
-    bar = ProgressBar(plan.epochs, first=progress.epoch)
+    model, optimizer = steps.task.model, steps.optimizer
+    progress.lr = plan.lr if progress.lr is None else progress.lr
+    hook = GradientSpikes()
+    bar = ProgressBar(plan.epochs, first=progress.epoch, unit=plan.unit)
     outcome = Outcome(progress)
+    failed = False
     bar.begin()
     try:
-        for epoch in range(progress.epoch, plan.epochs):
+        while progress.epoch < plan.epochs:
+            epoch = progress.epoch
             totals: dict[str, float] = {}
             state = steps.zero_state(rows) if train.carries_state else None
             count = train.steps(rows)
+            bar.epoch_begin(epoch + 1, count)
+            entering = Snapshot.take(epoch, progress.steps, math.inf, model, optimizer)
+            loss = None
             for k, batch in enumerate(train.batches(rows, epoch, plan.seed)):
-                sums, state = steps.run(batch, state, train=True)
+                sums, state = steps.run(batch, state, train=True, gradient_factor=hook.factor_for(epoch + 1, k))
                 progress.steps += 1
-                bar.step(epoch + 1, k + 1, count)
+                bar.step(k + 1, float(batch.weights.sum()))
                 if not math.isfinite(sums["loss"]):
-                    raise TrainingDiverged(_advice(f"the loss became {sums['loss']} in epoch {epoch + 1}", plan))
+                    loss = sums["loss"]
+                    break
                 add_to(totals, sums)
                 if stop.signal:
-                    outcome.stopped_by = stop.signal
+                    outcome.stopped_by, outcome.stopped_in = stop.signal, epoch + 1
                     return outcome
-            figures = steps.task.metrics(totals)
+            figures = steps.task.metrics(totals) if loss is None else {}
+            loss = figures["loss"] if loss is None else loss
+            found = spike(progress.history.get("loss", []), loss, epoch + 1, progress.steps, plan.uniform_loss)
+            if found is not None and (progress.good is not None or found.diverged is not None):
+                bar.clear()
+                if not _roll_back(found, epoch + 1, loss, progress, plan, model, optimizer):
+                    return outcome  # rollbacks spent: stopped early with the good epoch's weights
+                if on_epoch_end is not None:
+                    on_epoch_end(progress)
+                continue
             if validation is not None:
                 scored = steps.task.metrics(steps.evaluate(validation, rows))
                 figures.update({f"val_{k}": v for k, v in scored.items()})
@@ -136,10 +156,11 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             for k, v in figures.items():
                 progress.history.setdefault(k, []).append(v)
             progress.epoch = epoch + 1
-            _check_divergence(progress, plan)
             if (validation is None or not plan.keep_best or progress.best_epoch == 0
                     or figures["val_loss"] < progress.best_loss()):
                 progress.best_epoch, progress.best_weights = progress.epoch, model.get_weights()
+            if epoch and is_good(loss, plan.uniform_loss) and (progress.good is None or loss < progress.good.loss):
+                entering.loss, progress.good = loss, entering  # a trained epoch's weights, as this one measured them
             bar.epoch_end(progress.epoch, figures)
             if on_epoch_end is not None:
                 on_epoch_end(progress)
@@ -150,18 +171,36 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
                 outcome.stopped_by = stop.signal
                 return outcome
         return outcome
+    except BaseException:
+        failed = True
+        raise
     finally:
-        bar.end()
+        bar.end(not failed and outcome.stopped_by is None)
 
 
-def _check_divergence(progress: Progress, plan: Plan) -> None:
-    losses = progress.history["loss"]
-    if plan.uniform_loss is None or progress.epoch < DIVERGENCE_EPOCHS or progress.steps < DIVERGENCE_STEPS:
-        return
-    if all(loss > plan.uniform_loss for loss in losses[-DIVERGENCE_EPOCHS:]):
-        vocab = round(math.exp(plan.uniform_loss))
-        raise TrainingDiverged(_advice(f"loss {losses[-1]:.2f} is above ln {vocab} = {plan.uniform_loss:.2f} "
-                                       f"(a uniform guess) after {progress.epoch} epochs", plan))
+def _roll_back(found: Spike, epoch: int, loss: float, progress: Progress, plan: Plan, model, optimizer) -> bool:
+    """Back to the good epoch at half the learning rate (True), or, with the rollbacks spent,
+    back to it to stop there (False). No good epoch at all: the training diverged."""
+    good = progress.good
+    if good is None:
+        raise TrainingDiverged(_advice(found.diverged, plan))
+    good.restore(model, optimizer)
+    progress.history = {k: v[:good.epoch] for k, v in progress.history.items()}
+    progress.epoch, progress.steps = good.epoch, good.steps
+    if progress.best_epoch > good.epoch:  # the best was on the path just abandoned
+        progress.best_epoch, progress.best_weights = good.epoch, good.weights
+    if len(progress.rollbacks) >= plan.rollbacks:
+        progress.stopped_early = (f"epoch {epoch}: {found.why} after {len(progress.rollbacks)} rollback(s); "
+                                  f"stopped early with epoch {good.epoch}'s weights (loss {good.loss:.4f})")
+        logger.info(f"{progress.stopped_early}; a lower --lr than {plan.lr:g} may train further")
+        return False
+    lr = progress.lr / 2
+    optimizer.learning_rate.assign(lr)
+    progress.rollbacks.append({"epoch": epoch, "loss": loss if math.isfinite(loss) else None,
+                               "why": found.why, "back_to": good.epoch, "lr": [progress.lr, lr]})
+    logger.info(f"epoch {epoch}: {found.why}; back to epoch {good.epoch}'s weights, lr {progress.lr:g} -> {lr:g}")
+    progress.lr = lr
+    return True
 
 
 def _advice(what: str, plan: Plan) -> str:

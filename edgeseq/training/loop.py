@@ -69,7 +69,7 @@ class Steps:
 
     # -------------------------------------------------------------- inside the graph
 
-    def _replica_train(self, total, x, y, w, state=None):
+    def _replica_train(self, total, factor, x, y, w, state=None):
         task = self.task
         with tf.GradientTape() as tape:
             outputs, new_state = task.forward(x, state, training=True)
@@ -78,6 +78,8 @@ class Steps:
         grads = tape.gradient(loss, self.variables)
         if self.clip:
             grads = self._clipped(grads)
+        if factor != 1.0:  # a Python number: only a test forcing a spike traces this in
+            grads = [_scaled(g, factor) for g in grads]
         self.optimizer.apply_gradients(zip(grads, self.variables))  # sums over the replicas
         return self._with_state(sums, new_state)
 
@@ -101,8 +103,8 @@ class Steps:
             return sums, ()
         return sums, (tf.distribute.get_replica_context().replica_id_in_sync_group, new_state)
 
-    def _train_fn(self, total, inputs):
-        sums, states = self.strategy.run(self._replica_train, args=(total, *inputs))
+    def _train_fn(self, total, factor, inputs):
+        sums, states = self.strategy.run(self._replica_train, args=(total, factor, *inputs))
         return self._summed(sums), states
 
     def _eval_fn(self, inputs):
@@ -127,14 +129,18 @@ class Steps:
 
         return self.strategy.experimental_distribute_values_from_function(share)
 
-    def run(self, batch: Batch, state, train: bool) -> tuple[dict[str, float], object]:
+    def run(self, batch: Batch, state, train: bool, gradient_factor: float = 1.0) -> tuple[dict[str, float], object]:
         """One step on ``batch``: its sums, and the state it ends with (None without one).
+
+        ``gradient_factor`` multiplies the step's (clipped) gradients: the test hook of
+        edgeseq.training.spikes, 1.0 otherwise.
 
         With one replica the state stays a tensor from step to step; with several, each
         replica's rows are gathered into one host array that is shared out again."""
         inputs = self.inputs(batch, state)
         if train:
-            sums, states = self._train(tf.constant(float(batch.weights.sum()), tf.float32), inputs)
+            sums, states = self._train(tf.constant(float(batch.weights.sum()), tf.float32),
+                                       float(gradient_factor), inputs)
         else:
             sums, states = self._eval(inputs)
         if state is not None and self.replicas == 1:
@@ -168,6 +174,12 @@ def check_batch(batch_size: int | None, replicas: int) -> None:
     padded instead, with rows of weight 0)."""
     if batch_size is not None and batch_size % replicas:
         raise InputError(f"--batch-size {batch_size} must be a multiple of the strategy's {replicas} replicas")
+
+
+def _scaled(gradient, factor):
+    if isinstance(gradient, tf.IndexedSlices):  # an embedding's: scale the rows it touches
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+    return gradient * factor
 
 
 def round_up(rows: int, replicas: int) -> int:

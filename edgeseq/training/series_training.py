@@ -34,7 +34,7 @@ from edgeseq.training.change_network import build_change_model
 from edgeseq.training.change_network import forecast_function as change_forecast
 from edgeseq.training.change_training import apply_gate, interval_quantiles
 from edgeseq.training.series_network import SeriesModelConfig, build_model, forecast_function
-from edgeseq.training.session import Session
+from edgeseq.training.session import Session, run_history, spike_record
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
 
@@ -159,12 +159,12 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
                      "validation_windows": held_out, "epochs_run": epochs_run, "epoch_kept": kept,
                      **({"gate": {"kept": gate.kept, "t": gate.t, "gain": gate.gain, "windows": gate.windows}}
                         if change and gate else {}),
-                     "tensorflow": tf.__version__},
+                     **spike_record(outcome.progress), "tensorflow": tf.__version__},
     }
     test_part = {k: v for k, v in backtest.to_json().items() if k != "evaluation"}
     metrics = {"evaluation": backtest.evaluation, "test": test_part,
                **{k: float(history[k][kept - 1]) for k in ("loss", "val_loss") if k in history}}
-    session.write(run_config, history, metrics)
+    session.write(run_config, run_history(outcome.progress), metrics)
     session.close(outcome)
     return SeriesRun(model, run_config, backtest)
 

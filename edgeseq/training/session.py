@@ -12,8 +12,9 @@ every run does around ``epochs.fit``:
 * a diverged training removes its checkpoints and saves nothing;
 * Ctrl-C / SIGTERM: the run folder is written from the best weights so far (its metrics are
   those the history recorded for that epoch), the checkpoint stays, and the user is told
-  how to go on; then KeyboardInterrupt (exit 130 in the CLI);
-* a finished run: the run folder, then the checkpoints are removed.
+  in one line how to go on; then ``Interrupted`` (exit 130 in the CLI, nothing added);
+* a finished run, or one stopped early after its rollbacks were spent (its run folder says
+  so): the run folder, then the checkpoints are removed.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseq.errors import Interrupted
 from edgeseq.training.launch import RunPlace
 from edgeseq.log import logger
 from edgeseq.training.checkpoint import Checkpoints
@@ -101,16 +103,18 @@ class Session:
             self.discard_scratch()
             return
         self.discard_scratch()
-        if progress.epoch == 0:
-            logger.info(f"{outcome.stopped_by}: stopped before the first epoch ended; nothing was saved")
+        where = f"interrupted at epoch {outcome.stopped_in or progress.epoch}"
+        if progress.best_epoch == 0:
+            logger.info(f"{where}, before any epoch ended; nothing was saved")
         elif self.out is not None and not self.chief:
-            logger.info(f"{outcome.stopped_by}: stopped during epoch {progress.epoch + 1}; this worker keeps "
-                        "nothing: the chief (worker 0) holds the run folder and the checkpoint")
+            logger.info(f"{where}; this worker keeps nothing: the chief (worker 0) holds the run folder and "
+                        "the checkpoint")
         elif self.out is not None:
-            logger.info(f"{outcome.stopped_by}: stopped during epoch {progress.epoch + 1}; {self.out} holds the "
-                        f"weights of epoch {progress.best_epoch} (edgeseq export takes it) and the checkpoint of "
-                        f"epoch {progress.epoch} is kept: run the same command with --resume to go on")
-        raise KeyboardInterrupt
+            logger.info(f"{where}; run folder {self.out} holds epoch {progress.best_epoch}'s weights (resume with "
+                        f"the same command and --resume; the checkpoint of epoch {progress.epoch} is kept)")
+        else:
+            logger.info(f"{where}; no run folder was asked for")
+        raise Interrupted
 
     def discard(self) -> None:
         if self.checkpoints is not None:
@@ -120,6 +124,18 @@ class Session:
     def discard_scratch(self) -> None:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def spike_record(progress: Progress) -> dict:
+    """What a run's config (and so its exported model's metadata) says about its spikes."""
+    return {"rollbacks": progress.rollbacks, "stopped_early": progress.stopped_early}
+
+
+def run_history(progress: Progress) -> dict:
+    """history.json: each figure by epoch, and the rollbacks and early stop when there were any."""
+    extra = {"rollbacks": progress.rollbacks} if progress.rollbacks or progress.stopped_early else {}
+    return {**progress.history, **extra,
+            **({"stopped_early": progress.stopped_early} if progress.stopped_early else {})}
 
 
 def weights_digest(model) -> str:
