@@ -20,7 +20,7 @@ from edgeseq.data.dates import parse_moment
 from edgeseq.data.series import Series
 from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.evaluation.backtest import Backtest
-from edgeseq.runtime.forecaster import Forecast
+from edgeseq.runtime.series_model import Forecast
 
 
 def check_plot_path(path: str | Path, force: bool) -> None:
@@ -72,10 +72,7 @@ def backtest_title(backtest: Backtest, title: str) -> str:
     horizon = backtest.horizon
     rmse = (backtest.steps[0] if backtest.steps else backtest.evaluation)["rmse"]
     shown = f"first step of each {horizon}-step forecast" if horizon > 1 else "one-step forecasts"
-    best = rmse.get("best_baseline")
-    if best is None:  # no baseline scored (or an evaluation from an older edgeseq)
-        ratio = f", model/persistence {rmse['ratio']:.3f}" if rmse.get("ratio") is not None else ""
-        return f"{title}\n{shown}: rmse {_number(rmse['model'])} vs persistence {_number(rmse['persistence'])}{ratio}"
+    best = rmse["best_baseline"] or "persistence"
     ratio = f", model/best {rmse['ratio_to_best']:.3f}" if rmse.get("ratio_to_best") is not None else ""
     return (f"{title}\n{shown}: rmse {_number(rmse['model'])} vs best baseline ({best}) "
             f"{_number(rmse[best])}{ratio}")

@@ -75,8 +75,9 @@ def run_stock(
     precision: Annotated[Optional[str], typer.Option(metavar=PRECISION_METAVAR, help=f"{PRECISION_HELP}.")] = None,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
+    from edgeseq.evaluation.backtest import backtest as score
     from edgeseq.evaluation.baselines import check_season
-    from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
+    from edgeseq.runtime.series_model import SeriesModel, sample_csv_path
 
     if precision is not None:
         check_choice("--precision", precision, PRECISIONS)
@@ -89,23 +90,20 @@ def run_stock(
         check_plot_path(plot, force)
     from edgeseq.runtime.model_file import check_threads
 
-    forecaster = Forecaster(model, check_threads(threads), precision)
+    series_model = SeriesModel(model, check_threads(threads), precision)
     csv = Path(csv or sample_csv_path())
-    series = forecaster.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
+    series = series_model.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
     for note in series.notes:
         logger.info(note)
-    print(printable(forecaster.summary()), file=sys.stderr)
-    forecast = forecaster.forecast(series)
+    print(printable(series_model.summary()), file=sys.stderr)
+    forecast = series_model.forecast(series)
     report = None
     if backtest:
-        part = forecaster.backtest_part(series, from_)
+        part = series_model.backtest_part(series, from_)
         print(part.note, file=sys.stderr)
-        report = forecaster.backtest(series, part.first_row, season)
-        if forecaster.model.description.baselines is None:
-            print(f"note: {forecaster.name} stores no drift or MASE scale (an older edgeseq made it); both come "
-                  f"from the {part.first_row} rows before the first scored forecast", file=sys.stderr)
+        report = score(series_model, series, part.first_row, season)
     if as_json:
-        doc = {"model": str(forecaster.model.path), "csv": str(csv), **forecast.to_json()}
+        doc = {"model": str(series_model.model.path), "csv": str(csv), **forecast.to_json()}
         if report is not None:
             doc["backtest"] = report.to_json()
         print(json_text(doc))
@@ -118,8 +116,8 @@ def run_stock(
 
         if report is not None:
             boundary = "--from" if from_ is not None else "after the model's training data"
-            written = plot_backtest(report, plot, f"{csv.name}, backtest of {forecaster.name}", series,
+            written = plot_backtest(report, plot, f"{csv.name}, backtest of {series_model.name}", series,
                                     f"scored from here ({boundary})")
         else:
-            written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {forecaster.name}")
+            written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {series_model.name}")
         print(f"wrote {written}", file=sys.stderr)
