@@ -219,10 +219,15 @@ def test_the_backtest_plot_marks_where_scoring_begins_and_says_what_it_shows():
     boundary = [line for line in axes.lines if line.get_label() == "scored from here"]
     assert len(boundary) == 1 and list(boundary[0].get_xdata()) == [parse_moment("2022-09-07")] * 2
     actual = next(line for line in axes.lines if line.get_label() == "actual")
-    assert actual.get_xdata()[0] == parse_moment(series.dates[400])  # as many rows before as forecasts
+    assert actual.get_xdata()[0] == parse_moment(series.dates[0])  # 300 forecasts: the whole history on top
+    detail = figure.axes[1]
+    assert detail.get_title() == "the last 150 of 300 forecasts"
+    band = [c.get_label() for c in detail.collections]
+    assert band == [f"90% interval (covered {report.interval['coverage']:.3f} of all 300)"]
     rmse = report.evaluation["rmse"]
-    assert axes.get_title() == (f"sample\none-step forecasts: rmse {rmse['model']:.4g} vs best baseline (drift) "
-                                f"{rmse['drift']:.4g}, model/best {rmse['ratio_to_best']:.3f}")
+    assert axes.get_title() == (f"sample (model = persistence: the fallback)\none-step forecasts: rmse "
+                                f"{rmse['model']:.4g} vs best baseline (drift) {rmse['drift']:.4g}, model/best "
+                                f"{rmse['ratio_to_best']:.3f}")
     assert rmse["best_baseline"] == "drift"
 
 

@@ -8,8 +8,8 @@ import typer
 
 from edgeseq.choices import PRECISIONS, check_choice
 from edgeseq.cli.apps import Command, reports_errors, run_app
-from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PRECISION_HELP, PRECISION_METAVAR,
-                                 SEASON_HELP)
+from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PLOT_LAST, PRECISION_HELP,
+                                 PRECISION_METAVAR, SEASON_HELP, check_plot_last)
 from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger
@@ -70,6 +70,7 @@ def run_stock(
     season: Annotated[Optional[int], typer.Option(metavar="M", help=f"With --backtest: {SEASON_HELP[0].lower()}{SEASON_HELP[1:]} (default: the model's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the forecast (and backtest) as JSON.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs the naive forecasts) to this PNG.")] = None,
+    plot_last: Annotated[int, typer.Option(metavar="N", help="With --plot and --backtest: draw the last N forecasts in detail (the whole history above them).")] = PLOT_LAST,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
     precision: Annotated[Optional[str], typer.Option(metavar=PRECISION_METAVAR, help=f"{PRECISION_HELP}.")] = None,
@@ -84,6 +85,7 @@ def run_stock(
     if (from_ is not None or season is not None) and not backtest:
         raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
     check_season(season)
+    check_plot_last(plot_last)
     if plot is not None:
         from edgeseq.cli.forecast_plot import check_plot_path
 
@@ -117,7 +119,7 @@ def run_stock(
         if report is not None:
             boundary = "--from" if from_ is not None else "after the model's training data"
             written = plot_backtest(report, plot, f"{csv.name}, backtest of {series_model.name}", series,
-                                    f"scored from here ({boundary})")
+                                    f"scored from here ({boundary})", plot_last)
         else:
             written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {series_model.name}")
         print(f"wrote {written}", file=sys.stderr)

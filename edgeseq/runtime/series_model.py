@@ -209,12 +209,12 @@ class SeriesModel:
         return self.predict_rows(frame, np.array([n]))
 
     def forecast(self, rows: Series | np.ndarray | Sequence) -> Forecast:
-        """``predict(rows)`` labelled with the dates that follow the last row, a step of the model's
-        calendar apart (else the rows'), with its interval when the model gives one."""
+        """``predict(rows)`` labelled with the dates that follow the last row, a calendar step of the
+        rows apart (the model's when the rows do not tell), with its interval when the model gives one."""
         frame = self.frame(rows)
         out = self._next(frame)
         n = len(frame.values)
-        labels = next_dates(frame.dates, self.horizon, self.model.description.frequency or frame.frequency)
+        labels = next_dates(frame.dates, self.horizon, frame.frequency or self.model.description.frequency)
         last_label = frame.dates[-1] if frame.dates else f"row {n}"
         interval = (out.lower[0], out.upper[0], out.level) if out.lower is not None else (None, None, None)
         return Forecast(self.target, last_label, float(frame.target_values[-1]),
