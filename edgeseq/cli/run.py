@@ -95,10 +95,10 @@ def run_stock(
     series_model = SeriesModel(model, check_threads(threads), precision)
     csv = Path(csv or sample_csv_path())
     series = series_model.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
+    forecast = series_model.forecast(series)  # a last window the model cannot read: one line, before the notes
     for note in series.notes:
         logger.info(note)
     print(printable(series_model.summary()), file=sys.stderr)
-    forecast = series_model.forecast(series)
     report = None
     if backtest:
         part = series_model.backtest_part(series, from_)
