@@ -148,7 +148,8 @@ def test_a_row_at_or_below_zero_in_a_log_column_is_one_line_naming_it(exported):
     bad = values.copy()
     bad[-3] = 0.0
     with pytest.raises(InputError, match=r"^the rows data row 1198, column 'value': 0 is not positive, and the model "
-                                         r"reads 'value' as log ratios \(it was positive in training\)$"):
+                                         r"reads 'value' as log ratios \(it was positive in training\); fix the value, or "
+                                         r"forecast from rows before it$"):
         SeriesModel(out).predict(bad[:, None])
 
 
