@@ -30,7 +30,9 @@ SERIES = {
     "trend": (synthetic.trend, None),
     "seasonal": (synthetic.seasonal, 24),
     "random_walk": (synthetic.random_walk, None),
+    "smooth_trend": (synthetic.smooth_trend, None),
 }
+STEPS_HORIZON = 3  # the per-step coverage table's horizon
 EXTRAPOLATION_ROWS = 840  # the training part of 1200 rows: the geometric trend doubles over it
 
 
@@ -38,14 +40,28 @@ def as_series(values: np.ndarray, name: str) -> Series:
     return Series(name, ("value",), "value", np.asarray(values, np.float64)[:, None], None, 0, ())
 
 
-def train(values: np.ndarray, name: str, season: int | None = None, seed: int = 0, out=None):
+def train(values: np.ndarray, name: str, season: int | None = None, seed: int = 0, out=None, horizon: int = 1):
     """The default model trained on ``values`` (the first 70% train), as ``edgeseq train stock`` would
     (``out``: the run folder to write, if any)."""
     from edgeseq.training.specs import SeriesModelSpec, SeriesTrainSettings, default_window
     from edgeseq.training.series_training import train_series
 
-    return train_series(as_series(values, name), SeriesModelSpec(window=default_window(season)),
+    values = np.asarray(values, np.float64)
+    series = as_series(values, name) if values.ndim == 1 else Series(
+        name, tuple(f"x{i}" for i in range(values.shape[1] - 1)) + ("value",), "value", values, None, 0, ())
+    return train_series(series, SeriesModelSpec(window=default_window(season), horizon=horizon),
                         SeriesTrainSettings(season=season, seed=seed, train_fraction=TRAIN_FRACTION), out=out)
+
+
+def with_features(seed: int, signal: bool, n: int = synthetic.N_ROWS) -> np.ndarray:
+    """[n, 3]: two feature columns and a target. With ``signal`` the first feature leads the
+    target's next change (x0 moves today as the target will tomorrow); else both are noise."""
+    rng = np.random.default_rng(seed + 500)
+    shocks = 0.01 * rng.standard_normal(n)
+    target = 100 * np.exp(np.cumsum(np.concatenate(([0.0], shocks[:-1])) + 0.003 * rng.standard_normal(n)))
+    lead = 50 * np.exp(np.cumsum(shocks)) if signal else 50 * np.exp(np.cumsum(0.01 * rng.standard_normal(n)))
+    noise = 1000 + np.round(200 * rng.random(n))  # a count column, as volume
+    return np.column_stack([lead, noise, target])
 
 
 def rescore(run, values: np.ndarray, first_row: int | None = None, season: int | None = None):
@@ -108,6 +124,24 @@ def main(argv: list[str] | None = None) -> None:
                 for label, factor in (("half", 0.5), ("double", 2.0)):
                     walk = synthetic.random_walk(seed, test_sd=factor * synthetic.DAILY_RETURN_SD)
                     print(row(f"random_walk vol {label}", seed, run, rescore(run, walk)), flush=True)
+    print(f"\n| horizon {STEPS_HORIZON} | seed | coverage 90% pooled | by step | fallback |")
+    print("|---|---|---|---|---|")
+    for name, (make, season) in SERIES.items():
+        for seed in seeds:
+            run = train(make(seed), f"{name} {seed}", season, seed, horizon=STEPS_HORIZON)
+            steps = ", ".join(f"{s['coverage']:.3f}" for s in run.backtest.interval["steps"])
+            print(f"| {name} | {seed} | {run.backtest.interval['coverage']:.3f} | {steps} | "
+                  f"{'yes' if run.backtest.fallback else 'no'} |", flush=True)
+    print("\n| feature columns | seed | all columns: model/persistence | target alone | coverage all / alone |")
+    print("|---|---|---|---|---|")
+    for signal in (True, False):
+        for seed in seeds:
+            values = with_features(seed, signal)
+            every, alone = (train(v, f"features {seed}", None, seed) for v in (values, values[:, -1]))
+            label = "extras carry signal" if signal else "extras are noise"
+            print(f"| {label} | {seed} | {ratio_to_persistence(every.backtest):.3f} | "
+                  f"{ratio_to_persistence(alone.backtest):.3f} | {every.backtest.interval['coverage']:.3f} / "
+                  f"{alone.backtest.interval['coverage']:.3f} |", flush=True)
     print("\n| extrapolation (geometric) | seed | mode | ratio in (50..100) | ratio out (150..300) | out - in |")
     print("|---|---|---|---|---|---|")
     for seed in seeds:

@@ -43,7 +43,7 @@ ROWS = {
         "window, per-step path", "reports its first character after",
     ],
     "5. Stock model": [
-        "edgeseq Forecaster.forecast_scaled (dynamic graph)", "edgeseq Forecaster.forecast_scaled, int8",
+        "edgeseq SeriesModel.run_graph (dynamic graph)", "edgeseq SeriesModel.run_graph, int8",
         "onnxruntime, bound call on stock.fixed.onnx (IOBinding)", "TFLite (1x7x5, fixed shapes)",
         "TFLite dynamic-range int8 (1x7x5)", "TFLite dynamic-range int8 (64x7x5)",
         "TensorFlow tf.function (1x7x5)", "onnxruntime, one call of 64 windows",

@@ -121,11 +121,12 @@ def test_export_fuses_the_lstm_and_matches_tensorflow_on_every_output(exported):
 
 
 def test_the_runner_reproduces_the_training_backtest_with_its_interval(exported):
-    from edgeseq.runtime import Forecaster
+    from edgeseq.evaluation.backtest import backtest
+    from edgeseq.runtime import SeriesModel
 
     run, out, _, values = exported
-    forecaster = Forecaster(out)
-    replay = forecaster.backtest(values[:, None], first_row=840, season=24)
+    forecaster = SeriesModel(out)
+    replay = backtest(forecaster, values[:, None], first_row=840, season=24)
     np.testing.assert_array_equal(replay.target_row, run.backtest.target_row)
     level = np.abs(run.backtest.predicted).max()
     tolerance = 1e-5 * run.config["transform"]["typical_change"][0] * level + 4 * np.spacing(np.float32(level))
@@ -141,14 +142,15 @@ def test_the_runner_reproduces_the_training_backtest_with_its_interval(exported)
 
 
 def test_a_row_at_or_below_zero_in_a_log_column_is_one_line_naming_it(exported):
-    from edgeseq.runtime import Forecaster
+    from edgeseq.runtime import SeriesModel
 
     _, out, _, values = exported
     bad = values.copy()
     bad[-3] = 0.0
     with pytest.raises(InputError, match=r"^the rows data row 1198, column 'value': 0 is not positive, and the model "
-                                         r"reads 'value' as log ratios \(it was positive in training\)$"):
-        Forecaster(out).predict(bad[:, None])
+                                         r"reads 'value' as log ratios \(it was positive in training\); fix the value, or "
+                                         r"forecast from rows before it$"):
+        SeriesModel(out).predict(bad[:, None])
 
 
 def test_the_gate_line_says_below_or_above_persistence():

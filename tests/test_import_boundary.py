@@ -71,7 +71,7 @@ def test_export_graph_modules_load_no_tensorflow():
 def test_edgeseq_run_char_loads_only_what_it_uses():
     """Start-up is paid per run: greedy generation loads no forecaster, no numpy.random and,
     with the typer pyproject allows (< 0.29), no pydantic."""
-    unused = ("edgeseq.runtime.forecaster", "edgeseq.data.series", "numpy.random", "pydantic")
+    unused = ("edgeseq.runtime.series_model", "edgeseq.data.series", "numpy.random", "pydantic")
     body = ("from edgeseq.cli import app\n"
             "try:\n    app(['run', 'char', '--prompt', 'if you', '--length', '1'])\n"
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"

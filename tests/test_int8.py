@@ -28,7 +28,8 @@ from edgeseq.export.generation.build import build_generation
 from edgeseq.export.generation.check import verify_generation
 from edgeseq.export.int8.int8_files import quantize_exported
 from edgeseq.export.verify import Checklist
-from edgeseq.runtime import CharGenerator, Forecaster
+from edgeseq.evaluation.backtest import backtest as score
+from edgeseq.runtime import CharGenerator, SeriesModel
 from edgeseq.runtime.model_file import open_model, session_options
 from interop_checks import assert_reads_cleanly
 
@@ -181,9 +182,9 @@ def test_shipped_ship_int8_reproduces_the_sentence_and_keeps_its_accuracy():
 def test_shipped_stock_int8_test_rmse_is_within_2_percent_of_fp32():
     rmse = {}
     for precision in ("fp32", "int8"):
-        forecaster = Forecaster(precision=precision)
+        forecaster = SeriesModel(precision=precision)
         series = forecaster.read_csv(EXPORTED / "sample_prices.csv")
-        backtest = forecaster.backtest(series, split_point(len(series.values), 0.7))
+        backtest = score(forecaster, series, split_point(len(series.values), 0.7))
         assert len(backtest) == 300
         rmse[precision] = backtest.evaluation["rmse"]["model"]
     assert rmse["int8"] <= 1.02 * rmse["fp32"]

@@ -18,7 +18,7 @@ from edgeseq.contract import ModelFiles
 from edgeseq.data.text import sample_text
 from edgeseq.errors import InputError
 from edgeseq.export.int8 import cost as int8_cost
-from edgeseq.runtime import CharGenerator, Forecaster
+from edgeseq.runtime import CharGenerator, SeriesModel
 
 SENTENCE = sample_text("ship")[0]
 
@@ -49,8 +49,8 @@ def test_a_model_named_as_int8_runs_in_int8_and_fp32_with_it_is_one_line():
     with pytest.raises(InputError, match="^ship.int8.onnx is an int8 file; pass "):
         CharGenerator(int8, precision="fp32")
     with pytest.raises(InputError, match="^stock.int8.onnx is an int8 file; pass "):
-        Forecaster(EXPORTED / "stock.int8.onnx", precision="fp32")
-    assert Forecaster(EXPORTED / "stock.int8.onnx").summary().startswith("model stock.int8.onnx: 1xLSTM(32) in int8, ")
+        SeriesModel(EXPORTED / "stock.int8.onnx", precision="fp32")
+    assert SeriesModel(EXPORTED / "stock.int8.onnx").summary().startswith("model stock.int8.onnx: 1xLSTM(32) in int8, ")
     assert CharGenerator(int8).text("if you", 20) == CharGenerator(precision="int8").text("if you", 20)
 
 

@@ -96,16 +96,6 @@ def test_format_table_is_fixed_width():
                         "what always predicting it scores")
 
 
-def test_an_evaluation_stored_by_an_older_edgeseq_keeps_its_table():
-    stored = {"rmse": {"model": 0.746, "persistence": 0.7379, "ratio": 1.011},
-              "direction_accuracy": {"model": 0.4967, "persistence": 0.0, "ratio": None}}
-    assert format_table(stored).splitlines() == [
-        "metric                       model   persistence  model/persistence",
-        "rmse                        0.7460        0.7379              1.011",
-        "direction accuracy          0.4967        0.0000                n/a",
-    ]
-
-
 def test_mismatched_shapes_are_a_bug_not_a_metric():
     with pytest.raises(ValueError):
         rmse(np.zeros(3), np.zeros(4))

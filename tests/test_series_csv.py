@@ -51,7 +51,8 @@ def test_every_date_format_loads_to_the_same_rows(tmp_path, date_format):
     np.testing.assert_array_equal(series.target_values, CLOSES)
     assert series.date_format == date_format
     written = "" if date_format == "iso" else f", dates read as {date_format}"
-    assert series.notes[1] == f"rows sorted by 'Date': file was out of order, sorted oldest first{written}"
+    assert series.notes[1] == (f"rows sorted by 'Date': file was out of order, sorted oldest first{written}; "
+                               "the dates step by business day (B)")
 
 
 @pytest.mark.parametrize("writer, time, date_format", [
@@ -72,7 +73,7 @@ def test_a_column_that_fits_month_and_day_first_alike_is_one_line_naming_date_fo
     path = write(tmp_path, "ambiguous.csv", [(text, "1.5") for text in april])
     assert input_error(path) == (
         f"{path}, column 'Date': dates like '1/4/1999' fit m/d/y and d/m/y alike (no day above 12 settles the "
-        "order); pass --date-format m/d/y or --date-format d/m/y")
+        "order, and both readings are evenly spaced); pass --date-format m/d/y or --date-format d/m/y")
     assert load_csv(path, target="Close", date="Date", date_format="d/m/y").dates[:2] == ("1999-04-01", "1999-04-02")
     assert load_csv(path, target="Close", date="Date", date_format="m/d/y").dates[:2] == ("1999-01-04", "1999-02-04")
     # a model trained on such a file settles it the same way (only where the column fits both)
@@ -189,18 +190,21 @@ def test_a_value_beyond_float32_names_its_row_and_column(tmp_path):
     assert load_csv(write(tmp_path, "ok.csv", cells), target="Close", date="Date").values.max() == 3.3e38
 
 
-def test_zero_or_negative_values_are_refused_where_logs_are_taken(tmp_path):
+def test_a_zero_after_the_training_rows_does_not_stop_training_and_is_named_where_it_is_read(tmp_path):
     from edgeseq.data.scale_free import fitted_on_training_rows
 
     series = load_csv(write(tmp_path, "prices.csv", dated([d.isoformat() for d in DAYS])), target="Close",
                       date="Date")
-    assert fitted_on_training_rows(series, 3, 1, 0.7).modes == ("log",)  # all positive: nothing refused
     values = np.array(series.values)
-    values[-1, 0] = 0.0  # after the training rows: the model would take the log of 0
+    values[-1, 0] = 0.0  # after the training rows: the log of 0 is not taken, its windows are left out
+    transform = fitted_on_training_rows(replace(series, values=values), 3, 1, 0.7)
+    assert transform.modes == ("log",)
+    assert transform.readable(values).tolist() == [True] * 9 + [False]
     with pytest.raises(InputError) as caught:
-        fitted_on_training_rows(replace(series, values=values), 3, 1, 0.7)
+        transform.require_readable(values, series.row_name, series.source)
     assert str(caught.value) == (f"{series.source} {series.row_name(len(values) - 1)}, column 'Close': 0 is not "
-                                 "positive, and the model reads 'Close' as log ratios (it was positive in training)")
+                                 "positive, and the model reads 'Close' as log ratios (it was positive in training); "
+                                 "fix the value, or forecast from rows before it")
 
 
 @pytest.mark.parametrize("name", ["Date", "DATE", "date"])
@@ -209,11 +213,12 @@ def test_a_column_called_date_orders_the_rows_without_date_and_says_so(tmp_path,
                  header=f"{name},Close")
     series = load_csv(path, target="Close")
     assert series.notes[1] == (f"dates from column '{name}' (pass --date to choose another); "
-                               f"rows sorted by '{name}': file was newest first, reversed")
+                               f"rows sorted by '{name}': file was newest first, reversed; the dates step by "
+                               "business day (B)")
     assert series.dates == tuple(d.isoformat() for d in DAYS) and series.date_column == name
     np.testing.assert_array_equal(series.target_values, CLOSES)
     named = load_csv(path, target="Close", date=name)  # named with --date: no word on why
-    assert named.notes[1] == f"rows sorted by '{name}': file was newest first, reversed"
+    assert named.notes[1] == f"rows sorted by '{name}': file was newest first, reversed; the dates step by business day (B)"
 
 
 def test_a_column_called_date_is_left_alone_when_read_as_a_feature_or_not_the_only_one(tmp_path):

@@ -232,7 +232,7 @@ def test_missing_target_feature_and_date_columns_list_the_file_columns(tmp_path)
         f"{path} row 1: no column 'Price' for --target; the file's columns are {columns}"
     )
     assert input_error(path, features=["Open", "Hgh"], target="Close") == (
-        f"{path} row 1: no column 'Hgh' for --features; the file's columns are {columns}"
+        f"{path} row 1: no column 'Hgh' for --features (did you mean 'High'?); the file's columns are {columns}"
     )
     assert input_error(path, target="Close", date="Date") == (
         f"{path} row 1: no column 'Date' for --date; the file's columns are {columns}"
@@ -240,7 +240,7 @@ def test_missing_target_feature_and_date_columns_list_the_file_columns(tmp_path)
     assert "pass --target" in input_error(path)
     lab = write(tmp_path, "lab.csv", lab_text())
     assert input_error(lab, target="Adj Close") == (
-        f"{lab}: no column 'Adj Close' for --target; the file's columns (no header, lab "
+        f"{lab}: no column 'Adj Close' for --target (did you mean 'Close'?); the file's columns (no header, lab "
         "format) are Open, High, Low, Volume, Close"
     )
 

@@ -11,22 +11,21 @@ import pytest
 from conftest import EXPORTED, cli
 from edgeseq.data.dates import parse_moment
 from edgeseq.data.series import Series, load_csv
-from edgeseq.evaluation.backtest import score_forecasts
+from edgeseq.evaluation.backtest import backtest, score_forecasts
 from edgeseq.evaluation.baselines import fit_baselines
-from edgeseq.runtime import Forecaster
+from edgeseq.runtime import SeriesModel
 
 SAMPLE = EXPORTED / "sample_prices.csv"
 HONEST_NOTE = ("backtest: the forecasts from 2022-09-07, after the model's training data (it ends "
                "2022-09-06); the 700 rows before are in-sample and left out (--from DATE chooses)")
 
 
-def older_model(tmp_path: Path) -> Path:
-    """The shipped stock model as an edgeseq from before stored baselines wrote it: no drift or
-    MASE scale, no last training date, no fingerprint of its training rows."""
+def unmatched_model(tmp_path: Path) -> Path:
+    """The shipped stock model without its last training date and the fingerprint of its training
+    rows: nothing tells a file's rows apart from its training data."""
     from conftest import edited_copy
 
     def forget(doc):
-        doc.pop("baselines", None)
         for key in ("train_end", "train_sha256"):
             doc["data"].pop(key, None)
     return edited_copy(EXPORTED / "stock.onnx", tmp_path / "stock.onnx", forget)
@@ -73,7 +72,7 @@ def test_on_its_training_file_the_backtest_scores_only_the_rows_after_the_traini
                                      "mase_scale": pytest.approx(np.mean(np.abs(np.diff(closes[:700])))),
                                      "season": None}
     # the same forecasts as the test part measured at training, so the same figures
-    stored = Forecaster().model.description.evaluation
+    stored = SeriesModel().model.description.evaluation
     for metric in ("rmse", "mae", "mape"):
         assert backtest["evaluation"][metric]["persistence"] == pytest.approx(stored[metric]["persistence"], rel=1e-12)
         assert backtest["evaluation"][metric]["model"] == pytest.approx(stored[metric]["model"], rel=1e-6)
@@ -148,22 +147,9 @@ def test_without_dates_from_is_a_data_row(tmp_path):
     honest = cli("run", "stock", "--csv", lab, "--backtest", "--json")
     assert strict_json(honest.stdout)["backtest"]["forecasts"] == 300
     # a model without that fingerprint cannot tell, and says so
-    every = cli("run", "stock", "--model", older_model(tmp_path), "--csv", lab, "--backtest", "--json")
+    every = cli("run", "stock", "--model", unmatched_model(tmp_path), "--csv", lab, "--backtest", "--json")
     assert strict_json(every.stdout)["backtest"]["forecasts"] == 993
     assert "it cannot be matched with the model's training data" in every.stderr
-
-
-def test_an_older_model_takes_its_baselines_from_the_rows_before_the_scored_part(tmp_path):
-    result = cli("run", "stock", "--model", older_model(tmp_path), "--backtest", "--json")
-    assert result.exit_code == 0, result.stderr
-    backtest = strict_json(result.stdout)["backtest"]
-    assert (backtest["forecasts"], backtest["first"]) == (300, "2022-09-07")  # from split_at, as before
-    assert ("note: stock.onnx stores no drift or MASE scale (an older edgeseq made it); both come from the 700 "
-            "rows before the first scored forecast") in result.stderr
-    closes = load_csv(SAMPLE).target_values
-    assert backtest["baselines"] == {"drift": pytest.approx((closes[699] - closes[0]) / 699),
-                                     "mase_scale": pytest.approx(np.mean(np.abs(np.diff(closes[:700])))),
-                                     "season": None}
 
 
 def test_json_stays_strict_when_figures_are_undefined(tmp_path):
@@ -177,12 +163,12 @@ def test_json_stays_strict_when_figures_are_undefined(tmp_path):
     # the shipped model reads Close as log ratios, so it refuses the row in one line ...
     assert one_error(cli("run", "stock", "--csv", path, "--backtest", "--json")) == (
         f"{path} row 997, column 'Close': 0 is not positive, and the model reads 'Close' as log ratios "
-        "(it was positive in training)")
+        "(it was positive in training); fix the value, or forecast from rows before it")
     # ... and a backtest whose actual values hold a 0 writes strict JSON with null for MAPE
     series = load_csv(path)
     rows = np.arange(700, 1000)
     last = series.target_values[rows - 1]
-    backtest = score_forecasts(series, rows, last[:, None] + 0.1, Forecaster().baselines(series.target_values, 700),
+    backtest = score_forecasts(series, rows, last[:, None] + 0.1, SeriesModel().baselines,
                                (last[:, None] - 1, last[:, None] + 1, 0.9))
     doc = strict_json(json_text({"backtest": backtest.to_json()}))
     assert doc["backtest"]["evaluation"]["mape"]["model"] is None
@@ -194,7 +180,7 @@ def test_the_models_missing_value_choice_is_used_unless_overridden(tmp_path):
     def gaps(lines):
         return [line.replace(line.split(",")[4], ".", 1) if i in (500, 600) else line for i, line in enumerate(lines)]
     path = part_of_sample(tmp_path, "gaps.csv", slice(None), gaps)
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     forecaster.missing = "drop"  # as if trained with --drop-missing
     dropped = forecaster.read_csv(path)
     assert dropped.dropped == 2 and len(dropped.values) == 998
@@ -225,18 +211,23 @@ def test_the_backtest_plot_marks_where_scoring_begins_and_says_what_it_shows():
     pytest.importorskip("matplotlib")
     from edgeseq.cli.forecast_plot import backtest_figure
 
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     series = forecaster.read_csv(SAMPLE)
-    report = forecaster.backtest(series)
+    report = backtest(forecaster, series, forecaster.backtest_part(series).first_row)
     figure = backtest_figure(report, "sample", series, "scored from here")
     axes = figure.axes[0]
     boundary = [line for line in axes.lines if line.get_label() == "scored from here"]
     assert len(boundary) == 1 and list(boundary[0].get_xdata()) == [parse_moment("2022-09-07")] * 2
     actual = next(line for line in axes.lines if line.get_label() == "actual")
-    assert actual.get_xdata()[0] == parse_moment(series.dates[400])  # as many rows before as forecasts
+    assert actual.get_xdata()[0] == parse_moment(series.dates[0])  # 300 forecasts: the whole history on top
+    detail = figure.axes[1]
+    assert detail.get_title() == "the last 150 of 300 forecasts"
+    band = [c.get_label() for c in detail.collections]
+    assert band == [f"90% interval (covered {report.interval['coverage']:.3f} of all 300)"]
     rmse = report.evaluation["rmse"]
-    assert axes.get_title() == (f"sample\none-step forecasts: rmse {rmse['model']:.4g} vs best baseline (drift) "
-                                f"{rmse['drift']:.4g}, model/best {rmse['ratio_to_best']:.3f}")
+    assert axes.get_title() == (f"sample (model = persistence: the fallback)\none-step forecasts: rmse "
+                                f"{rmse['model']:.4g} vs best baseline (drift) {rmse['drift']:.4g}, model/best "
+                                f"{rmse['ratio_to_best']:.3f}")
     assert rmse["best_baseline"] == "drift"
 
 

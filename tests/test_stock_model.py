@@ -15,8 +15,9 @@ from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import load_csv, make_windows, rows_sha256
 from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
+from edgeseq.evaluation.backtest import backtest
 from tools.rebuild_exported import SERIES_DEFAULTS
-from edgeseq.runtime import Forecaster
+from edgeseq.runtime import SeriesModel
 from interop_checks import assert_reads_cleanly
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,18 +190,18 @@ def test_onnx_matches_tensorflow_on_real_windows(exported, graph, batch):
 
     run, out, _, _, windows = exported
     path = out if graph == "dynamic" else ModelFiles(out).fixed
-    forecaster = Forecaster(path)
+    forecaster = SeriesModel(path)
     x = windows.x[-batch:]  # the latest windows: test-part prices, beyond the training range
     want = run.model.predict(x, verbose=0)
-    got = forecaster.forecast_scaled(x)
+    got = forecaster.run_graph(x)
     assert got.shape == (batch, run.config["horizon"])
     assert np.abs(got - want).max() <= PARITY
 
 
 def test_runner_forecast_in_price_units_equals_tensorflow_unscaled(exported):
     run, out, _, series, _ = exported
-    forecaster = Forecaster(out)
-    scaler = forecaster.scaler
+    forecaster = SeriesModel(out)
+    scaler = MinMaxScaler.from_dict(forecaster.model.description.scaler)
     x = scaler.transform(series.values[-forecaster.window:])[None].astype(np.float32)
     want = scaler.inverse_transform_column(run.model.predict(x, verbose=0)[0], series.target_index)
     got = forecaster.predict(series)
@@ -210,11 +211,11 @@ def test_runner_forecast_in_price_units_equals_tensorflow_unscaled(exported):
 
 def test_onnx_replay_of_the_test_part_reproduces_the_training_backtest(exported):
     run, out, _, series, _ = exported
-    forecaster = Forecaster(out)
-    replay = forecaster.backtest(series)  # every window of the file
+    forecaster = SeriesModel(out)
+    replay = backtest(forecaster, series, forecaster.backtest_part(series).first_row)  # every window of the file
     test = np.isin(replay.target_row, run.backtest.target_row)
     assert test.sum() == len(run.backtest)
-    price_tolerance = PARITY * forecaster.scaler.range_[series.target_index]
+    price_tolerance = PARITY * MinMaxScaler.from_dict(forecaster.model.description.scaler).range_[series.target_index]
     assert np.abs(replay.predicted[test] - run.backtest.predicted).max() <= price_tolerance
     np.testing.assert_array_equal(replay.actual[test], run.backtest.actual)
     np.testing.assert_array_equal(replay.last[test], run.backtest.last)
@@ -222,7 +223,7 @@ def test_onnx_replay_of_the_test_part_reproduces_the_training_backtest(exported)
 
 def test_metadata_describes_the_model_for_the_runner(exported):
     run, out, result, series, _ = exported
-    meta = Forecaster(out).model.meta
+    meta = SeriesModel(out).model.meta
     assert meta["task"] == "series"
     for key in ("features", "target", "window", "horizon", "target_mode", "scaler"):
         assert meta[key] == run.config[key]
@@ -254,21 +255,21 @@ def test_the_int8_forecaster_is_measured_on_the_test_part_it_was_trained_with(ex
     meta = open_model(int8).description
     assert meta.recurrent_ops == f"{run.config['model']['layers']} fused DynamicQuantizeLSTM"
     q = meta.quantization
-    rmse = {p: Forecaster(step, precision=p).backtest(series, 700).evaluation["rmse"]["model"] for p in ("fp32", "int8")}
+    rmse = {p: backtest(SeriesModel(step, precision=p), series, 700).evaluation["rmse"]["model"] for p in ("fp32", "int8")}
     assert (q.rmse_fp32, q.rmse_int8, q.rmse_ratio) == (rmse["fp32"], rmse["int8"], rmse["int8"] / rmse["fp32"])
     assert q.measured_on.startswith("the 300 test-part forecasts of the training run (sample_prices.csv)")
     if out.stem == "delta":  # trained as the shipped default was: within the export's limit
         assert q.rmse_ratio <= 1.02
-    assert Forecaster(step, precision="int8").summary().startswith(f"model {int8.name}: ")
+    assert SeriesModel(step, precision="int8").summary().startswith(f"model {int8.name}: ")
 
 
 def test_the_runtime_backtest_finds_the_training_rows_with_or_without_dates(default_model, sample_csv, tmp_path):
     run, out, _ = default_model
-    forecaster = Forecaster(out)
+    forecaster = SeriesModel(out)
     series = forecaster.read_csv(sample_csv)
     part = forecaster.backtest_part(series)
     assert part.first_row == 700 and f"it ends {series.dates[699]}" in part.note
-    report = forecaster.backtest(series)  # honest by default: exactly the forecasts training scored
+    report = backtest(forecaster, series, part.first_row)  # honest by default: exactly the forecasts training scored
     np.testing.assert_array_equal(report.target_row, run.backtest.target_row)
     assert report.baselines == run.backtest.baselines
     for metric, row in run.backtest.evaluation.items():

@@ -1,4 +1,4 @@
-"""The shipped stock model and sample, and the Forecaster API, with onnxruntime alone."""
+"""The shipped stock model and sample, and the SeriesModel API, with onnxruntime alone."""
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +15,10 @@ import pytest
 from edgeseq.data.series import load_csv
 from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
-from edgeseq.runtime import Forecaster
-from edgeseq.runtime.forecaster import next_dates, sample_csv_path
+from edgeseq.evaluation.backtest import backtest
+from edgeseq.runtime import SeriesModel
+from edgeseq.data.calendar import next_dates
+from edgeseq.runtime.series_model import sample_csv_path
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
@@ -41,7 +43,7 @@ def test_shipped_sample_is_the_labelled_deterministic_synthetic_walk(tmp_path):
 
 
 def test_default_forecaster_reads_its_metadata_and_forecasts_the_sample():
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     assert forecaster.name == "stock.onnx"
     assert forecaster.features == ("Open", "High", "Low", "Volume", "Close")
     assert (forecaster.target, forecaster.window, forecaster.horizon) == ("Close", 7, 1)
@@ -54,18 +56,18 @@ def test_default_forecaster_reads_its_metadata_and_forecasts_the_sample():
 
 
 def test_predict_accepts_a_series_an_array_or_named_rows_alike():
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     series = forecaster.read_csv(sample_csv_path())
     values = series.values[-10:]
     rows = [dict(zip(series.features, row)) for row in values]
     by_series = forecaster.predict(series)
     np.testing.assert_array_equal(forecaster.predict(values), by_series)
     np.testing.assert_array_equal(forecaster.predict(rows), by_series)
-    np.testing.assert_array_equal(Forecaster(EXPORTED / "stock.fixed.onnx").predict(values), by_series)
+    np.testing.assert_array_equal(SeriesModel(EXPORTED / "stock.fixed.onnx").predict(values), by_series)
 
 
 def test_csv_columns_are_matched_by_name_not_position(tmp_path):
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     series = forecaster.read_csv(sample_csv_path())
     order = ["Volume", "Close", "Low", "Open", "High"]
     lines = ["when,sensor," + ",".join(order)]
@@ -79,7 +81,7 @@ def test_csv_columns_are_matched_by_name_not_position(tmp_path):
 
 
 def test_missing_columns_and_short_files_are_clear_errors(tmp_path):
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     sensor = tmp_path / "sensor.csv"
     sensor.write_text("time,temp\n" + "".join(f"2021-01-{d:02d},{d}\n" for d in range(1, 20)))
     with pytest.raises(InputError, match=r"sensor\.csv row 1: no column 'Open', which the model stock\.onnx needs"):
@@ -94,9 +96,9 @@ def test_missing_columns_and_short_files_are_clear_errors(tmp_path):
 
 
 def test_backtest_replays_every_window_against_persistence():
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     series = load_csv(sample_csv_path())
-    report = forecaster.backtest(series, first_row=0)
+    report = backtest(forecaster, series, first_row=0)
     assert len(report) == len(series.values) - forecaster.window  # horizon 1
     np.testing.assert_array_equal(report.last, series.target_values[forecaster.window - 1:-1])
     np.testing.assert_array_equal(report.actual[:, 0], series.target_values[forecaster.window:])
@@ -130,18 +132,18 @@ def test_the_runner_never_imports_tensorflow():
 
 
 def test_backtest_takes_plain_rows_too():
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     series = load_csv(sample_csv_path())
-    by_rows = forecaster.backtest(series.values[-50:])  # not the training rows: every window
-    by_series = forecaster.backtest(series, first_row=0)
+    by_rows = backtest(forecaster, series.values[-50:], forecaster.backtest_part(series.values[-50:]).first_row)  # not the training rows: every window
+    by_series = backtest(forecaster, series, first_row=0)
     assert len(by_rows) == 50 - forecaster.window and by_rows.dates is None
     np.testing.assert_array_equal(by_rows.predicted, by_series.predicted[-len(by_rows):])
     with pytest.raises(InputError, match="the rows: window 7 \\+ horizon 1 needs at least 8 rows"):
-        forecaster.backtest(series.values[:7])
+        backtest(forecaster, series.values[:7])
 
 
 def test_a_lab_file_without_dates_gives_the_same_forecast_labelled_by_row(tmp_path):
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     series = forecaster.read_csv(sample_csv_path())
     lab = tmp_path / "lab.csv"  # headerless Open,High,Low,Volume,Close, newest row first
     lab.write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in series.values[::-1]))
@@ -154,7 +156,7 @@ def test_a_lab_file_without_dates_gives_the_same_forecast_labelled_by_row(tmp_pa
 
 
 def test_a_model_trained_with_a_date_column_still_reads_files_without_it(tmp_path):
-    forecaster = Forecaster()
+    forecaster = SeriesModel()
     forecaster.date_column = "Date"  # as if trained with --date Date
     series = forecaster.read_csv(sample_csv_path())
     assert series.dates is not None
@@ -165,16 +167,10 @@ def test_a_model_trained_with_a_date_column_still_reads_files_without_it(tmp_pat
     np.testing.assert_array_equal(undated.values, series.values)
 
 
-def test_a_model_from_before_train_end_was_stored_is_honest_by_its_split_date():
-    forecaster = Forecaster()
+def test_a_model_trained_without_dates_and_no_fingerprint_scores_every_forecast():
+    forecaster = SeriesModel()
     series = forecaster.read_csv(sample_csv_path())
-    # as an older edgeseq wrote it: split_at, but not train_end or the rows' fingerprint
-    described = replace(forecaster.model.description, data={"split_at": "2022-09-07"})
-    forecaster.model.description = described
-    assert (described.train_end, described.train_sha256, described.split_at) == (None, None, "2022-09-07")
-    part = forecaster.backtest_part(series)
-    assert series.dates[part.first_row] == "2022-09-07" and part.first_row == 700
-    forecaster.model.description = replace(described, data={"split_at": "data row 701"})
+    forecaster.model.description = replace(forecaster.model.description, data={"split_at": "data row 701"})
     part = forecaster.backtest_part(series)  # trained without dates, no fingerprint: cannot tell
     assert part.first_row == forecaster.window and part.note.startswith("backtest: every forecast of")
 

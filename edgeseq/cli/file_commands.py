@@ -112,7 +112,10 @@ def info(
             from edgeseq.evaluation.forecast_metrics import format_table
 
             print("evaluation (walk-forward over the test part, price units):")
-            print("\n".join("  " + printable(line) for line in format_table(value).splitlines()))
+            print_lines(format_table(value, fallback(model.meta)), "  ")
+        elif key == "test" and isinstance(value, dict):
+            print("test:")
+            print_test(value, "  ")
         elif isinstance(value, dict):
             print(printable(f"{key_shown}:"))
             print_fields(value, "  ")
@@ -133,6 +136,33 @@ def info(
 #: how ``info`` labels the fields an int8 file keeps from the fp32 model it was made from
 FP32_FIGURES = {"metrics": "metrics (the fp32 model's, from training)",
                 "parity_max_abs_diff": "parity_max_abs_diff (the fp32 file's, against TensorFlow)"}
+
+
+def fallback(meta: dict) -> bool:
+    """Whether a series model forecasts persistence: its gate rejected the trained weights."""
+    gate = meta.get("training", {}).get("gate") if isinstance(meta.get("training"), dict) else None
+    return isinstance(gate, dict) and gate.get("kept") is False
+
+
+def print_lines(text: str, indent: str) -> None:
+    print("\n".join(indent + printable(line) for line in text.splitlines()))
+
+
+def print_test(test: dict, indent: str) -> None:
+    """A series model's test part: its fields, the interval's coverage (each step's too), the
+    error by step as a small table, and the fallback in words."""
+    from edgeseq.evaluation.forecast_metrics import format_steps
+    from edgeseq.evaluation.intervals import format_interval
+
+    print_fields({k: v for k, v in test.items() if k not in ("steps", "interval", "model")}, indent)
+    if isinstance(test.get("interval"), dict):
+        print_lines(format_interval(test["interval"]), indent)
+    steps = test.get("steps")
+    if isinstance(steps, list) and steps and all(isinstance(s, dict) and "evaluation" in s for s in steps):
+        print_lines(format_steps([s["evaluation"] for s in steps]), indent)
+    if test.get("model") == "persistence (fallback)":
+        print_lines("model: persistence (fallback): training did not show its weights beating persistence on "
+                    "the validation windows, so it forecasts the last value", indent)
 
 
 def print_fields(fields: dict, indent: str) -> None:

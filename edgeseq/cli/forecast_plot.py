@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeseq.atomic import check_new_file, write_bytes
+from edgeseq.cli.options import PLOT_LAST
 from edgeseq.data.dates import parse_moment
 from edgeseq.data.series import Series
 from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.evaluation.backtest import Backtest
-from edgeseq.runtime.forecaster import Forecast
+from edgeseq.runtime.series_model import Forecast
 
 
 def check_plot_path(path: str | Path, force: bool) -> None:
@@ -36,23 +37,23 @@ def check_plot_path(path: str | Path, force: bool) -> None:
     check_new_file(Path(path), force, "the picture (--plot FILE.png)")
 
 
-def _new_figure():
+def _new_figure(panels: int = 1, heights: Sequence[float] = (1,)):
     try:
         from matplotlib.figure import Figure
     except ModuleNotFoundError:
         raise EdgeseqError("--plot needs matplotlib: pip install 'edgeseq[plot]'") from None
-    figure = Figure(figsize=(11, 4.5), dpi=120)
-    return figure, figure.subplots()
+    figure = Figure(figsize=(11, 4.5 if panels == 1 else 2.2 + 2.3 * panels), dpi=120)
+    axes = figure.subplots(panels, 1, gridspec_kw={"height_ratios": heights} if panels > 1 else None)
+    return figure, axes
 
 
-def _finish(figure, axes, title: str, x_label: str, y_label: str) -> None:
-    axes.set_title(title)
+def _finish(axes, title: str | None, x_label: str, y_label: str) -> None:
+    if title:
+        axes.set_title(title)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    axes.legend()
+    axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
-    figure.autofmt_xdate()
-    figure.tight_layout()
 
 
 def _write(figure, path: str | Path) -> Path:
@@ -72,12 +73,10 @@ def backtest_title(backtest: Backtest, title: str) -> str:
     horizon = backtest.horizon
     rmse = (backtest.steps[0] if backtest.steps else backtest.evaluation)["rmse"]
     shown = f"first step of each {horizon}-step forecast" if horizon > 1 else "one-step forecasts"
-    best = rmse.get("best_baseline")
-    if best is None:  # no baseline scored (or an evaluation from an older edgeseq)
-        ratio = f", model/persistence {rmse['ratio']:.3f}" if rmse.get("ratio") is not None else ""
-        return f"{title}\n{shown}: rmse {_number(rmse['model'])} vs persistence {_number(rmse['persistence'])}{ratio}"
+    best = rmse["best_baseline"] or "persistence"
     ratio = f", model/best {rmse['ratio_to_best']:.3f}" if rmse.get("ratio_to_best") is not None else ""
-    return (f"{title}\n{shown}: rmse {_number(rmse['model'])} vs best baseline ({best}) "
+    fallback = " (model = persistence: the fallback)" if backtest.fallback else ""
+    return (f"{title}{fallback}\n{shown}: rmse {_number(rmse['model'])} vs best baseline ({best}) "
             f"{_number(rmse[best])}{ratio}")
 
 
@@ -86,41 +85,94 @@ def _number(value: float | None) -> str:
 
 
 def backtest_figure(backtest: Backtest, title: str, series: Series | None = None,
-                    boundary: str = "test part begins"):
-    """Actual vs the model vs persistence (and the best other baseline), the first step of each
-    forecast, after as many earlier rows of ``series`` as there are forecasts; a vertical line
-    labelled ``boundary`` marks where the scored part begins."""
-    figure, axes = _new_figure()
-    first = int(backtest.target_row[0])
-    if series is not None:
+                    boundary: str = "test part begins", last: int = PLOT_LAST):
+    """The first step of each forecast beside what happened: actual vs the model vs persistence
+    (and the best other baseline) over the last ``last`` forecasts, after as many earlier rows of
+    ``series``; a vertical line labelled ``boundary`` marks where the scored part begins. Above
+    it, when there are more forecasts, the whole history with the scored part shaded; below, the
+    rolling absolute error of the model and the best baseline over every forecast."""
+    long = len(backtest) > last
+    figure, panels = _new_figure(3 if long else 2, (1, 1.6, 0.9) if long else (1.6, 0.9))
+    detail, errors = panels[-2], panels[-1]
+    x_all, x_label = _axis(backtest.dates, backtest.target_row)
+    best = (backtest.steps[0] if backtest.steps else backtest.evaluation)["rmse"].get("best_baseline")
+    if long:
+        _overview(panels[0], backtest, series, x_all, x_label, boundary, last)
+    shown = slice(len(backtest) - last, None) if long else slice(None)
+    first = int(backtest.target_row[shown][0])
+    if series is not None and not long:
         start = max(0, first - len(backtest))
         rows = np.arange(start, int(backtest.target_row[-1]) + 1)
-        x, x_label = _axis(series.dates[start:rows[-1] + 1] if series.dates else None, rows)
-        axes.plot(x, series.target_values[rows], color="black", linewidth=1.2, label="actual")
+        x, _ = _axis(series.dates[start:rows[-1] + 1] if series.dates else None, rows)
+        detail.plot(x, series.target_values[rows], color="black", linewidth=1.2, label="actual")
     else:
-        x, x_label = _axis(backtest.dates, backtest.target_row)
-        axes.plot(x, backtest.actual[:, 0], color="black", linewidth=1.2, label="actual")
-    forecast_x, _ = _axis(backtest.dates if x_label == "date" else None, backtest.target_row)
+        detail.plot(x_all[shown], backtest.actual[shown, 0], color="black", linewidth=1.2, label="actual")
+    forecast_x = x_all[shown]
     if backtest.lower is not None:
-        axes.fill_between(forecast_x, backtest.lower[:, 0], backtest.upper[:, 0], color="tab:blue", alpha=0.15,
-                          linewidth=0, label=f"{100 * backtest.interval['level']:g}% interval "
-                                             f"(covered {backtest.interval['coverage']:.3f})")
-    axes.plot(forecast_x, backtest.predicted[:, 0], color="tab:blue", linewidth=1.0, label="model")
-    axes.plot(forecast_x, backtest.last, color="tab:orange", linewidth=0.8, linestyle="--",
-              label="persistence (previous value)")
-    best = (backtest.steps[0] if backtest.steps else backtest.evaluation)["rmse"].get("best_baseline")
+        detail.fill_between(forecast_x, backtest.lower[shown, 0], backtest.upper[shown, 0], color="tab:blue",
+                            alpha=0.15, linewidth=0, label=_interval_label(backtest))
+    detail.plot(forecast_x, backtest.predicted[shown, 0], color="tab:blue", linewidth=1.0, label="model")
+    detail.plot(forecast_x, backtest.last[shown], color="tab:orange", linewidth=0.8, linestyle="--",
+                label="persistence (previous value)")
     if best in backtest.naive:
-        axes.plot(forecast_x, backtest.naive[best][:, 0], color="tab:green", linewidth=0.8, linestyle=":",
-                  label=f"{best} (best baseline)")
-    axes.axvline(forecast_x[0], color="tab:red", linewidth=1.0, linestyle="-.", label=boundary)
-    _finish(figure, axes, backtest_title(backtest, title), x_label, backtest.target)
+        detail.plot(forecast_x, backtest.naive[best][shown, 0], color="tab:green", linewidth=0.8, linestyle=":",
+                    label=f"{best} (best baseline)")
+    if not long:
+        detail.axvline(forecast_x[0], color="tab:red", linewidth=1.0, linestyle="-.", label=boundary)
+    _finish(detail, None if long else backtest_title(backtest, title), x_label, backtest.target)
+    if long:
+        detail.set_title(f"the last {last} of {len(backtest)} forecasts", fontsize="medium")
+        panels[0].set_title(backtest_title(backtest, title))
+    _error_panel(errors, backtest, x_all, x_label, best)
+    figure.autofmt_xdate()
+    figure.tight_layout()
     return figure
 
 
+def _interval_label(backtest: Backtest) -> str:
+    """The band's legend: its level and the coverage of the step drawn (step 1), over every forecast."""
+    report = backtest.interval
+    steps = report.get("steps") or []
+    coverage = steps[0]["coverage"] if steps else report["coverage"]
+    step = " of step 1" if steps else ""
+    return f"{100 * report['level']:g}% interval{step} (covered {coverage:.3f} of all {len(backtest)})"
+
+
+def _overview(axes, backtest: Backtest, series: Series | None, x_all: list, x_label: str, boundary: str,
+              last: int) -> None:
+    """The whole history: the target, the scored part shaded, the detail's stretch marked."""
+    if series is not None:
+        x, _ = _axis(series.dates, np.arange(len(series.values)))
+        axes.plot(x, series.target_values, color="black", linewidth=0.7, label="actual")
+    else:
+        axes.plot(x_all, backtest.actual[:, 0], color="black", linewidth=0.7, label="actual")
+    axes.axvline(x_all[0], color="tab:red", linewidth=1.0, linestyle="-.", label=boundary)
+    axes.axvspan(x_all[-last], x_all[-1], color="tab:blue", alpha=0.12, label=f"the last {last} forecasts (below)")
+    _finish(axes, None, x_label, backtest.target)
+
+
+def _error_panel(axes, backtest: Backtest, x_all: list, x_label: str, best: str | None) -> None:
+    """Rolling mean absolute error of step 1, the model and the best baseline, over every forecast."""
+    k = max(5, len(backtest) // 50)
+    kernel = np.ones(k) / k
+    forecasts = {"model": backtest.predicted[:, 0], "persistence": backtest.last}
+    if best in backtest.naive:
+        forecasts[best] = backtest.naive[best][:, 0]
+    colors = {"model": "tab:blue", "persistence": "tab:orange"}
+    for name, values in forecasts.items():
+        error = np.abs(values - backtest.actual[:, 0])
+        if len(error) < k:
+            continue
+        rolling = np.convolve(error, kernel, mode="valid")
+        axes.plot(x_all[k - 1:], rolling, linewidth=0.9, color=colors.get(name, "tab:green"),
+                  linestyle="-" if name == "model" else "--", label=f"{name}, mean |error| over {k} forecasts")
+    _finish(axes, None, x_label, "abs. error")
+
+
 def plot_backtest(backtest: Backtest, path: str | Path, title: str, series: Series | None = None,
-                  boundary: str = "test part begins") -> Path:
+                  boundary: str = "test part begins", last: int = PLOT_LAST) -> Path:
     """``backtest_figure`` written to ``path``."""
-    return _write(backtest_figure(backtest, title, series, boundary), path)
+    return _write(backtest_figure(backtest, title, series, boundary, last), path)
 
 
 def plot_forecast(series: Series, forecast: Forecast, path: str | Path, title: str,
@@ -137,6 +189,8 @@ def plot_forecast(series: Series, forecast: Forecast, path: str | Path, title: s
         axes.fill_between([x[-1], *forecast_x], [history[-1], *forecast.lower], [history[-1], *forecast.upper],
                           color="tab:blue", alpha=0.15, linewidth=0, label=f"{100 * forecast.level:g}% interval")
     axes.plot([x[-1], *forecast_x], [history[-1], *forecast.values], color="tab:blue", marker="o",
-              markersize=4, label="forecast")
-    _finish(figure, axes, title, x_label, forecast.target)
+              markersize=5, label="forecast" if len(forecast.values) > 1 else "forecast (one step)")
+    _finish(axes, title, x_label, forecast.target)
+    figure.autofmt_xdate()
+    figure.tight_layout()
     return _write(figure, path)

@@ -6,6 +6,15 @@
 from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES, TARGET_MODES,
                              explain, metavar)
 from edgeseq.data.dates import DATE_EXAMPLES
+from edgeseq.errors import InputError
+
+#: --plot-last: a backtest plot draws this many of the last forecasts in detail
+PLOT_LAST = 150
+
+
+def check_plot_last(n: int) -> None:
+    if n < 10:
+        raise InputError(f"--plot-last must be at least 10 forecasts, got {n}")
 
 CONTEXT_HELP = explain({"window": "every window starts from a zero state",
                         "stateful": "consecutive chunks with the state carried across batches, for long texts "
@@ -52,7 +61,7 @@ PANELS = {
     "Sampling": ("length", "temperature", "top_k"),
     "Training": ("epochs", "lr", "batch_size", "clip", "patience", "seed", "strategy", "workers", "worker_index",
                  "resume"),
-    "Output": ("out", "force", "allow_failed_checks", "as_json", "plot", "author", "license_", "threads"),
+    "Output": ("out", "force", "allow_failed_checks", "as_json", "plot", "plot_last", "author", "license_", "threads"),
 }
 #: option -> the choices it is checked against, shown in its help as [a|b|c]
 CHOICE_METAVARS = {"cell": metavar(CELLS), "context": metavar(CONTEXTS), "head": metavar(HEADS),

@@ -8,8 +8,8 @@ import typer
 
 from edgeseq.choices import PRECISIONS, check_choice
 from edgeseq.cli.apps import Command, reports_errors, run_app
-from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PRECISION_HELP, PRECISION_METAVAR,
-                                 SEASON_HELP)
+from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PLOT_LAST, PRECISION_HELP,
+                                 PRECISION_METAVAR, SEASON_HELP, check_plot_last)
 from edgeseq.display import json_text, printable
 from edgeseq.errors import EdgeseqError
 from edgeseq.log import logger
@@ -70,42 +70,42 @@ def run_stock(
     season: Annotated[Optional[int], typer.Option(metavar="M", help=f"With --backtest: {SEASON_HELP[0].lower()}{SEASON_HELP[1:]} (default: the model's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the forecast (and backtest) as JSON.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the forecast after the last rows (with --backtest: actual vs model vs the naive forecasts) to this PNG.")] = None,
+    plot_last: Annotated[int, typer.Option(metavar="N", help="With --plot and --backtest: draw the last N forecasts in detail (the whole history above them).")] = PLOT_LAST,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --plot file.")] = False,
     precision: Annotated[Optional[str], typer.Option(metavar=PRECISION_METAVAR, help=f"{PRECISION_HELP}.")] = None,
 ):
     """Forecast the next value(s) after the last row of a CSV, in price units."""
+    from edgeseq.evaluation.backtest import backtest as score
     from edgeseq.evaluation.baselines import check_season
-    from edgeseq.runtime.forecaster import Forecaster, sample_csv_path
+    from edgeseq.runtime.series_model import SeriesModel, sample_csv_path
 
     if precision is not None:
         check_choice("--precision", precision, PRECISIONS)
     if (from_ is not None or season is not None) and not backtest:
         raise EdgeseqError("--from and --season choose what a backtest scores; add --backtest")
     check_season(season)
+    check_plot_last(plot_last)
     if plot is not None:
         from edgeseq.cli.forecast_plot import check_plot_path
 
         check_plot_path(plot, force)
     from edgeseq.runtime.model_file import check_threads
 
-    forecaster = Forecaster(model, check_threads(threads), precision)
+    series_model = SeriesModel(model, check_threads(threads), precision)
     csv = Path(csv or sample_csv_path())
-    series = forecaster.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
+    series = series_model.read_csv(csv, date, fill, drop_missing=drop_missing, date_format=date_format)
+    forecast = series_model.forecast(series)  # a last window the model cannot read: one line, before the notes
     for note in series.notes:
         logger.info(note)
-    print(printable(forecaster.summary()), file=sys.stderr)
-    forecast = forecaster.forecast(series)
+    print(printable(series_model.summary()), file=sys.stderr)
     report = None
     if backtest:
-        part = forecaster.backtest_part(series, from_)
+        part = series_model.backtest_part(series, from_)
         print(part.note, file=sys.stderr)
-        report = forecaster.backtest(series, part.first_row, season)
-        if forecaster.model.description.baselines is None:
-            print(f"note: {forecaster.name} stores no drift or MASE scale (an older edgeseq made it); both come "
-                  f"from the {part.first_row} rows before the first scored forecast", file=sys.stderr)
+        report = score(series_model, series, part.first_row, season)
     if as_json:
-        doc = {"model": str(forecaster.model.path), "csv": str(csv), **forecast.to_json()}
+        doc = {"model": str(series_model.model.path), "csv": str(csv), **forecast.to_json()}
         if report is not None:
             doc["backtest"] = report.to_json()
         print(json_text(doc))
@@ -118,8 +118,8 @@ def run_stock(
 
         if report is not None:
             boundary = "--from" if from_ is not None else "after the model's training data"
-            written = plot_backtest(report, plot, f"{csv.name}, backtest of {forecaster.name}", series,
-                                    f"scored from here ({boundary})")
+            written = plot_backtest(report, plot, f"{csv.name}, backtest of {series_model.name}", series,
+                                    f"scored from here ({boundary})", plot_last)
         else:
-            written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {forecaster.name}")
+            written = plot_forecast(series, forecast, plot, f"{csv.name}: forecast by {series_model.name}")
         print(f"wrote {written}", file=sys.stderr)

@@ -9,8 +9,9 @@ import typer
 
 from edgeseq.choices import CELLS, DATE_FORMATS, check_choice, either, missing_choice
 from edgeseq.cli.apps import Command, reports_errors, train_app
-from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, HEAD_HELP, INPUT_HELP, RESUME_HELP,
-                                 SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP, WORKERS_HELP)
+from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, HEAD_HELP, INPUT_HELP, PLOT_LAST,
+                                 RESUME_HELP, SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP,
+                                 WORKERS_HELP, check_plot_last)
 from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
 from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_DEEP_LR, SAMPLE_LR, STATEFUL_WINDOW,
@@ -99,6 +100,7 @@ def train_stock(
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON instead of a table.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Draw actual vs model vs the naive forecasts over the test part to this PNG (pip install 'edgeseq[plot]').")] = None,
+    plot_last: Annotated[int, typer.Option(metavar="N", help="With --plot: draw the last N forecasts in detail (the whole history above them).")] = PLOT_LAST,
 ):
     """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
     from edgeseq.data.series import load_csv
@@ -115,6 +117,7 @@ def train_stock(
     if date_format is not None:
         check_choice("--date-format", date_format, DATE_FORMATS)
     out = out or Path("runs") / csv.stem
+    check_plot_last(plot_last)
     # bad files fail before TensorFlow loads, and before the outputs are looked at
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
     check_season(season, series.first_test_row(model.window, model.horizon, train_fraction))
@@ -139,6 +142,6 @@ def train_stock(
     if plot is not None:
         from edgeseq.cli.forecast_plot import plot_backtest
 
-        written = plot_backtest(run.backtest, plot, f"{csv.name}, test part", series)
+        written = plot_backtest(run.backtest, plot, f"{csv.name}, test part", series, last=plot_last)
         print(f"wrote {written}", file=sys.stderr)
     print(printable(f"next: edgeseq export {out} -o {out.name}.onnx"), file=sys.stderr)

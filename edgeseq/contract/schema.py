@@ -274,11 +274,13 @@ class Nested(Kind):
         return value.fields_json()
 
 
-def spec(kind: Kind, *, default: Any = MISSING, default_factory: Any = MISSING, key: str | None = None):
+def spec(kind: Kind, *, default: Any = MISSING, default_factory: Any = MISSING, key: str | None = None,
+         kw_only: bool = False):
     """A record field read and written as ``kind`` (under ``key``, default: the field's name).
-    A field with a default is optional: a file without it reads as the default."""
+    A field with a default is optional: a file without it reads as the default. ``kw_only``
+    lets a required field stand after optional ones (its place in the written JSON)."""
     metadata = {"kind": kind, "key": key}
-    return field(default=default, default_factory=default_factory, metadata=metadata)
+    return field(default=default, default_factory=default_factory, metadata=metadata, kw_only=kw_only)
 
 
 class Record:

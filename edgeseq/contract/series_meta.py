@@ -8,6 +8,7 @@ and rows of numbers or nulls.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,11 +25,14 @@ from edgeseq.display import shown
 #: what a series model predicts (the default first): the next changes of scale-free windows
 #: (edgeseq.data.scale_free), the change from the last min-max scaled value, or the value itself
 TARGET_MODES = ("change", "delta", "level")
-#: how a ``change`` model reads a column: log ratios to the window's last value, or differences
-COLUMN_MODES = ("log", "diff")
+#: how a ``change`` model reads a column: log ratios to the window's last value, changes of
+#: log(1 + value) (counts, which may be 0), or differences
+COLUMN_MODES = ("log", "diff", "log1p")
 SCALER_KIND = "minmax"
 #: How a series CSV writes its dates (--date-format), as recorded by the model trained on it.
 DATE_FORMATS = ("iso", "ymd", "y/m/d", "m/d/y", "d/m/y", "d.m.y")
+#: A series' calendar step (edgeseq.data.calendar): pandas-like aliases B, D, 7D, W-FRI, MS, ME, QS, M15, 3600s
+FREQUENCY = re.compile(r"B|\d*D|W-(MON|TUE|WED|THU|FRI|SAT|SUN)|\d*[MQY](S|E|\d{1,2})|\d+s")
 #: What training did with a missing value (--fill ffill, --drop-missing); `run stock` does the same.
 MISSING_VALUES = ("ffill", "drop")
 
@@ -120,7 +124,8 @@ class SeriesMeta(Record):
     file_sha256: str | None = spec(Hex64(), default=None)  # edgeseq.contract.digest
     missing: str | None = spec(Optional(Text(MISSING_VALUES)), default=None)  # None: a missing value was refused
     date_format: str | None = spec(Optional(Text(DATE_FORMATS)), default=None)  # how the training file wrote dates
-    baselines: Baselines | None = spec(Optional(Nested(Baselines)), default=None)  # None in older files
+    baselines: Baselines = spec(Nested(Baselines), kw_only=True)  # the naive forecasts' drift, MASE scale, season
+    frequency: str | None = spec(Optional(Text(max_chars=16)), default=None)  # its dates' step (data.calendar)
     quantization: Quantization | None = spec(Optional(Nested(Quantization)), default=None)  # int8 files only
     edgeseq_version: str = spec(Text(max_chars=64), default=__version__)
 
@@ -141,7 +146,7 @@ class SeriesMeta(Record):
 
     @property
     def train_end(self) -> str | None:
-        """The last training row's date (or 'data row N'); None in older files."""
+        """The last training row's date (or 'data row N')."""
         value = self.data.get("train_end")
         return value if isinstance(value, str) else None
 
@@ -158,6 +163,8 @@ class SeriesMeta(Record):
     def check(self, where):
         if self.target not in self.features:
             raise fail(where, f"the target {shown(self.target)} is not one of the features {shown(list(self.features))}")
+        if self.frequency is not None and not FREQUENCY.fullmatch(self.frequency):
+            raise fail(where, f"'frequency' is not a calendar step edgeseq knows: {shown(self.frequency)}")
         if self.target_mode == "change":
             self._check_change(where)
         elif self.scaler is None:

@@ -11,6 +11,7 @@ line number and the column, so the user can open the file and fix it.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ class Layout:
     date: str | None
     newest_first: bool
     date_by_name: bool = False  # the date column was taken for its name, not named by --date
+    renamed: tuple[tuple[str, str], ...] = ()  # (name asked for, the file's column) matched in another case
 
 
 def is_missing(cell: str) -> bool:
@@ -107,8 +109,9 @@ def _is_number(cell: str) -> bool:
 
 
 def choose_layout(table: Table, features: Sequence[str] | None, target: str | None,
-                  date: str | None) -> Layout:
-    """Name the columns and pick the defaults of the detected format; apply the caller's."""
+                  date: str | None, needed_by: str | None = None) -> Layout:
+    """Name the columns and pick the defaults of the detected format; apply the caller's.
+    ``needed_by`` ("the model M needs (it reads ...)") words the line refusing a missing feature."""
     source = table.source
     if table.header is None:
         if len(table.rows[0]) != len(LAB_COLUMNS):
@@ -135,9 +138,7 @@ def choose_layout(table: Table, features: Sequence[str] | None, target: str | No
     chosen = tuple(features) if features is not None else (default_features or (chosen_target,))
     if chosen_target not in chosen:
         chosen = chosen + (chosen_target,)
-    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
-    if repeated:
-        raise InputError(f"--features names {', '.join(repeated)} more than once")
+    _refuse_repeated(chosen)
     chosen_date = date if date is not None else default_date
     date_by_name = chosen_date is None and table.header is not None
     if date_by_name:
@@ -146,11 +147,22 @@ def choose_layout(table: Table, features: Sequence[str] | None, target: str | No
 
     wanted = [(name, "--target" if name == chosen_target else "--features") for name in chosen]
     wanted.append((chosen_date, "--date"))
+    found = {}
     for name, option in wanted:
-        if name is not None and names.count(name) != 1:
-            _raise_bad_column(table, names, name, option)
-    return Layout(description=description, column_names=names, features=chosen, target=chosen_target,
-                  date=chosen_date, newest_first=table.header is None, date_by_name=date_by_name)
+        if name is not None:
+            found[name] = _column(table, names, name, option if option == "--date" or needed_by is None else None,
+                                  needed_by)
+    chosen = tuple(found[name] for name in chosen)
+    _refuse_repeated(chosen)
+    return Layout(description=description, column_names=names, features=chosen, target=found[chosen_target],
+                  date=found.get(chosen_date), newest_first=table.header is None, date_by_name=date_by_name,
+                  renamed=tuple((a, b) for a, b in found.items() if a != b))
+
+
+def _refuse_repeated(chosen: tuple[str, ...]) -> None:
+    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
+    if repeated:
+        raise InputError(f"--features names {', '.join(repeated)} more than once")
 
 
 def _date_column_by_name(header: tuple[str, ...], features: tuple[str, ...]) -> str | None:
@@ -162,12 +174,26 @@ def _date_column_by_name(header: tuple[str, ...], features: tuple[str, ...]) -> 
     return named[0] if len(named) == 1 and named[0] not in features else None
 
 
-def _raise_bad_column(table: Table, names: tuple[str, ...], name: str, option: str) -> None:
+def _column(table: Table, names: tuple[str, ...], name: str, option: str | None, needed_by: str | None) -> str:
+    """The header column ``name`` asks for: itself, else the one column equal in any case; a
+    missing or doubled column is one line (naming the closest column there is)."""
     where = f"{table.source} row {table.header_line}" if table.header else table.source
     if names.count(name) > 1:
         raise InputError(f"{where}: column '{name}' appears {names.count(name)} times in the header")
+    if name in names:
+        return name
+    same = [column for column in names if column.lower() == name.lower()]
+    if len(same) == 1:
+        return same[0]
     kind = "columns" if table.header else "columns (no header, lab format)"
-    raise InputError(f"{where}: no column '{name}' for {option}; the file's {kind} are {', '.join(names)}")
+    wanted = f" for {option}" if option is not None else f", which {needed_by}"
+    if same:
+        hint = f" ({' and '.join(repr(c) for c in same)} differ only in case: name one exactly)"
+    else:
+        lower = {column.lower(): column for column in names}
+        close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+        hint = f" (did you mean '{lower[close[0]]}'?)" if close else ""
+    raise InputError(f"{where}: no column '{name}'{wanted}{hint}; the file's {kind} are {', '.join(names)}")
 
 
 def parse_values(table: Table, layout: Layout, allow_missing: bool) -> np.ndarray:

@@ -4,8 +4,9 @@ A spreadsheet in a US locale saves 4 January 1999 as ``1/4/1999``, a European on
 ``4/1/1999`` or ``4.1.1999``, statistics portals write ``19990104``. Reading one cell cannot
 tell ``1/4/1999`` apart, so the format is settled by the whole column: every cell must fit
 it, and a first number above 12 in any row rules out month-first (a second number above 12
-rules out day-first). A column that still fits both is refused with one line naming
-``--date-format``, never guessed. Whatever the format, dates leave here as ISO text
+rules out day-first). A column that still fits both is settled by regular spacing when only
+one reading steps evenly (a monthly ``1/1/1957, 2/1/1957``), else refused with one line
+naming ``--date-format``, never guessed. Whatever the format, dates leave here as ISO text
 (``1999-01-04``, or ``1999-01-04T09:30:00`` with a time), so sorting, the dates after the
 last row and the model's training period all work on one form.
 
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 
 from edgeseq.choices import DATE_FORMATS
+from edgeseq.data.calendar import parse_moment, regular
 
 #: What each of the DATE_FORMATS looks like, for help texts and error lines.
 DATE_EXAMPLES: dict[str, str] = {
@@ -52,15 +54,6 @@ class DateError(ValueError):
         self.row, self.message = row, message
 
 
-def parse_moment(text: str) -> datetime:
-    """An ISO date or date-time as a naive UTC datetime, so that any two compare (ValueError
-    if it is not ISO)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
-
-
 def to_iso(text: str, date_format: str) -> str | None:
     """``text`` in ``date_format`` as ISO text, or None when it is not a valid date in it."""
     if date_format == "iso":
@@ -90,7 +83,8 @@ def iso_dates(texts: Sequence[str], date_format: str | None = None,
 
     ``date_format`` forces one format; otherwise the formats that fit every cell are kept and
     must come down to one. ``preferred`` (the format a model was trained with) settles a
-    column that fits several. Raises DateError for the first cell that fits no remaining
+    column that fits several, else the only reading whose dates are evenly spaced
+    (``data.calendar.regular``). Raises DateError for the first cell that fits no remaining
     format, or for a column that is ambiguous.
     """
     if date_format is not None:
@@ -104,10 +98,15 @@ def iso_dates(texts: Sequence[str], date_format: str | None = None,
     if len(remaining) > 1:
         if preferred in remaining:
             return _read_all(texts, preferred), preferred
+        readings = {f: _read_all(texts, f) for f in remaining}
+        even = [f for f, iso in readings.items() if regular(sorted(parse_moment(d) for d in iso))]
+        if len(even) == 1:
+            return readings[even[0]], even[0]
         example = texts[0] if texts else ""
         options = " or ".join(f"--date-format {f}" for f in remaining)
         raise DateError(None, f"dates like '{example}' fit {' and '.join(remaining)} alike (no day above 12 "
-                           f"settles the order); pass {options}")
+                           f"settles the order, and {'both readings' if even else 'neither reading'} "
+                           f"{'are' if even else 'is'} evenly spaced); pass {options}")
     return _read_all(texts, remaining[0]), remaining[0]
 
 

@@ -2,8 +2,9 @@
 
 A network fed min-max scaled levels cannot forecast a price above its training range (a
 tanh cell saturates). The ``change`` target mode feeds it what carries over instead: for
-each column, ``u = log x`` ("log" mode: the column's steps grow with its level) or ``u = x``
-("diff"), and each window row as ``z_t = (u_t - u_last) / s``, where ``s`` is the column's
+each column, ``u = log x`` ("log" mode: the column's steps grow with its level),
+``u = log(1 + x)`` ("log1p": a count such as volume, which may be 0) or ``u = x`` ("diff"),
+and each window row as ``z_t = (u_t - u_last) / s``, where ``s`` is the column's
 mean absolute one-step change of ``u`` over the training rows. The target is the next
 ``horizon`` changes of the target column, ``y_h = (u_(last+h) - u_last) / s``. The model
 (edgeseq.training.change_network) divides each window by its own scale on top, so neither the
@@ -11,7 +12,9 @@ level nor the volatility of a window reaches the network.
 
 The mode is found on the training rows only and stored in the model with ``s``:
 
-* "diff" when a value is zero or negative (no logarithm);
+* "diff" when a value is negative, or zero in the target (no logarithm);
+* "log1p" for a feature column of counts (whole numbers, or a zero, none negative): defined
+  at 0, so a day without trades in the test part or at forecast time reads fine;
 * else the training part is cut into 5 time blocks, and beta is the slope of log(mean
   |change|) on log(mean level) over them: steps that grow with the level (beta > 0.5) are
   multiplicative, "log"; steps that do not are additive, "diff". When the block levels span
@@ -36,11 +39,17 @@ LEVEL_RANGE_MIN = 1.25  # below this ratio of block levels the growth test canno
 GROWTH_BETA = 0.5  # slope of log(step) on log(level) above which steps grow with the level
 
 
-def detect_mode(train: np.ndarray) -> str:
-    """"log" or "diff" for one column's training values (oldest first); see the module notes."""
+#: the values each mode reads: a row outside them cannot be windowed
+READABLE = {"log": "positive", "log1p": "at least 0", "diff": "finite"}
+
+
+def detect_mode(train: np.ndarray, target: bool = True) -> str:
+    """"log", "log1p" or "diff" for one column's training values (oldest first); see the module notes."""
     train = np.asarray(train, np.float64)
-    if np.min(train) <= 0:
+    if np.min(train) < 0 or (target and np.min(train) == 0):
         return "diff"
+    if not target and (np.min(train) == 0 or np.all(train == np.round(train))):
+        return "log1p"
     blocks = np.array_split(np.arange(1, len(train)), BLOCKS)
     if len(train) < 2 * BLOCKS + 1:
         return "log"
@@ -53,7 +62,21 @@ def detect_mode(train: np.ndarray) -> str:
 
 
 def to_u(values: np.ndarray, mode: str) -> np.ndarray:
-    return np.log(values) if mode == "log" else np.asarray(values, np.float64)
+    """A column as the model reads it (NaN where the mode cannot read a value)."""
+    values = np.asarray(values, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if mode == "log":
+            return np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
+        if mode == "log1p":
+            return np.where(values >= 0, np.log1p(np.where(values >= 0, values, 0.0)), np.nan)
+    return values
+
+
+def readable(values: np.ndarray, mode: str) -> np.ndarray:
+    """bool [n]: which values ``mode`` reads (log: positive, log1p: 0 or more, diff: any finite)."""
+    values = np.asarray(values, np.float64)
+    ok = np.isfinite(values)
+    return ok & (values > 0) if mode == "log" else ok & (values >= 0) if mode == "log1p" else ok
 
 
 @dataclass(frozen=True)
@@ -65,13 +88,14 @@ class ScaleFree:
     typical_change: tuple[float, ...]
 
     @classmethod
-    def fit(cls, train: np.ndarray, columns: Sequence[str]) -> "ScaleFree":
-        """Modes and typical changes of the training rows [rows, columns]; a column that never
-        moves is refused (its windows would carry nothing)."""
+    def fit(cls, train: np.ndarray, columns: Sequence[str], target: str | None = None) -> "ScaleFree":
+        """Modes and typical changes of the training rows [rows, columns] (``target``: the column
+        forecast; the others are features); a column that never moves is refused (its windows
+        would carry nothing)."""
         train = np.asarray(train, np.float64)
         modes, scales = [], []
         for i, name in enumerate(columns):
-            mode = detect_mode(train[:, i])
+            mode = detect_mode(train[:, i], target is None or name == target)
             s = float(np.mean(np.abs(np.diff(to_u(train[:, i], mode)))))
             if not s > 0:
                 raise InputError(f"column '{name}' is constant over the {len(train)} training rows; scale-free "
@@ -80,17 +104,28 @@ class ScaleFree:
             scales.append(s)
         return cls(tuple(columns), tuple(modes), tuple(scales))
 
-    def require_positive(self, values: np.ndarray, row_name, source: str) -> None:
-        """One line naming the first row and column at or below zero in a "log" column
-        (``row_name(i)`` names row i as the file does)."""
+    def readable(self, values: np.ndarray) -> np.ndarray:
+        """bool [n]: the rows of ``values`` [n, columns] whose every column its mode reads."""
+        return np.all([readable(values[:, i], mode) for i, mode in enumerate(self.modes)], axis=0)
+
+    def require_readable(self, values: np.ndarray, row_name, source: str) -> None:
+        """One line naming the first row and column that its mode cannot read (``row_name(i)``
+        names row i as the file does), and what to do."""
         for i, (name, mode) in enumerate(zip(self.columns, self.modes)):
-            if mode != "log":
-                continue
-            bad = np.flatnonzero(~(values[:, i] > 0))
+            bad = np.flatnonzero(~readable(values[:, i], mode))
             if bad.size:
                 row = int(bad[0])
-                raise InputError(f"{source} {row_name(row)}, column '{name}': {values[row, i]:g} is not positive, "
-                                 f"and the model reads '{name}' as log ratios (it was positive in training)")
+                reads = {"log": "as log ratios", "log1p": "as changes of log(1 + value)"}.get(mode, "as differences")
+                raise InputError(f"{source} {row_name(row)}, column '{name}': {values[row, i]:g} is not "
+                                 f"{READABLE[mode]}, and the model reads '{name}' {reads} (it was "
+                                 f"{READABLE[mode]} in training); fix the value, or forecast from rows "
+                                 "before it")
+
+    def describe(self) -> str:
+        """'Close log (typical change 0.0123), Volume log1p (...)': train's summary line."""
+        words = {"log": "log ratios", "log1p": "changes of log(1 + value)", "diff": "differences"}
+        return ", ".join(f"{name} {words[mode]} (typical change {s:.4g})"
+                         for name, mode, s in zip(self.columns, self.modes, self.typical_change))
 
     def windows(self, values: np.ndarray, target_index: int, window: int, horizon: int):
         """(z [n, window, columns], y [n, horizon], target_row [n]) of every window with all its targets.
@@ -122,7 +157,7 @@ def change_windows(values: np.ndarray, target_index: int, window: int, horizon: 
     (split as ``data.series.train_test_windows`` splits): x is z, y the next changes."""
     values = np.asarray(values, np.float64)
     split = checked_split(len(values), window, horizon, train_fraction)
-    transform = ScaleFree.fit(values[:split], columns)
+    transform = ScaleFree.fit(values[:split], columns, columns[target_index])
     z, y, target_row = transform.windows(values, target_index, window, horizon)
     every = Windows(x=z, y=y, last=values[target_row - 1, target_index].astype(np.float32), target_row=target_row,
                     target_mode="change")
@@ -131,17 +166,14 @@ def change_windows(values: np.ndarray, target_index: int, window: int, horizon: 
 
 
 def fitted_on_training_rows(series: Series, window: int, horizon: int, train_fraction: float) -> ScaleFree:
-    """The transform ``change_windows`` fits for ``series``, checked against all of its rows:
-    a column read as log ratios must stay positive after the training rows too, or training
-    would take the log of a zero. One line naming the file (and the row and column); the CLI
-    calls it before TensorFlow loads."""
+    """The transform ``change_windows`` fits for ``series``, a column that never moves refused in
+    one line naming the file; the CLI calls it before TensorFlow loads. A value after the training
+    rows that a mode cannot read does not stop training: the backtest leaves out its windows."""
     split = series.first_test_row(window, horizon, train_fraction)
     try:
-        transform = ScaleFree.fit(series.values[:split], series.features)
+        return ScaleFree.fit(series.values[:split], series.features, series.target)
     except InputError as e:  # a column that never moves
         raise InputError(f"{series.source}: {e}") from None
-    transform.require_positive(series.values, series.row_name, series.source)
-    return transform
 
 
 def raw_windows(values: np.ndarray, target_row: np.ndarray, window: int) -> np.ndarray:
@@ -162,5 +194,5 @@ def on_exact_last(values: np.ndarray, last: np.ndarray) -> np.ndarray:
     return np.asarray(values, np.float64) + (last - rounded)[:, None]
 
 
-__all__ = ["ScaleFree", "COLUMN_MODES", "detect_mode", "to_u", "change_windows", "fitted_on_training_rows", "raw_windows",
+__all__ = ["ScaleFree", "COLUMN_MODES", "READABLE", "detect_mode", "to_u", "readable", "change_windows", "fitted_on_training_rows", "raw_windows",
            "on_exact_last"]

@@ -25,6 +25,7 @@ import numpy as np
 
 from edgeseq.choices import DATE_FORMATS, TARGET_MODES, check_choice, missing_choice
 from edgeseq.data import csv_table
+from edgeseq.data.calendar import describe, infer_frequency
 from edgeseq.data.dates import parse_moment
 from edgeseq.data.reading import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
@@ -50,6 +51,8 @@ class Series:
     date_format: str | None = None  # how the file wrote its dates (data.dates.DATE_FORMATS)
     lines: tuple[int, ...] | None = None  # the file line of each row, for error lines
     date_column: str | None = None  # the column the rows were sorted by (--date, the format's or by its name)
+    frequency: str | None = None  # the dates' calendar step (data.calendar), None without dates
+    filled_cells: np.ndarray | None = None  # bool [rows, features]: the cells --fill ffill filled
 
     @property
     def target_index(self) -> int:
@@ -65,6 +68,12 @@ class Series:
     @property
     def target_values(self) -> np.ndarray:
         return self.values[:, self.target_index]
+
+    def filled_target(self) -> np.ndarray:
+        """bool [rows]: the rows whose target value was filled forward, not read."""
+        if self.filled_cells is None:
+            return np.zeros(len(self.values), bool)
+        return self.filled_cells[:, self.target_index]
 
     def row_name(self, row: int) -> str:
         """How an error line names a row: its file line when known."""
@@ -99,6 +108,7 @@ def load_csv(
     drop_missing: bool = False,
     date_format: str | None = None,
     preferred_date_format: str | None = None,
+    needed_by: str | None = None,
 ) -> Series:
     """Read a price/sensor CSV into a Series, oldest row first.
 
@@ -109,7 +119,8 @@ def load_csv(
     ``fill="ffill"`` fills missing cells from the previous row in time; ``drop_missing``
     leaves out every row with a missing value instead. ``preferred_date`` (a model's own
     date column) orders the rows when ``date`` is not given and the file has such a column;
-    a file without it is read as if no date were named.
+    a file without it is read as if no date were named. ``needed_by`` ("the model M needs (it
+    reads ...)") words the line refusing a missing feature (default: it names --features or --target).
     """
     source = os.fspath(path)
     missing = missing_choice(fill, drop_missing)
@@ -121,7 +132,7 @@ def load_csv(
     table = csv_table.read_table(source, read_utf8(source, "CSV file"))
     if date is None and preferred_date and table.header and preferred_date in table.header:
         date = preferred_date
-    layout = csv_table.choose_layout(table, features, target, date)
+    layout = csv_table.choose_layout(table, features, target, date, needed_by)
     values = csv_table.parse_values(table, layout, allow_missing=missing is not None)
     lines, texts = table.lines, csv_table.date_cells(table, layout)
     dropped = 0
@@ -138,13 +149,16 @@ def load_csv(
     order, dates, found_format, order_note = csv_table.time_order(
         source, lines, layout, texts, date_format, preferred_date_format)
     values, lines = values[order], [lines[i] for i in order]
+    filled_cells = np.isnan(values) if missing == "ffill" else None
     filled = _fill_forward(values, lines, layout.features, source) if missing == "ffill" else 0
+    frequency = infer_frequency([parse_moment(d) for d in dates]) if dates else None
 
     notes = [
         f"read {len(lines)} rows from {source} ({layout.description}), columns "
         f"{','.join(layout.features)}, target {layout.target}, oldest first",
-        order_note,
+        f"{order_note}; the dates step by {describe(frequency)}" if frequency else order_note,
     ]
+    notes += [f"column '{asked}' is read from the file's '{column}'" for asked, column in layout.renamed]
     if dropped:
         notes.append(f"dropped {dropped} row{'s' * (dropped > 1)} with a missing value (--drop-missing)")
     if filled:
@@ -152,7 +166,8 @@ def load_csv(
     values.setflags(write=False)
     return Series(source=source, features=layout.features, target=layout.target, values=values, dates=dates,
                   filled=filled, notes=tuple(notes), dropped=dropped, missing=missing,
-                  date_format=found_format, lines=tuple(lines), date_column=layout.date)
+                  date_format=found_format, lines=tuple(lines), date_column=layout.date, frequency=frequency,
+                  filled_cells=filled_cells if filled else None)
 
 
 def _fill_forward(values: np.ndarray, lines: list[int], features: tuple[str, ...], source: str) -> int:

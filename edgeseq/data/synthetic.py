@@ -134,6 +134,13 @@ def geometric_trend(seed: int, n: int = N_ROWS, start: float = 50.0, growth: flo
     return start * np.exp(growth * np.arange(n) + noise * np.random.default_rng(seed).standard_normal(n))
 
 
+def smooth_trend(seed: int, n: int = N_ROWS, start: float = 100.0, growth: float = 0.0005,
+                 noise: float = 0.0005) -> np.ndarray:
+    """A price index: start * exp(growth * t) with small multiplicative iid noise (0.05%), so
+    each step is mostly the trend's."""
+    return start * np.exp(growth * np.arange(n) + noise * np.random.default_rng(seed).standard_normal(n))
+
+
 def sensor(seed: int, n: int = 24 * 7 * 8, base: float = 20.0, slope: float = 0.004, daily: float = 4.0,
            weekly: float = 1.5, noise: float = 0.4) -> np.ndarray:
     """An hourly sensor: base + slope * t + a daily (24 rows) and a weekly (168 rows) sine + iid noise."""
@@ -146,7 +153,7 @@ def sensor(seed: int, n: int = 24 * 7 * 8, base: float = 20.0, slope: float = 0.
 
 #: name -> generator(seed): the processes ``python -m edgeseq.data.synthetic`` writes
 SERIES = {"trend": trend, "seasonal": seasonal, "random_walk": random_walk, "geometric_trend": geometric_trend,
-          "sensor": sensor}
+          "smooth_trend": smooth_trend, "sensor": sensor}
 
 
 def write_series_csv(path: str | os.PathLike[str], name: str, seed: int = 0) -> Path:

@@ -125,7 +125,7 @@ def _row(scores: dict[str, float], lower_is_better: bool) -> dict[str, Any]:
 
 
 def forecaster_names(evaluation: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The forecasters an evaluation scores, in table order (older files: model and persistence)."""
+    """The forecasters an evaluation scores, in table order."""
     present = {name for row in evaluation.values() for name in row}
     return ["model"] + [name for name in BASELINES if name in present]
 
@@ -135,17 +135,8 @@ def format_table(evaluation: Mapping[str, Mapping[str, Any]], fallback: bool = F
 
     ``fallback``: the model is persistence, so its direction accuracy (the share of flat steps)
     reads "fallback" rather than a bare score.
-
-    An evaluation stored by an older edgeseq (model, persistence and ratio only) keeps its
-    own table: metric | model | persistence | model/persistence.
     """
     names = forecaster_names(evaluation)
-    if not any("best_baseline" in row for row in evaluation.values()):
-        lines = [f"{'metric':<20}{'model':>14}{'persistence':>14}{'model/persistence':>19}"]
-        for metric, row in evaluation.items():
-            lines.append(f"{METRIC_LABELS.get(metric, metric):<20}{_cell(row.get('model'), 4):>14}"
-                         f"{_cell(row.get('persistence'), 4):>14}{_cell(row.get('ratio'), 3):>19}")
-        return "\n".join(lines)
     lines = ["".join([f"{'metric':<20}", *(f"{name:>13}" for name in names), f"{'best baseline':>15}",
                       f"{'model/best':>12}"])]
     for metric, row in evaluation.items():

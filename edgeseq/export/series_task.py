@@ -94,7 +94,8 @@ class SeriesExport(ExportTask):
             date_column=config.get("date_column"), evaluation=self.metrics.get("evaluation"),
             test=self.metrics.get("test"), parity_max_abs_diff=self.parity(checklist), data=config.get("data", {}),
             training=config.get("training", {}), missing=config.get("missing"), date_format=config.get("date_format"),
-            baselines=Baselines(**config["baselines"]) if config.get("baselines") else None)
+            frequency=config.get("frequency"),
+            baselines=Baselines(**config["baselines"]))
 
 
     def change_fields(self) -> dict:

@@ -4,7 +4,7 @@ An edgeseq model file describes itself (its metadata), so this package needs not
 the file. It never imports TensorFlow, tf2onnx or onnx; a test holds it to that.
 
 Its names are loaded on first use (PEP 562), so ``edgeseq run char`` does not import the
-forecaster (and the CSV reading, scaling and backtesting behind it), nor ``run stock`` the
+series model (and the CSV reading, scaling and backtesting behind it), nor ``run stock`` the
 char generator.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 
 #: name -> the module that defines it
-_EXPORTS = {"CharGenerator": "generator", "Forecaster": "forecaster", "ModelFile": "model_file",
-            "default_model_path": "model_file", "open_model": "model_file"}
+_EXPORTS = {"CharGenerator": "generator", "SeriesModel": "series_model", "Forecast": "series_model",
+            "ModelFile": "model_file", "default_model_path": "model_file", "open_model": "model_file"}
 
 __all__ = list(_EXPORTS)
 

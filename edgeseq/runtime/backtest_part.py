@@ -64,14 +64,10 @@ def _first_row_after_training(meta: SeriesMeta, values: np.ndarray,
                               dates: Sequence[str] | None) -> tuple[int | None, str]:
     """The index of the first row after the model's training data, and how the data was found
     ("it ends 2022-09-06"); None when these rows cannot be matched with it."""
-    end, split = meta.train_end, meta.split_at
+    end = meta.train_end
     if dates and end and not end.startswith("data row"):
         cut = parse_moment(end)
         return next((i for i, d in enumerate(dates) if parse_moment(d) > cut), len(dates)), f"it ends {end}"
-    if dates and not end and split and not split.startswith("data row"):  # files written before train_end
-        cut = parse_moment(split)
-        return next((i for i, d in enumerate(dates) if parse_moment(d) >= cut), len(dates)), \
-            f"it ends before {split}"
     rows = meta.data.get("train_rows")
     if meta.train_sha256 and isinstance(rows, int) and rows <= len(values) \
             and rows_sha256(values[:rows]) == meta.train_sha256:

@@ -17,6 +17,8 @@ time, features] in, the transform, the model, and the inverse in the graph:
 
     y = x_last * exp(s * change)  (log mode)  |  x_last + s * change  (diff mode)
 
+(a "log1p" feature is read as log((1 + x) / (1 + x_last)); the target is never log1p)
+
 written so that a zero change returns x_last exactly, plus ``lower``/``upper`` (the change -+
 q_h * S_target, turned back the same way) and ``change`` itself. The graph reads the last
 ``window`` rows of x (the skip layer is fixed to the window).
@@ -110,8 +112,9 @@ def forecast_function(model: keras.Model, config, transform: dict, time: int | N
     def forecast(x):
         x = x[:, -window:, :]
         last = x[:, -1:, :]
-        columns = [tf.math.log(x[:, :, c] / last[:, :, c]) if mode == "log" else x[:, :, c] - last[:, :, c]
-                   for c, mode in enumerate(modes)]
+        columns = [tf.math.log(x[:, :, c] / last[:, :, c]) if mode == "log"
+                   else tf.math.log((x[:, :, c] + 1.0) / (last[:, :, c] + 1.0)) if mode == "log1p"
+                   else x[:, :, c] - last[:, :, c] for c, mode in enumerate(modes)]
         z = tf.stack(columns, axis=-1) / s
         change = model(z, training=False)
         steps = tf.abs(z[:, 1:, target] - z[:, :-1, target])

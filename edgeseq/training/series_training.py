@@ -18,12 +18,14 @@ import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 import edgeseq
 from edgeseq.contract.cells import stack_label
 from edgeseq.data.scale_free import change_windows, on_exact_last, raw_windows
 from edgeseq.data.series import Series, rows_sha256, split_point, train_test_windows
 from edgeseq.errors import InputError
-from edgeseq.evaluation.backtest import Backtest, score_forecasts
+from edgeseq.evaluation.backtest import Backtest, score_forecasts, scored_rows
 from edgeseq.evaluation.baselines import fit_baselines
 from edgeseq.log import logger
 from edgeseq.training.specs import SeriesModelSpec, SeriesTrainSettings
@@ -63,18 +65,18 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         if change:
             transform, train, test = change_windows(series.values, series.target_index, window, horizon,
                                                     train_fraction, series.features)
-            transform.require_positive(series.values, series.row_name, series.source)  # no log of a zero
         else:
             scaler, train, test = train_test_windows(series.values, series.target_index, window, horizon,
                                                      "level", train_fraction, series.features)
     except InputError as e:  # rows too few, a constant column: name the file
         raise InputError(f"{series.source}: {e}") from None
     if change:
-        logger.info("scale-free windows: " + ", ".join(
-            f"{name} {mode} (typical change {s:.4g})"
-            for name, mode, s in zip(transform.columns, transform.modes, transform.typical_change)))
+        logger.info(f"scale-free windows: {transform.describe()}")
     if len(test) == 0:
         raise InputError(f"{series.source}: the test part has no complete forecast; use a longer file")
+    # filled actual values and windows the transform cannot read are left out of the test part's scores
+    scored, skipped = scored_rows(series, test.target_row, window, horizon,
+                                  transform.readable(series.values) if change else None)
     config = SeriesModelConfig.from_spec(spec, features=len(series.features), target_index=series.target_index)
     held_out = int(len(train) * settings.validation)
     fit_x, fit_y = train.x[:len(train) - held_out], train.y[:len(train) - held_out]
@@ -123,17 +125,18 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
             logger.info("model = trained weights, unchecked: --validation 0 holds out no windows to judge them "
                         "against persistence (your choice)")
         transform = {**transform.to_dict(), "window": window, "interval_level": settings.interval,
-                     "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval)}
-        outputs = change_forecast(model, config, transform)[0](raw_windows(series.values, test.target_row, window))
-        last = series.target_values[test.target_row - 1]
+                     "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval,
+                                                     held_out)}
+        outputs = change_forecast(model, config, transform)[0](raw_windows(series.values, scored, window))
+        last = series.target_values[scored - 1]
         y, lower, upper = (on_exact_last(outputs[k].numpy(), last) for k in ("y", "lower", "upper"))
-        backtest = score_forecasts(series, test.target_row, y, baselines, (lower, upper, settings.interval),
-                                   fallback=gate is not None and not gate.kept)
+        backtest = score_forecasts(series, scored, y, baselines, (lower, upper, settings.interval),
+                                   fallback=gate is not None and not gate.kept, skipped=skipped)
     else:
         forecast, _ = forecast_function(model, config)
-        scaled = forecast(test.x)["y"].numpy()
+        scaled = forecast(test.x[np.isin(test.target_row, scored)])["y"].numpy()
         predicted = scaler.inverse_transform_column(scaled, series.target_index)
-        backtest = score_forecasts(series, test.target_row, predicted, baselines)
+        backtest = score_forecasts(series, scored, predicted, baselines, skipped=skipped)
     run_config = {
         "task": "series",
         "edgeseq_version": edgeseq.__version__,
@@ -146,6 +149,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
         **({"transform": transform} if change else {"scaler": scaler.to_dict()}),
         "date_column": date_column or series.date_column,
         "date_format": series.date_format,
+        "frequency": series.frequency,
         "missing": series.missing,
         "baselines": baselines.to_json(),
         "data": {"source": source or series.source, "rows": int(len(series.values)),

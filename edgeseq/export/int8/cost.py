@@ -33,7 +33,8 @@ from edgeseq.data.char_data import CharData
 from edgeseq.errors import InputError
 from edgeseq.export.verify import Checklist
 from edgeseq.runtime.decoding import per_step_chunks
-from edgeseq.runtime.forecaster import BATCH, Forecaster
+from edgeseq.evaluation.backtest import backtest, forecast_rows
+from edgeseq.runtime.series_model import BATCH, SeriesModel
 from edgeseq.runtime.model_file import ModelFile
 from edgeseq.runtime.sampling import Sampler
 
@@ -170,22 +171,22 @@ def _greedy(fp32: ort.InferenceSession, int8: ort.InferenceSession, meta: CharMe
 
 def series_cost(fp32: ModelFile, int8: ort.InferenceSession, csv: Path, checklist: Checklist) -> dict:
     """The Quantization fields of a forecaster's int8 cost: its test-part RMSE beside fp32's
-    (``Forecaster.backtest``), and every output of both graphs on those windows."""
+    (``evaluation.backtest``), and every output of both graphs on those windows."""
     meta: SeriesMeta = fp32.description
     quantized = ModelFile(fp32.path, int8, fp32.meta, meta)
-    forecasters = Forecaster(fp32), Forecaster(quantized)
-    series = forecasters[0].read_csv(csv)
-    values = forecasters[0].values_of(series)
+    models = SeriesModel(fp32), SeriesModel(quantized)
+    series = models[0].read_csv(csv)
+    values = series.values
     split = meta.data.get("train_rows")
     if not isinstance(split, int) or not 0 < split < len(values) or rows_sha256(values[:split]) != meta.train_sha256:
         raise InputError(f"{csv} is not the file the model was trained on (its first {split} rows are not the "
                          "training rows the model recorded)")
-    rmse = [f.backtest(series, split).evaluation["rmse"]["model"] for f in forecasters]
-    f = forecasters[0]
-    x = f.graph_inputs(values, f.target_rows(values, split), csv.name)
+    rmse = [backtest(m, series, split).evaluation["rmse"]["model"] for m in models]
+    x = models[0].graph_inputs(values, forecast_rows(len(values), meta.window, meta.horizon, split, csv.name))
     pair = _Pair(fp32.session, int8)
+    name = fp32.session.get_inputs()[0].name
     for start in range(0, len(x), BATCH):
-        pair.run({f.input_name: x[start:start + BATCH]})
+        pair.run({name: x[start:start + BATCH]})
     ratio = rmse[1] / rmse[0] if rmse[0] else float("inf")
     checklist.require(f"int8 test RMSE {rmse[0]:.6g} -> {rmse[1]:.6g} on {len(x)} forecasts (x{ratio:.4f}, at most "
                       f"x{MAX_RMSE_RATIO})", ratio <= MAX_RMSE_RATIO)
