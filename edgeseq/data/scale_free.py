@@ -86,10 +86,13 @@ class ScaleFree:
         for i, (name, mode) in enumerate(zip(self.columns, self.modes)):
             if mode != "log":
                 continue
-            bad = np.flatnonzero(~(values[:, i] > 0))
+            column = np.asarray(values[:, i], np.float64)
+            bad = np.flatnonzero(~(column > 0) | ~(column.astype(np.float32) > 0))
             if bad.size:
                 row = int(bad[0])
-                raise InputError(f"{source} {row_name(row)}, column '{name}': {values[row, i]:g} is not positive, "
+                value = f"{column[row]:g} is not positive" if not column[row] > 0 else (
+                    f"{column[row]:g} is 0 in the model's 32-bit floats")
+                raise InputError(f"{source} {row_name(row)}, column '{name}': {value}, "
                                  f"and the model reads '{name}' as log ratios (it was positive in training)")
 
     def windows(self, values: np.ndarray, target_index: int, window: int, horizon: int):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +90,27 @@ def next_dates(dates: Sequence[str] | None, count: int) -> list[str] | None:
     """The ``count`` dates after the last one, stepping like the series does.
 
     Daily data without weekend rows steps over weekends (holidays are not known); any
-    other series steps by its most common spacing. None when the series has no dates.
+    other series steps by its most common spacing. A last date with a UTC offset gives dates
+    with that offset (the steps are counted in its local time). None when the series has no
+    dates; InputError when the dates would pass 9999-12-31.
     """
     if not dates or len(dates) < 2:
         return None
-    moments = [parse_moment(d) for d in dates[-60:]]
+    offset = datetime.fromisoformat(dates[-1]).utcoffset() or timedelta(0)
+    moments = [parse_moment(d) + offset for d in dates[-60:]]  # in the last date's local time
     steps = [b - a for a, b in zip(moments, moments[1:])]
     step = max(set(steps), key=steps.count)
     business = step == timedelta(days=1) and all(m.weekday() < 5 for m in moments)
-    as_text = (lambda m: m.date().isoformat()) if len(dates[-1]) == 10 else (lambda m: m.isoformat())
+    zone = timezone(offset) if datetime.fromisoformat(dates[-1]).tzinfo is not None else None
+    as_text = ((lambda m: m.date().isoformat()) if len(dates[-1]) == 10
+               else (lambda m: m.replace(tzinfo=zone).isoformat()))
     out, moment = [], moments[-1]
     while len(out) < count:
-        moment += step
+        try:
+            moment += step
+        except OverflowError:
+            raise InputError(f"the last date, {dates[-1]}, leaves no room for the {count} date(s) after it "
+                             "(dates end at 9999-12-31)") from None
         if business and moment.weekday() >= 5:
             continue
         out.append(as_text(moment))
@@ -211,12 +220,29 @@ class Forecaster:
         ``row_name(i)`` names row i in an error line (default "data row i+1")."""
         x = self.graph_inputs(values, target_row, where, row_name)
         if self.transform is None:
-            return {"y": self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)}
-        names = ["y", "lower", "upper"]
-        parts = [self.session.run(names, {self.input_name: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
-        last = values[np.asarray(target_row) - 1, self.target_index]
-        return {name: on_exact_last(np.concatenate([p[k] for p in parts]) if parts else np.zeros((0, self.horizon)),
-                                    last) for k, name in enumerate(names)}
+            outputs = {"y": self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)}
+        else:
+            names = ["y", "lower", "upper"]
+            parts = [self.session.run(names, {self.input_name: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
+            last = values[np.asarray(target_row) - 1, self.target_index]
+            outputs = {name: on_exact_last(np.concatenate([p[k] for p in parts]) if parts
+                                           else np.zeros((0, self.horizon)), last) for k, name in enumerate(names)}
+        self.require_finite(outputs, target_row, where, row_name)
+        return outputs
+
+    def require_finite(self, outputs: dict[str, np.ndarray], target_row: np.ndarray, where: str,
+                       row_name=None) -> None:
+        """One line naming the rows of the first forecast that is not a finite number (a value
+        the graph's float32 cannot carry through), instead of printing NaN or infinity."""
+        for name, values in outputs.items():
+            bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
+            if bad.size:
+                row = int(np.asarray(target_row)[bad[0]])
+                name_of = row_name or _data_row
+                what = {"y": "forecast", "lower": "interval's lower bound", "upper": "interval's upper bound"}[name]
+                raise InputError(f"{where} {name_of(row - self.window)} to {name_of(row - 1)}: the {what} made from "
+                                 f"these rows is not a finite number in the model's 32-bit floats; check their "
+                                 f"values (too large or too close to 0 for the model)")
 
     def graph_inputs(self, values: np.ndarray, target_row: np.ndarray, where: str = "the rows",
                      row_name=None) -> np.ndarray:
@@ -248,7 +274,10 @@ class Forecaster:
         interval when the model gives one."""
         outputs = {k: v[0] for k, v in self._next(series).items()}
         n = len(series.values)
-        labels = next_dates(series.dates, self.horizon) or [f"+{i + 1}" for i in range(self.horizon)]
+        try:
+            labels = next_dates(series.dates, self.horizon) or [f"+{i + 1}" for i in range(self.horizon)]
+        except InputError as e:
+            raise InputError(f"{series.source} {series.row_name(n - 1)}: {e}") from None
         last_label = series.dates[-1] if series.dates else f"row {n}"
         last_value = float(self.values_of(series)[-1, self.target_index])
         return Forecast(self.target, last_label, last_value, labels, outputs["y"], outputs.get("lower"),
@@ -268,6 +297,10 @@ class Forecaster:
         if first_row is None:
             first_row = self.backtest_part(rows).first_row
         target_row = self.target_rows(values, first_row, source)
+        if season is not None and season > target_row[0]:
+            raise InputError(f"--season {season}: the seasonal naive forecast needs the value one season before "
+                             f"each scored forecast, and the first one (data row {target_row[0] + 1}) has "
+                             f"{target_row[0]} rows before it; give --season {target_row[0]} or less")
         outputs = self.forecasts(values, target_row, source, rows.row_name if isinstance(rows, Series) else None)
         aligned = Series(source, self.features, self.target, values, dates, 0, ())
         interval = (outputs["lower"], outputs["upper"], self.interval_level) if "lower" in outputs else None
