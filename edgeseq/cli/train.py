@@ -15,7 +15,8 @@ from edgeseq.data.samples import SAMPLES
 from edgeseq.display import json_text, printable
 from edgeseq.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_LR, STATEFUL_WINDOW, STREAMS, TEXT_BATCH,
                            TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec,
-                           SeriesModelSpec, SeriesTrainSettings, TrainSettings, default_window)
+                           SeriesModelSpec, SeriesTrainSettings, TrainSettings, check_char_memory,
+                           check_series_memory, default_window)
 
 
 @train_app.command("char")
@@ -58,6 +59,7 @@ def train_char(
     RunPlace(out, force, resume)  # writable, not overwritten, a checkpoint to resume: before any training
     data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import
     model = model.for_vocabulary(len(data.vocab))
+    check_char_memory(data, model, settings)  # a setting that cannot fit: one line, not an abort in TensorFlow
     cluster.apply()
     from edgeseq.training.char_training import train_char_data
 
@@ -122,6 +124,7 @@ def train_stock(
     # bad files fail before TensorFlow loads
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
     check_season(season, series.first_test_row(model.window, model.horizon, train_fraction))
+    check_series_memory(len(series.values), model, len(series.features), batch_size)
     if model.target_mode == "change":  # a log column that reaches 0 later in the file, refused now
         from edgeseq.data.scale_free import fitted_on_training_rows
 

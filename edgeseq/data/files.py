@@ -1,27 +1,24 @@
 """Reading a user's UTF-8 file, with a one-line error for each way that fails.
 
-Text corpora and CSV histories fail the same ways (missing, a folder, unreadable, not
-UTF-8), so both readers go through here and say it the same way. A byte-order mark, as
-Excel writes, is dropped.
+Text corpora and CSV histories fail the same ways (missing, a folder, a device or a pipe,
+unreadable, too large, not UTF-8), so both readers go through here and say it the same way.
+A byte-order mark, as Excel writes, is dropped. The caps bound what a file can make edgeseq
+hold: a text becomes about 6 bytes a character while it is cut, a CSV about 40 while it is
+parsed.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from edgeseq.contract.reading import read_file_bytes
 from edgeseq.errors import InputError
+
+#: the largest text file and CSV file edgeseq reads, in bytes
+MAX_BYTES = {"text file": 1 << 30, "CSV file": 256 << 20}
 
 
 def read_utf8(path: str | Path, kind: str = "text file") -> str:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a {kind}") from None
-    except PermissionError:
-        raise InputError(f"{path} cannot be read: permission denied") from None
-    except OSError as error:
-        raise InputError(f"{path} cannot be read: {error.strerror}") from None
+    raw = read_file_bytes(path, MAX_BYTES.get(kind, MAX_BYTES["text file"]), kind)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

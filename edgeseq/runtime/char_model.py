@@ -23,7 +23,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edgeseq.contract import CharMeta, ModelFiles
+from edgeseq.contract import METADATA_KEY, CharMeta, ModelFiles
+from edgeseq.contract.meta import read_document
+from edgeseq.contract.model_props import metadata_text
+from edgeseq.contract.schema import load_document
 from edgeseq.contract.files import int8_made_from
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.data.text import Vocabulary
@@ -77,6 +80,12 @@ class GenerationGraph:
         meta = model.description
         if not isinstance(meta, CharMeta) or meta.generation is None or meta.generation.of_sha256 != step_sha256:
             return None, f"{path.name} was not made from this {step_path.name} (re-export the model)"
+        step = step_description(step_path)
+        if step is not None and meta.step_meta() != step.step_meta():
+            differ = next((name for name in ("vocabulary", "window", "cell", "layers", "hidden", "state", "context")
+                           if getattr(meta, name, None) != getattr(step, name, None)), "description")
+            return None, (f"{path.name} is not a usable generation graph (its {differ} differs from "
+                          f"{step_path.name}'s)")
         return cls(model.session, meta, path, meta.vocab_size), ""
 
     def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
@@ -95,6 +104,19 @@ class GenerationGraph:
             raise ModelFileError(f"{self.path}: the generation graph produced character id {bad}, outside the "
                                  f"vocabulary of {self.vocab_size}; export the model again")
         return tokens, new_state
+
+
+def step_description(step_path: Path) -> CharMeta | None:
+    """The description the step file ``step_path`` carries, read from its bytes without opening
+    a session on it (the generation graph's copy must be this very description: a step
+    graph's own is held to its graph when its session opens). None when it has none that
+    reads: opening the step file then says why."""
+    text = metadata_text(read_model_bytes(step_path), METADATA_KEY)
+    try:
+        description = read_document(load_document(text, str(step_path)), str(step_path))
+    except ModelFileError:
+        return None
+    return description if isinstance(description, CharMeta) else None
 
 
 class CharModel:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeseq.contract.memory import require_memory
 from edgeseq.contract.meta import Baselines
 from edgeseq.data.scale_free import ScaleFree, on_exact_last, raw_windows
 from edgeseq.data.scaler import MinMaxScaler
@@ -218,6 +219,10 @@ class Forecaster:
         """The forecasts made from the ``window`` rows before each of ``target_row``, price units:
         {"y"} [n, horizon], and "lower" and "upper" when the model gives an interval.
         ``row_name(i)`` names row i in an error line (default "data row i+1")."""
+        # every window is cut at once: its row indices (int64), float64 values and float32 copy
+        require_memory(len(target_row) * self.window * (8 + 12 * len(self.features)),
+                       f"{where}: {len(target_row):,} forecasts over windows of {self.window:,} rows of {self.name}",
+                       "backtest fewer rows (--from a later date, or a shorter file)")
         x = self.graph_inputs(values, target_row, where, row_name)
         if self.transform is None:
             outputs = {"y": self.scaler.inverse_transform_column(self.forecast_scaled(x), self.target_index)}

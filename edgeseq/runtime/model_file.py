@@ -29,14 +29,17 @@ from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, Ser
 from edgeseq.contract.files import int8_made_from
 from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
 from edgeseq.contract.meta import read_document
+from edgeseq.contract.reading import read_file_bytes
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
-from edgeseq.contract.schema import load_document
+from edgeseq.contract.model_props import check_metadata_sizes
+from edgeseq.contract.schema import MAX_META_CHARS, load_document
 from edgeseq.display import printable
 from edgeseq.errors import EdgeseqError, InputError, ModelFileError
 from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
+MAX_MODEL_BYTES = (2 << 30) - 1
 
 
 @dataclass
@@ -101,12 +104,12 @@ def read_model_bytes(path: Path) -> bytes:
     """A model file's bytes, or one line saying why they cannot be read."""
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder; pass the .onnx file (an exported model), not a folder")
-    if not path.is_file():
+    if not path.exists():
         raise ModelFileError(f"{path}: no such model file")
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read it: {e.strerror or e}") from None
+    try:  # a regular file of at most 2 GiB, the largest ONNX file protobuf reads
+        return read_file_bytes(path, MAX_MODEL_BYTES, "model file")
+    except InputError as e:
+        raise ModelFileError(str(e)) from None
 
 
 def io_of(session: ort.InferenceSession) -> tuple[dict, dict]:
@@ -120,6 +123,9 @@ def load_model(path: Path, data: bytes, threads: int = 1, optimize: bool = True)
     ``session_options``)."""
     where = str(path)
     digest = check_digest(data, where)
+    too_large = check_metadata_sizes(data, MAX_META_CHARS)  # before onnxruntime copies every entry out
+    if too_large:
+        raise ModelFileError(f"{path}: {too_large}")
     options = session_options(threads, optimize)
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
