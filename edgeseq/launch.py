@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeseq.atomic import check_new_folder, probe_writable, refuse_link
+from edgeseq.contract.reading import Fields, read_json_file
 from edgeseq.contract.run_folder import why_not_replace
 from edgeseq.errors import InputError
+from edgeseq.specs import MAX_EPOCHS
+
+#: the version of a checkpoint's state.json
+CHECKPOINT_FORMAT = 1
 
 
 def checkpoint_folder(run: str | Path) -> Path:
@@ -28,11 +34,59 @@ def checkpoint_folder(run: str | Path) -> Path:
     return run.parent / f".{run.name}.training"
 
 
+#: an epoch's checkpoint folder: epoch-000012
+EPOCH_FOLDER = re.compile(r"epoch-(\d{6})")
+#: the files of an epoch's checkpoint (best.npz only when the best epoch is an earlier one)
+CHECKPOINT_FILES = ("state.json", "weights.npz", "optimizer.npz")
+
+
+def checkpoint_epochs(folder: Path) -> list[Path]:
+    """The complete epoch folders in the checkpoint folder ``folder``, oldest first; an
+    ``epoch-*`` entry that edgeseq did not name so (``epoch-zzz``) is refused in one line."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in sorted(folder.glob("epoch-*")):
+        if not EPOCH_FOLDER.fullmatch(entry.name) or not entry.is_dir() or entry.is_symlink():
+            raise InputError(f"{entry}: not a checkpoint edgeseq wrote (epoch folders are named epoch-NNNNNN); "
+                             "move it away, or start again with --force")
+        if (entry / "state.json").exists():
+            found.append(entry)
+    return found
+
+
 def latest_checkpoint(run: str | Path) -> int | None:
     """The last complete epoch checkpointed for ``run``, or None."""
-    folder = checkpoint_folder(run)
-    done = [p.name for p in folder.glob("epoch-*") if (p / "state.json").exists()] if folder.is_dir() else []
-    return int(max(done).split("-")[1]) if done else None
+    done = checkpoint_epochs(checkpoint_folder(run))
+    return int(EPOCH_FOLDER.fullmatch(done[-1].name).group(1)) if done else None
+
+
+def read_checkpoint_state(epoch_folder: Path) -> dict:
+    """An epoch folder's state.json, every field checked (and its files present), or one line
+    naming the file and the field: read before TensorFlow loads, and again to restore."""
+    where = epoch_folder / "state.json"
+    advice = "; start again with --force"
+    try:
+        for name in CHECKPOINT_FILES:
+            if not (epoch_folder / name).is_file():
+                raise InputError(f"{epoch_folder / name} is missing")
+        state = read_json_file(where)
+        fields = Fields(state, str(where))
+        fields.int("format", CHECKPOINT_FORMAT, CHECKPOINT_FORMAT)
+        epoch = fields.int("epoch", 1, MAX_EPOCHS)
+        number = int(EPOCH_FOLDER.fullmatch(epoch_folder.name).group(1))
+        if epoch != number:
+            raise InputError(f"{where}: 'epoch' is {epoch} in the folder of epoch {number}")
+        history = fields.object("history")
+        history.numbers("loss", epoch)
+        for name in history.doc:
+            history.numbers(name, epoch)
+        fields.int("best_epoch", 0, epoch)
+        fields.int("steps", 0, 2**62)
+        fields.object("options")
+    except InputError as e:
+        raise InputError(f"{e}{advice}") from None
+    return state
 
 
 @dataclass(frozen=True)
@@ -53,6 +107,8 @@ class RunPlace:
             raise InputError("--resume continues a run and --force starts it again: give one of them")
         if self.resume and epoch is None:
             raise InputError(f"nothing to resume: {out} has no checkpoint ({checkpoint_folder(out).name} beside it)")
+        if self.resume:  # a damaged checkpoint: one line now, not an error after TensorFlow loaded
+            read_checkpoint_state(checkpoint_epochs(checkpoint_folder(out))[-1])
         if epoch is not None and not (self.resume or self.force):
             raise InputError(f"{out} has an unfinished training (checkpoint of epoch {epoch}); pass --resume to "
                              "continue it or --force to start again")

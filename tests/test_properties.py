@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXPORTED
+from edgeseq.choices import MIN_TEMPERATURE
 from edgeseq.contract.digest import check_digest
 from edgeseq.contract.meta import document, parse_meta, read_document
 from edgeseq.data.series import load_csv
@@ -248,6 +249,7 @@ def test_sampler_settings_are_checked(seed, temperature):
     try:
         Sampler(temperature, 0, seed)
     except InputError as e:
-        assert seed < 0 or seed > 2**32 - 1 or not math.isfinite(temperature) or temperature < 0, str(e)
+        assert (seed < 0 or seed > 2**32 - 1 or not math.isfinite(temperature) or temperature < 0
+                or 0 < temperature < MIN_TEMPERATURE), str(e)
         return
-    assert 0 <= seed <= 2**32 - 1 and math.isfinite(temperature) and temperature >= 0
+    assert 0 <= seed <= 2**32 - 1 and math.isfinite(temperature) and (temperature == 0 or temperature >= MIN_TEMPERATURE)

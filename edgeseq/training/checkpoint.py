@@ -19,6 +19,7 @@ data order needs no saving: an epoch's order is a function of (seed, epoch).
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,10 @@ import numpy as np
 from edgeseq.atomic import new_folder, refuse_link
 from edgeseq.atomic.steps import remove
 from edgeseq.errors import InputError
-from edgeseq.launch import checkpoint_folder
+from edgeseq.launch import CHECKPOINT_FORMAT, checkpoint_epochs, checkpoint_folder, read_checkpoint_state
 from edgeseq.training.epochs import Progress
 
-FORMAT = 1
+FORMAT = CHECKPOINT_FORMAT
 
 
 class Checkpoints:
@@ -44,9 +45,7 @@ class Checkpoints:
 
     def epochs(self) -> list[Path]:
         refuse_link(self.folder)
-        if not self.folder.is_dir():
-            return []
-        return sorted(p for p in self.folder.glob("epoch-*") if (p / "state.json").exists())
+        return checkpoint_epochs(self.folder)
 
     def latest(self) -> Path | None:
         found = self.epochs()
@@ -93,17 +92,14 @@ class Checkpoints:
         latest = self.latest()
         if latest is None:
             raise InputError(f"nothing to resume: no checkpoint in {self.folder}")
-        try:
-            state = json.loads((latest / "state.json").read_text())
-            weights = _arrays(latest / "weights.npz")
-            best = _arrays(latest / "best.npz") if (latest / "best.npz").exists() else weights
-            moments = _arrays(latest / "optimizer.npz")
-        except (OSError, ValueError) as e:
-            raise InputError(f"{latest}: unreadable checkpoint ({e}); start again with --force") from None
-        self.check_options(state.get("options", {}))
-        model.set_weights(weights)
-        if len(moments) != len(optimizer.variables):
-            raise InputError(f"{latest}: the optimizer state does not fit this model; start again with --force")
+        state = read_checkpoint_state(latest)
+        self.check_options(state["options"])
+        weights = _arrays(latest / "weights.npz", [w.shape for w in model.get_weights()], "the model's weights")
+        best = (_arrays(latest / "best.npz", [w.shape for w in weights], "the model's weights")
+                if (latest / "best.npz").exists() else weights)
+        moments = _arrays(latest / "optimizer.npz", [tuple(v.shape) for v in optimizer.variables],
+                          "the optimizer's variables")
+        model.set_weights(weights)  # every file read and every shape checked: only now is anything restored
         for variable, value in zip(optimizer.variables, moments):
             variable.assign(value)
         return Progress(state["epoch"], state["history"], state["best_epoch"], best, state["steps"])
@@ -117,9 +113,25 @@ class Checkpoints:
                                  f"{_shown(now)} now; give the interrupted run's options, or --force to start again")
 
 
-def _arrays(path: Path) -> list[np.ndarray]:
-    with np.load(path) as f:
-        return [f[f"arr_{i}"] for i in range(len(f.files))]
+def _arrays(path: Path, shapes: list[tuple], what: str) -> list[np.ndarray]:
+    """The arrays of a checkpoint's .npz file, held to ``shapes`` (those of ``what`` in the model
+    now), or one line naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if sorted(f.files) != sorted(f"arr_{i}" for i in range(len(f.files))):
+                raise ValueError("not a checkpoint's arrays")
+            arrays = [f[f"arr_{i}"] for i in range(len(f.files))]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        detail = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
+        raise InputError(f"{path}: unreadable checkpoint file ({detail}); start again with --force") from None
+    if len(arrays) != len(shapes):
+        raise InputError(f"{path} holds {len(arrays)} arrays, but {what} are {len(shapes)}; "
+                         "start again with --force")
+    for i, (array, shape) in enumerate(zip(arrays, shapes)):
+        if tuple(array.shape) != tuple(shape) or not np.issubdtype(array.dtype, np.number):
+            raise InputError(f"{path}: array {i} is {array.dtype} {list(array.shape)}, but {what} need "
+                             f"{list(shape)} there; start again with --force")
+    return arrays
 
 
 def _shown(value) -> str:
