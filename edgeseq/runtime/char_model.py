@@ -86,16 +86,29 @@ class GenerationGraph:
                            if getattr(meta, name, None) != getattr(step, name, None)), "description")
             return None, (f"{path.name} is not a usable generation graph (its {differ} differs from "
                           f"{step_path.name}'s)")
-        return cls(model.session, meta, path, meta.vocab_size), ""
+        graph = cls(model.session, meta, path, meta.vocab_size)
+        try:  # the step graph's check, held to this graph: the last id of its vocabulary must be one it reads
+            graph.run(np.array([[meta.vocab_size - 1]], np.int32),
+                      np.zeros((1, 1, meta.state.rows, meta.state.hidden), np.float32), 0, 0,
+                      np.zeros((1, 1), np.float32), 0.0, 0)
+        except ModelFileError:
+            return None, (f"{path.name} is not a usable generation graph (it cannot read character id "
+                          f"{meta.vocab_size - 1}, the last of its vocabulary of {meta.vocab_size})")
+        return graph, ""
 
     def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
             uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         """One call: read ``ids``, then generate ``len(uniforms)`` tokens per row (see the
         inputs and outputs in the file's metadata)."""
-        tokens, new_state = self.session.run(["tokens", "new_state"], {
-            "ids": ids, "state": state, "window": np.array(window, np.int64),
-            "position": np.array(position, np.int64), "uniforms": uniforms,
-            "temperature": np.array(temperature, np.float32), "top_k": np.array(top_k, np.int64)})
+        try:
+            tokens, new_state = self.session.run(["tokens", "new_state"], {
+                "ids": ids, "state": state, "window": np.array(window, np.int64),
+                "position": np.array(position, np.int64), "uniforms": uniforms,
+                "temperature": np.array(temperature, np.float32), "top_k": np.array(top_k, np.int64)})
+        except Exception as e:  # onnxruntime's own error types: a graph that fails on its own inputs
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ModelFileError(f"{self.path}: the generation graph failed ({printable(first[-160:])}); "
+                                 "export the model again") from None
         if tokens.shape != (ids.shape[0], uniforms.shape[0]) or new_state.shape != state.shape:
             raise ModelFileError(f"{self.path}: the generation graph returned tokens {list(tokens.shape)} and a "
                                  f"state {list(new_state.shape)} for {ids.shape[0]} rows of {uniforms.shape[0]}")

@@ -96,7 +96,7 @@ def session_options(threads: int, optimize: bool = True) -> ort.SessionOptions:
     options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
                                         else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     options.add_session_config_entry("session.disable_quant_qdq", "1")
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: an error reaches the user as edgeseq's one line, not as ORT's log
     return options
 
 
