@@ -88,7 +88,7 @@ class GenerationGraph:
                           f"{step_path.name}'s)")
         graph = cls(model.session, meta, path, meta.vocab_size)
         try:  # the step graph's check, held to this graph: the last id of its vocabulary must be one it reads
-            graph.run(np.array([[meta.vocab_size - 1]], np.int32),
+            graph.outputs(np.array([[meta.vocab_size - 1]], np.int32),
                       np.zeros((1, 1, meta.state.rows, meta.state.hidden), np.float32), 0, 0,
                       np.zeros((1, 1), np.float32), 0.0, 0)
         except ModelFileError:
@@ -99,7 +99,20 @@ class GenerationGraph:
     def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
             uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         """One call: read ``ids``, then generate ``len(uniforms)`` tokens per row (see the
-        inputs and outputs in the file's metadata)."""
+        inputs and outputs in the file's metadata); the tokens checked."""
+        tokens, new_state = self.outputs(ids, state, window, position, uniforms, temperature, top_k)
+        if tokens.shape != (ids.shape[0], uniforms.shape[0]) or new_state.shape != state.shape:
+            raise ModelFileError(f"{self.path}: the generation graph returned tokens {list(tokens.shape)} and a "
+                                 f"state {list(new_state.shape)} for {ids.shape[0]} rows of {uniforms.shape[0]}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+            bad = int(tokens.min()) if tokens.min() < 0 else int(tokens.max())
+            raise ModelFileError(f"{self.path}: the generation graph produced character id {bad}, outside the "
+                                 f"vocabulary of {self.vocab_size}; export the model again")
+        return tokens, new_state
+
+    def outputs(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
+                uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's tokens and new state as it gives them; its failure is one line."""
         try:
             tokens, new_state = self.session.run(["tokens", "new_state"], {
                 "ids": ids, "state": state, "window": np.array(window, np.int64),
@@ -109,13 +122,6 @@ class GenerationGraph:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ModelFileError(f"{self.path}: the generation graph failed ({printable(first[-160:])}); "
                                  "export the model again") from None
-        if tokens.shape != (ids.shape[0], uniforms.shape[0]) or new_state.shape != state.shape:
-            raise ModelFileError(f"{self.path}: the generation graph returned tokens {list(tokens.shape)} and a "
-                                 f"state {list(new_state.shape)} for {ids.shape[0]} rows of {uniforms.shape[0]}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
-            bad = int(tokens.min()) if tokens.min() < 0 else int(tokens.max())
-            raise ModelFileError(f"{self.path}: the generation graph produced character id {bad}, outside the "
-                                 f"vocabulary of {self.vocab_size}; export the model again")
         return tokens, new_state
 
 
