@@ -44,7 +44,8 @@ class Case:
 
     @property
     def command(self) -> str:
-        return "edgeseq " + shlex.join(self.args)
+        env = "".join(f"{key}={shlex.quote(value)} " for key, value in (self.env or {}).items())
+        return env + "edgeseq " + shlex.join(self.args)
 
 
 def model(source: Path, edit=None, seal: bool = True, name: str = "m.onnx"):
