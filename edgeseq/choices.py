@@ -30,9 +30,14 @@ FILL_METHODS: tuple[str, ...] = ("ffill",)
 
 #: --seed: what every random generator edgeseq seeds accepts (numpy's legacy seed is 32 bits).
 SEED_MAX = 2**32 - 1
+#: --temperature: the lowest that samples. Logits are divided by it in float32: below 0.01 a
+#: character whose logit is 1 below the best gets the weight e^-100, which float32 rounds to
+#: 0, so the draw is greedy anyway; near 1e-38 the scaled logits overflow float32 and the
+#: text becomes garbage. Below it only 0 (greedy) is taken.
+MIN_TEMPERATURE = 0.01
 
 __all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
-           "MISSING_VALUES", "PRECISIONS", "SEED_MAX", "check_choice", "check_range", "check_positive_number", "missing_choice",
+           "MISSING_VALUES", "PRECISIONS", "SEED_MAX", "MIN_TEMPERATURE", "check_choice", "check_range", "check_positive_number", "missing_choice",
            "either", "metavar", "explain"]
 
 

@@ -10,8 +10,13 @@ changing a case, regenerate it with::
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +37,15 @@ class Case:
     code: int = 2
     needs_run: bool = False  # a tiny trained run folder copied to ./run
     after: str = ""  # a line printed before the failure (found only when the model runs)
+    env: dict | None = None  # environment variables the case sets (TF_CONFIG)
+    isolated: bool = False  # run in a subprocess under MEMORY_LIMIT: a regression fails, not the machine
+    signal: str | None = None  # "run": SIGTERM once output flows; "save": SIGTERM as the run folder is staged
+    needs_checkpoint: bool = False  # a killed training's checkpoint copied to ./.run.training (for -o run)
 
     @property
     def command(self) -> str:
-        return "edgeseq " + shlex.join(self.args)
+        env = "".join(f"{key}={shlex.quote(value)} " for key, value in (self.env or {}).items())
+        return env + "edgeseq " + shlex.join(self.args)
 
 
 def model(source: Path, edit=None, seal: bool = True, name: str = "m.onnx"):
@@ -126,9 +136,161 @@ def other_models_keras(folder):
     shutil.copy(folder / "other" / "model.keras", folder / "run" / "model.keras")
 
 
+def csv_cells(cells: dict[int, str], lines_kept: int = 14, dates=None):
+    """p.csv: the first rows of the sample, the last one's cells {column index: text} replaced;
+    ``dates(i, date)`` rewrites each data row's date."""
+    def make(folder):
+        lines = (EXPORTED / "sample_prices.csv").read_text().splitlines()[:lines_kept]
+        row = lines[-1].split(",")
+        for column, text in cells.items():
+            row[column] = text
+        lines[-1] = ",".join(row)
+        if dates is not None:
+            for i in range(2, len(lines)):
+                date, rest = lines[i].split(",", 1)
+                lines[i] = f"{dates(i, date)},{rest}"
+        (folder / "p.csv").write_text("\n".join(lines) + "\n")
+    return make
+
+
+def text_file(content: str, name: str = "t.txt"):
+    return lambda folder: (folder / name).write_text(content)
+
+
+def fifo(folder):
+    os.mkfifo(folder / "t.txt")
+
+
+def long_csv(rows: int):
+    """big.csv: ``rows`` rows of a seeded random walk (Open,High,Low,Close,Volume), and m.onnx:
+    the stock model with the maximum window (digest recomputed)."""
+    def make(folder):
+        import numpy as np
+
+        model(STOCK, setter(window=65536))(folder)
+        walk = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, rows)))
+        table = np.column_stack([walk, walk * 1.01, walk * 0.99, walk, np.full(rows, 1000.0)])
+        np.savetxt(folder / "big.csv", table, fmt="%.4f", delimiter=",", header="Open,High,Low,Close,Volume",
+                   comments="")
+    return make
+
+
+def with_step_and_gen(edit):
+    """m.onnx and m.gen.onnx, both edited by ``edit`` (digests recomputed, the pairing kept)."""
+    def make(folder):
+        from edgeseq.contract.digest import bytes_sha256
+
+        edited_copy(SHIP, folder / "m.onnx", edit)
+        sha = bytes_sha256((folder / "m.onnx").read_bytes())
+
+        def paired(doc):
+            doc["generation"].update(of="m.onnx", of_sha256=sha)
+            edit(doc)
+        edited_copy(EXPORTED / "ship.gen.onnx", folder / "m.gen.onnx", paired)
+    return make
+
+
+def extra_metadata(size: int):
+    """m.onnx: the stock model with one more metadata entry of ``size`` bytes (digest valid)."""
+    def make(folder):
+        import onnx
+
+        from edgeseq.contract.digest import PLACEHOLDER, seal
+
+        proto = onnx.load(str(STOCK))
+        doc = json.loads(proto.metadata_props[0].value)
+        doc["file_sha256"] = PLACEHOLDER
+        proto.metadata_props[0].value = json.dumps(doc)
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "extra", "x" * size
+        (folder / "m.onnx").write_bytes(seal(proto.SerializeToString()))
+    return make
+
+
+def digest_key_flipped(folder):
+    data = bytearray(SHIP.read_bytes())
+    data[data.find(b'"file_sha256"') + 2] ^= 0x01  # "file_sha256" -> "fhle_sha256"
+    (folder / "m.onnx").write_bytes(bytes(data))
+
+
+def shipped_folder(edit_manifest):
+    """./ holding the shipped files, MANIFEST.json's text passed through ``edit_manifest``."""
+    def make(folder):
+        for file in EXPORTED.iterdir():
+            shutil.copy(file, folder / file.name)
+        (folder / "MANIFEST.json").write_text(edit_manifest((EXPORTED / "MANIFEST.json").read_text()))
+    return make
+
+
+def checkpoint_edit(edit):
+    """``edit(epoch_folder)`` applied to the copied checkpoint's last epoch."""
+    def make(folder):
+        edit(sorted((folder / ".run.training").glob("epoch-*"))[-1])
+    return make
+
+
+def state_edit(edit):
+    def change(epoch):
+        state = json.loads((epoch / "state.json").read_text())
+        state = edit(state) or state
+        (epoch / "state.json").write_text(json.dumps(state))
+    return checkpoint_edit(change)
+
+
+def cut_to(name: str, fraction: float):
+    def cut(epoch):
+        data = (epoch / name).read_bytes()
+        (epoch / name).write_bytes(data[:int(len(data) * fraction)])
+    return checkpoint_edit(cut)
+
+
+def weights_edit(edit):
+    def change(epoch):
+        import numpy as np
+
+        with np.load(epoch / "weights.npz") as f:
+            arrays = [f[f"arr_{i}"] for i in range(len(f.files))]
+        np.savez(epoch / "weights.npz", *edit(arrays))
+    return checkpoint_edit(change)
+
+
+def stray_epoch(folder):
+    (folder / ".run.training" / "epoch-zzz").mkdir()
+    (folder / ".run.training" / "epoch-zzz" / "state.json").write_text("{}")
+
+
+def linked(name: str, target: str = "decoy"):
+    """./decoy (a folder with a hidden file) and ./NAME, a symbolic link to it."""
+    def make(folder):
+        (folder / "decoy").mkdir()
+        (folder / "decoy" / ".keep").write_text("mine")
+        (folder / name).symlink_to(folder / target)
+    return make
+
+
+def tf_config(cluster, kind="worker", index=0):
+    return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})}
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
 GEN_SUMMARY = "model m.onnx: 2xLSTM(64), context window 10, generation graph"
 RUN = ["run", "char", "--model", "m.onnx", "--prompt", "if you", "--length", "5"]
 STOCK_RUN = ["run", "stock", "--model", "m.onnx"]
+RESUME = ["train", "char", "--sample", "ship", "--hidden", "4", "--layers", "1", "--epochs", "3", "-o", "run", "--resume"]
+WORKERS = ["train", "char", "--sample", "ship", "--hidden", "4", "--layers", "1", "--epochs", "2", "--strategy",
+           "multi-worker", "-o", "r"]
+EPOCH = ".run.training/epoch-000002"
+#: the address space a memory case's subprocess may take: a regression fails instead of swapping
+MEMORY_LIMIT = 2 << 30
+
+
+def np_zeros(shape):
+    import numpy as np
+
+    return np.zeros(shape, np.float32)
 CASES = [
     # ---- options
     Case("a negative sampling seed", ["run", "char", "--prompt", "if you", "--seed", "-1"],
@@ -293,6 +455,177 @@ CASES = [
     Case("the fixed graph to quantize", ["export", "m.fixed.onnx", "--quantize", "int8"],
          "m.fixed.onnx: the fixed graph of a model; pass its step model NAME.onnx",
          make=model(EXPORTED / "ship.fixed.onnx", name="m.fixed.onnx")),
+    # ---- numbers that cannot become garbage
+    Case("a Low of 1e-300 (0 in float32) in a log column", ["run", "stock", "--csv", "p.csv"],
+         "p.csv row 14, column 'Low': 1e-300 is 0 in the model's 32-bit floats, and the model reads 'Low' as log "
+         "ratios (it was positive in training); fix the value, or forecast from rows before it",
+         make=csv_cells({3: "1e-300"})),
+    Case("values of 3e38 (an interval bound beyond float32)", ["run", "stock", "--csv", "p.csv", "--json"],
+         "p.csv row 8 to row 14: the interval's upper bound made from these rows is not a finite number in the "
+         "model's 32-bit floats; check their values (too large or too close to 0 for the model)",
+         make=csv_cells({c: "3e38" for c in range(1, 6)})),
+    Case("a temperature of 1e-38", ["run", "char", "--prompt", "if you", "--temperature", "1e-38", "--seed", "1"],
+         "--temperature must be 0 (greedy) or at least 0.01 (below it float32 sampling is greedy or overflows), "
+         "got 1e-38"),
+    Case("dates with a UTC offset (kept as given)", ["run", "stock", "--csv", "p.csv"],
+         "forecast  2020-01-17T16:00:00-05:00  Close 93.9463  (+0.0000, +0.00%)  90% interval [90.9452, 97.0464]",
+         make=csv_cells({}, dates=lambda i, date: f"{date}T16:00:00-05:00"), code=0),
+    Case("a last row dated 9999-12-31", ["run", "stock", "--csv", "p.csv"],
+         "p.csv row 14: the last date, 9999-12-31, leaves no room for the 1 date(s) after it (dates end at "
+         "9999-12-31)", make=csv_cells({}, dates=lambda i, date: f"9999-12-{i + 18:02d}")),
+    Case("--season longer than the rows before the first scored forecast", ["run", "stock", "--backtest",
+                                                                            "--season", "100000"],
+         "--season 100000: the seasonal naive forecast needs the value one season before each scored forecast, "
+         "and the first one (data row 701) has 700 rows before it; give --season 700 or less"),
+    # ---- bounded inputs (the memory cases run in a subprocess under MEMORY_LIMIT)
+    Case("--text /dev/zero", ["train", "char", "--text", "/dev/zero", "-o", "r"],
+         "/dev/zero is not a regular file (a device, a pipe or a socket); edgeseq reads a text file only from a file"),
+    Case("--text /dev/urandom", ["train", "char", "--text", "/dev/urandom", "-o", "r"],
+         "/dev/urandom is not a regular file (a device, a pipe or a socket); edgeseq reads a text file only from a "
+         "file"),
+    Case("--text a named pipe with no writer", ["train", "char", "--text", "t.txt", "-o", "r"],
+         "t.txt is not a regular file (a device, a pipe or a socket); edgeseq reads a text file only from a file",
+         make=fifo),
+    Case("--csv /dev/zero", ["run", "stock", "--csv", "/dev/zero"],
+         "/dev/zero is not a regular file (a device, a pipe or a socket); edgeseq reads a CSV file only from a file"),
+    Case("--model /dev/zero", ["run", "char", "--model", "/dev/zero", "--prompt", "if you"],
+         "/dev/zero is not a regular file (a device, a pipe or a socket); edgeseq reads a model file only from a "
+         "file"),
+    Case("--by-line with one line of 5 million characters", ["train", "char", "--text", "t.txt", "--by-line",
+                                                             "-o", "r"],
+         "training 1 row(s) of 5,000,000 steps (the longest line) per batch would need about 31 GB of memory; this "
+         "machine has MEMORY and edgeseq uses at most half of it: lower --batch-size, --window or --hidden (with "
+         "--by-line: split the long lines)", make=text_file("ab" * 2_500_000 + "\n"), isolated=True),
+    Case("--window 65536 on a 100 kB text", ["train", "char", "--text", "t.txt", "--window", "65536", "-o", "r"],
+         "training 64 row(s) of 65,536 steps (--window) per batch would need about 27 GB of memory; this machine "
+         "has MEMORY and edgeseq uses at most half of it: lower --batch-size, --window or --hidden (with --by-line: "
+         "split the long lines)", make=text_file(("the ship sails far " * 6000)[:100_000]), isolated=True),
+    Case("--batch-size 1000000000 on a 1 MB text", ["train", "char", "--text", "t.txt", "--batch-size",
+                                                    "1000000000", "-o", "r"],
+         "training 899,990 row(s) of 10 steps (--window) per batch would need about 57 GB of memory; this machine "
+         "has MEMORY and edgeseq uses at most half of it: lower --batch-size, --window or --hidden (with --by-line: "
+         "split the long lines)", make=text_file(("the ship sails far " * 60000)[:1_000_000]), isolated=True),
+    Case("40 prompts with a generation graph of window 65536 (the graph does not bind it)",
+         ["run", "char", "--model", "m.onnx", *["--prompt", "if you"] * 40, "--length", "5"],
+         "40 prompt(s) at the context window of 65,536 of m.onnx would need about 27 GB of memory; this machine has "
+         "MEMORY and edgeseq uses at most half of it: give fewer prompts per call (or --context stateful)",
+         make=with_step_and_gen(setter(window=65536)), isolated=True),
+    Case("a 100,000-row backtest of a forecaster of window 65536", ["run", "stock", "--model", "m.onnx", "--csv",
+                                                                    "big.csv", "--backtest", "--from", "1"],
+         "big.csv: 34,464 forecasts over windows of 65,536 rows of m.onnx would need about 154 GB of memory; this "
+         "machine has MEMORY and edgeseq uses at most half of it: backtest fewer rows (--from a later date, or a "
+         "shorter file)", make=long_csv(100_000), isolated=True),
+    Case("a metadata entry of 2 MiB beside the description", ["info", "m.onnx"],
+         "m.onnx: its metadata entry 'extra' is 2,097,152 bytes; edgeseq reads entries of at most 1,048,576",
+         make=extra_metadata(2 << 20)),
+    # ---- a damaged checkpoint (--resume): one line, nothing on disk touched
+    *[Case(f"--resume from {what}", RESUME, line, make=make, needs_checkpoint=True) for what, line, make in [
+        ("weights cut to 0 bytes", "EPOCH/weights.npz: unreadable checkpoint file (No data left in file); start "
+         "again with --force", cut_to("weights.npz", 0)),
+        ("weights cut in half", "EPOCH/weights.npz: unreadable checkpoint file (File is not a zip file); start again "
+         "with --force", cut_to("weights.npz", 0.5)),
+        ("the optimizer cut to 0 bytes", "EPOCH/optimizer.npz: unreadable checkpoint file (No data left in file); "
+         "start again with --force", cut_to("optimizer.npz", 0)),
+        ("the optimizer cut in half", "EPOCH/optimizer.npz: unreadable checkpoint file (File is not a zip file); "
+         "start again with --force", cut_to("optimizer.npz", 0.5)),
+        ("a state that is a list", "EPOCH/state.json: must be a JSON object, found list; start again with --force",
+         state_edit(lambda state: [1, 2])),
+        ("a state without its epoch", "EPOCH/state.json: 'epoch' must be a whole number from 1 to 1000000, it is "
+         "missing; start again with --force", state_edit(lambda state: state.pop("epoch") and None)),
+        ("an epoch given as text", "EPOCH/state.json: 'epoch' must be a whole number from 1 to 1000000, got '2'; "
+         "start again with --force", state_edit(lambda state: state.update(epoch="2"))),
+        ("a negative epoch", "EPOCH/state.json: 'epoch' must be a whole number from 1 to 1000000, got -3; start "
+         "again with --force", state_edit(lambda state: state.update(epoch=-3))),
+        ("a history that is text", "EPOCH/state.json: 'history' must be a JSON object, got 'x'; start again with "
+         "--force", state_edit(lambda state: state.update(history="x"))),
+        ("a best epoch that is text", "EPOCH/state.json: 'best_epoch' must be a whole number from 0 to 2, got 'x'; "
+         "start again with --force", state_edit(lambda state: state.update(best_epoch="x"))),
+        ("10,000 nested arrays", "EPOCH/state.json nests 10000 levels deep; edgeseq reads at most 16; start again "
+         "with --force", checkpoint_edit(lambda epoch: (epoch / "state.json").write_text(deep(10_000)))),
+        ("weights of the wrong shape", "EPOCH/weights.npz: array 0 is float32 [3, 3], but the model's weights need "
+         "[25, 16] there; start again with --force",
+         weights_edit(lambda arrays: [np_zeros((3, 3)), *arrays[1:]])),
+        ("one weight array too few", "EPOCH/weights.npz holds 4 arrays, but the model's weights are 5; start again "
+         "with --force", weights_edit(lambda arrays: arrays[:-1])),
+        ("an epoch folder named epoch-zzz", ".run.training/epoch-zzz: not a checkpoint edgeseq wrote (epoch folders "
+         "are named epoch-NNNNNN); move it away, or start again with --force", stray_epoch),
+    ]],
+    # ---- cluster settings, read before TensorFlow
+    Case("TF_CONFIG with task index 5", WORKERS, "TF_CONFIG: 'task.index' must be a whole number from 0 to 1, got 5",
+         env=tf_config({"worker": ["127.0.0.1:FREE", "127.0.0.1:FREE2"]}, index=5)),
+    Case("TF_CONFIG with task index -1", WORKERS,
+         "TF_CONFIG: 'task.index' must be a whole number from 0 to 1, got -1",
+         env=tf_config({"worker": ["127.0.0.1:FREE", "127.0.0.1:FREE2"]}, index=-1)),
+    Case("TF_CONFIG with task type bogus", WORKERS,
+         "TF_CONFIG: 'task.type' must be one of the cluster's jobs (worker), got 'bogus'",
+         env=tf_config({"worker": ["127.0.0.1:FREE", "127.0.0.1:FREE2"]}, kind="bogus")),
+    Case("TF_CONFIG with worker given as a string", WORKERS,
+         "TF_CONFIG: 'cluster.worker' must be a list of \"host:port\" texts, got '127.0.0.1:FREE'",
+         env=tf_config({"worker": "127.0.0.1:FREE"})),
+    Case("TF_CONFIG naming a port already in use", WORKERS,
+         "127.0.0.1:BUSY, this process's address (worker 0), cannot be listened on: Address already in use; "
+         "choose a free port", env=tf_config({"worker": ["127.0.0.1:BUSY", "127.0.0.1:FREE"]})),
+    Case("--workers naming a port already in use", [*WORKERS, "--workers", "127.0.0.1:BUSY,127.0.0.1:FREE",
+                                                    "--worker-index", "0"],
+         "127.0.0.1:BUSY, this process's address (worker 0), cannot be listened on: Address already in use; "
+         "choose a free port"),
+    Case("a second worker never started", [*WORKERS, "--workers", "127.0.0.1:FREE,127.0.0.1:FREE2",
+                                           "--worker-index", "0", "--cluster-timeout", "1"],
+         "worker 1 (127.0.0.1:FREE2) did not come within 1 s (--cluster-timeout): start it, or check the address",
+         after="waiting for worker 1 (127.0.0.1:FREE2) (at most 1 s: --cluster-timeout)"),
+    Case("TF_CONFIG naming a host that does not resolve", [*WORKERS, "--cluster-timeout", "1"],
+         "worker 1 (no-such-host.invalid:2222) did not come within 1 s (--cluster-timeout); its host "
+         "'no-such-host.invalid' does not resolve: start it, or check the address",
+         env=tf_config({"worker": ["127.0.0.1:FREE", "no-such-host.invalid:2222"]}),
+         after="waiting for worker 1 (no-such-host.invalid:2222) (at most 1 s: --cluster-timeout)"),
+    # ---- verify, the manifest and siblings
+    Case("verify of a MANIFEST with bytes 1e400", ["verify", "."],
+         "FAIL MANIFEST.json: readable: MANIFEST.json is not valid JSON (1e400 is too large for a number)",
+         make=shipped_folder(lambda text: text.replace('"bytes": 58938', '"bytes": 1e400')), code=1),
+    Case("verify of a MANIFEST nested 10,000 deep", ["verify", "."],
+         "FAIL MANIFEST.json: readable: MANIFEST.json nests 10001 levels deep; edgeseq reads at most 16",
+         make=shipped_folder(lambda text: text.replace('"note": ', f'"deep": {deep(10_000)}, "note": ')), code=1),
+    Case("verify of a MANIFEST with one figure edited", ["verify", "."],
+         "FAIL MANIFEST.json: digest: its bytes do not match its digest (manifest_sha256): the file is damaged or "
+         "was edited after export; export it again",
+         make=shipped_folder(lambda text: text.replace('"days": 1000', '"days": 1001', 1)), code=1),
+    Case("verify of a sibling whose made_from names '.'", ["verify", "m.fixed.onnx"],
+         "FAIL m.fixed.onnx: made from .: no such file beside it",
+         make=lambda f: [model(SHIP)(f), model(EXPORTED / "ship.fixed.onnx", lambda d: d["made_from"].update(of="."),
+                                               name="m.fixed.onnx")(f)], code=1),
+    Case("a generation graph whose vocabulary is longer than its step file's", RUN,
+         "model m.onnx: 2xLSTM(64), context window 10, per-step (m.gen.onnx is not a usable generation graph (its "
+         "vocabulary differs from m.onnx's))",
+         make=with_gen(lambda d: d.update(vocabulary=d["vocabulary"] + "Z")), code=0),
+    Case("a step file and generation graph whose vocabulary is longer than the graphs'",
+         ["run", "char", "--model", "m.onnx", "--prompt", "if youZ", "--length", "5"],
+         "m.onnx: the graph's output 'logits' has shape [?, ?, 25], but the metadata says [?, ?, 26] (axis 2: 26, the "
+         "vocabulary of 26 characters)", make=with_step_and_gen(lambda d: d.update(vocabulary=d["vocabulary"] + "Z"))),
+    Case("export --quantize int8 with training.batch_size 'abc'", ["export", "m.onnx", "--quantize", "int8"],
+         "cannot cut the training text again as training did: edgeseq metadata: 'training.batch_size' must be a "
+         "whole number of streams from 1 to 2147483647, got 'abc'; export the model again",
+         make=model(SHIP, lambda d: [d.update(context="stateful"), d["training"].update(batch_size="abc")] and None)),
+    Case("one flipped bit in the key file_sha256", RUN,
+         "m.onnx: it carries no digest (file_sha256), which edgeseq VERSION writes into every file it exports: the "
+         "file is damaged or was edited after export; export it again", make=digest_key_flipped),
+    Case("a stale int8 file named directly", ["run", "stock", "--model", "m.int8.onnx"],
+         "m.int8.onnx was not made from the m.onnx beside it (a stale int8 file); export again with --quantize "
+         "int8 --force", make=lambda f: [model(STOCK, lambda d: d["training"].update(note="again"))(f),
+                                         shutil.copy(EXPORTED / "stock.int8.onnx", f / "m.int8.onnx")]),
+    # ---- signals
+    Case("SIGTERM while text streams", ["run", "char", "--prompt", "if you", "--length", "100000000"],
+         "interrupted", code=130, signal="run"),
+    Case("SIGTERM during the final save of training", ["train", "char", "--sample", "ship", "--hidden", "4",
+                                                       "--layers", "1", "--epochs", "3", "-o", "run"],
+         "interrupted", code=130, signal="save"),
+    # ---- links
+    Case("training with a linked .RUN.training", ["train", "char", "--sample", "ship", "--hidden", "4", "--layers",
+                                                  "1", "--epochs", "3", "-o", "run"],
+         ".run.training is a symbolic link; edgeseq does not write through links: remove the link or choose another "
+         "place", make=linked(".run.training")),
+    Case("an export onto a linked NAME.int8.onnx", ["export", "m.onnx", "--quantize", "int8", "--force"],
+         "m.int8.onnx is a symbolic link; edgeseq does not write through links: remove the link or choose another "
+         "place", make=lambda f: [model(SHIP)(f), linked("m.int8.onnx", "decoy/.keep")(f)]),
 ]
 
 
@@ -308,32 +641,135 @@ def runs(tiny_run, tmp_path_factory):
     return tiny_run, other
 
 
-def substitute(text: str) -> str:
-    import os
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """.run.training of a training killed (SIGKILL) once its epoch 2 was checkpointed: that epoch only."""
+    folder = tmp_path_factory.mktemp("killed")
+    process = subprocess.Popen([sys.executable, "-m", "edgeseq.cli", *RESUME[:-1], "--epochs", "1000000"], cwd=folder,
+                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not (folder / EPOCH / "state.json").exists():
+            assert process.poll() is None, "the training ended before its checkpoint of epoch 2"
+    finally:
+        process.kill()
+        process.wait()
+    for epoch in (folder / ".run.training").iterdir():
+        if epoch.name != "epoch-000002":
+            shutil.rmtree(epoch)
+    return folder / ".run.training"
 
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+
+
+def substitute(text: str, ports: dict | None = None) -> str:
     import edgeseq
+    from edgeseq.contract.memory import gigabytes, machine_bytes
 
-    return text.replace("CORES", str(os.cpu_count())).replace("VERSION", edgeseq.__version__)
+    for name, port in sorted((ports or {}).items(), key=lambda item: -len(item[0])):
+        text = text.replace(name, str(port))
+    return (text.replace("CORES", str(os.cpu_count())).replace("VERSION", edgeseq.__version__)
+            .replace("MEMORY", gigabytes(machine_bytes())).replace("EPOCH", EPOCH))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def in_subprocess(case: Case, args: list[str], env: dict, folder: Path):
+    """(exit code, stdout, stderr) of the CLI as a process: under MEMORY_LIMIT, or sent SIGTERM
+    at the moment the case names (once text flows; once the run folder is being staged)."""
+    import resource
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    for _ in range(5):  # "save": the staging folder lives for a moment; a run that ended unseen is run again
+        code, stdout, stderr, missed = _one_process(case, args, env, folder, limited)
+        if not missed:
+            break
+        shutil.rmtree(folder / "run", ignore_errors=True)
+    return code, stdout, stderr
+
+
+def _one_process(case: Case, args: list[str], env: dict, folder: Path, limited):
+    process = subprocess.Popen([sys.executable, "-m", "edgeseq.cli", *args], cwd=folder, env={**ENV, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=limited if case.isolated else None)
+    first, missed = "", False
+    if case.signal == "run":
+        first = process.stdout.read(1)  # the text flows
+        process.send_signal(signal.SIGTERM)
+    elif case.signal == "save":
+        staged = re.compile(r"^\.run\.\d+\.[0-9a-f]+\.tmp$")  # new_folder's staging name for ./run
+        while process.poll() is None and not any(staged.match(entry.name) for entry in folder.iterdir()):
+            pass
+        missed = (folder / "run").exists()  # the run folder was in place before the signal could be sent
+        process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=600)
+    return process.returncode, first + stdout, stderr, missed
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
 def test_each_bad_input_gets_its_line(case, tmp_path, monkeypatch, request):
+    import socket
+
     monkeypatch.chdir(tmp_path)
     if case.needs_run:
         tiny, other = request.getfixturevalue("runs")
         shutil.copytree(tiny, tmp_path / "run")
         shutil.copytree(other, tmp_path / "other")
+    if case.needs_checkpoint:
+        shutil.copytree(request.getfixturevalue("checkpoint"), tmp_path / ".run.training")
     if case.make:
         case.make(tmp_path)
-    result = cli(*case.args)
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output and result.exit_code == case.code, (result.exit_code, output)
-    want = substitute(case.line)
-    if case.code == 2:
-        before = [substitute(case.after)] if case.after else []
-        assert result.stderr.strip().splitlines() == [*before, f"edgeseq: error: {want}"]
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    ports = {"BUSY": busy.getsockname()[1], "FREE2": free_port(), "FREE": free_port()}
+    args = [substitute(arg, ports) for arg in case.args]
+    env = {key: substitute(value, ports) for key, value in (case.env or {}).items()}
+    before = fingerprint(tmp_path)
+    try:
+        if case.isolated or case.signal:
+            code, stdout, stderr = in_subprocess(case, args, env, tmp_path)
+        else:
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            result = cli(*args)
+            code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    finally:
+        busy.close()
+    output = stdout + stderr
+    assert "Traceback" not in output and code == case.code, (code, output[-3000:])
+    want = substitute(case.line, ports)
+    if case.code in (2, 130):
+        said = [substitute(case.after, ports)] if case.after else []
+        assert stderr.strip().splitlines()[-len(said) - 1:] == [*said, f"edgeseq: error: {want}"]
     else:
         assert want in output.splitlines(), output
+    if case.code == 2:  # a refused input leaves every file as it was
+        assert fingerprint(tmp_path) == before
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every entry below ``folder`` (links not followed) and a digest of each file."""
+    import hashlib
+
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        name = str(path.relative_to(folder))
+        if path.is_symlink():
+            found[name] = f"link to {os.readlink(path)}"
+        elif path.is_file():
+            found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            found[name] = "folder" if path.is_dir() else "special"
+    return found
 
 
 def table() -> str:
@@ -341,11 +777,14 @@ def table() -> str:
             "Each input below was tried by the tests (`tests/test_bad_inputs.py`, which also rebuilds this",
             "table: `PYTHONPATH=. python tests/test_bad_inputs.py`), in a folder holding the files named.",
             "A known bad input is one line on stderr (`edgeseq: error: ...`) and exit code 2; an unexpected",
-            "failure is one line saying where its traceback was written, and exit code 1. CORES and VERSION",
-            "stand for the machine's cores and edgeseq's version.", "",
+            "failure is one line saying where its traceback was written, and exit code 1; Ctrl-C and SIGTERM",
+            "are \"interrupted\" and exit code 130. No refused input changes a file of the folder. CORES, VERSION",
+            "and MEMORY stand for the machine's cores, edgeseq's version and the machine's memory; BUSY, FREE and",
+            "FREE2 for ports the test holds or found free; EPOCH for `.run.training/epoch-000002`. The cases that",
+            "would need more memory than the machine has run in a process limited to 2 GiB of address space.", "",
             "| input | command | exit | what the user sees |", "| --- | --- | --- | --- |"]
     for case in CASES:
-        seen = f"edgeseq: error: {case.line}" if case.code == 2 else case.line
+        seen = f"edgeseq: error: {case.line}" if case.code in (2, 130) else case.line
         seen = f"{case.after} / then: {seen}" if case.after else seen
         cell = seen.replace("|", "\\|")
         rows.append(f"| {case.what} | `{case.command}` | {case.code} | `{cell}` |")

@@ -124,7 +124,9 @@ def test_the_fixed_graph_is_not_a_streaming_model():
 def test_a_corrupt_run_config(tmp_path):
     (tmp_path / "model.keras").write_bytes(b"")
     (tmp_path / "config.json").write_text("{not json")
-    assert one_error_line(cli("export", str(tmp_path))) == f"{tmp_path / 'config.json'} is not valid JSON; train the run again"
+    assert one_error_line(cli("export", str(tmp_path))) == (
+        f"{tmp_path / 'config.json'} is not valid JSON (Expecting property name enclosed in double quotes: line 1 "
+        "column 2 (char 1)); train the run again")
 
 
 def test_zero_is_not_taken_for_a_default(tmp_path):

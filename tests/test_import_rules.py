@@ -38,7 +38,7 @@ ALLOWED_STAGES = {
     "choices": {"contract", "errors"},
     "data": {"contract", "errors", "choices"},
     "evaluation": {"data", "contract", "errors"},
-    "training": {"data", "evaluation", "contract", "errors", "choices", "atomic", "log"},
+    "training": {"data", "evaluation", "contract", "errors", "choices", "atomic", "log", "display"},
     "runtime": {"data", "evaluation", "contract", "errors", "choices", "log", "display"},
     "export": {"training", "runtime", "data", "evaluation", "contract", "errors", "atomic", "log", "display"},
     "atomic": {"errors", "log"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXPORTED
+from edgeseq.choices import MIN_TEMPERATURE
 from edgeseq.contract.digest import check_digest
 from edgeseq.contract.meta import document, parse_meta, read_document
 from edgeseq.data.series import load_csv
@@ -191,6 +193,88 @@ def test_a_mutated_description_is_refused_or_reads_back_the_same(name, data):
     assert again == meta
 
 
+def mutated(doc, data):
+    """``doc`` (JSON) with one key at some depth deleted or replaced by any JSON value, or the
+    whole document replaced."""
+    doc = json.loads(json.dumps(doc))
+    if not isinstance(doc, dict) or not doc or data.draw(st.integers(0, 9), "replace all") == 0:
+        return data.draw(json_values, "document")
+    target = doc
+    while True:
+        key = data.draw(st.sampled_from(sorted(target)), "key")
+        if isinstance(target[key], dict) and target[key] and data.draw(st.booleans(), "deeper"):
+            target = target[key]
+            continue
+        if data.draw(st.booleans(), "delete"):
+            target.pop(key)
+        else:
+            target[key] = data.draw(json_values, "value")
+        return doc
+
+
+def one_line(error: Exception, where: str) -> None:
+    assert str(error).startswith(where) and "\n" not in str(error), str(error)
+
+
+CHECKPOINT_STATE = {"format": 1, "epoch": 2, "history": {"loss": [3.2, 3.1], "accuracy": [0.04, 0.14]},
+                    "best_epoch": 2, "steps": 2, "options": {"--cell": "lstm", "--hidden": 4},
+                    "data_order": "each epoch's is drawn from (seed, epoch)"}
+
+
+@FAST
+@given(st.data())
+def test_a_mutated_checkpoint_state_is_refused_in_one_line_before_tensorflow(tmp_path_factory, data):
+    """What --resume reads before TensorFlow loads (launch.RunPlace): a checkpoint's state.json
+    with any field changed is resumed or refused in one line naming the file."""
+    from edgeseq.training.launch import RunPlace
+
+    folder = tmp_path_factory.mktemp("resume")
+    epoch = folder / ".run.training" / "epoch-000002"
+    epoch.mkdir(parents=True)
+    for name in ("weights.npz", "optimizer.npz"):
+        (epoch / name).write_bytes(b"")
+    (epoch / "state.json").write_text(json.dumps(mutated(CHECKPOINT_STATE, data)))
+    try:
+        RunPlace(folder / "run", resume=True)
+    except InputError as e:
+        one_line(e, str(epoch / "state.json"))
+
+
+@FAST
+@given(st.data())
+def test_a_mutated_manifest_is_answered_in_lines(tmp_path_factory, data):
+    """verify of a folder whose MANIFEST.json has any field changed: one line per check, never an
+    exception."""
+    from edgeseq.runtime.verify_files import verify_path
+
+    folder = tmp_path_factory.mktemp("manifest")
+    shutil.copy(EXPORTED / "sample_prices.csv", folder / "sample_prices.csv")
+    shipped = json.loads((EXPORTED / "MANIFEST.json").read_text())
+    doc = {**shipped, "files": {"sample_prices.csv": shipped["files"]["sample_prices.csv"]}}
+    (folder / "MANIFEST.json").write_text(json.dumps(mutated(doc, data)))
+    checks = verify_path(folder)
+    assert checks and all("\n" not in check.line() for check in checks)
+
+
+RUN_CONFIG = {"task": "char", "window": 10, "vocabulary": " ',.abcdefghiklmnoprstuwy",
+              "model": {"cell": "lstm", "layers": 1, "hidden": 4}, "training": {"epochs": 3, "batch_size": None}}
+
+
+@FAST
+@given(st.data())
+def test_a_mutated_run_config_is_read_or_refused_in_one_line(tmp_path_factory, data):
+    """A run folder's config.json, the JSON export reads back before TensorFlow loads."""
+    from edgeseq.contract.run_config import read_run_config
+
+    folder = tmp_path_factory.mktemp("run")
+    (folder / "model.keras").write_bytes(b"")
+    (folder / "config.json").write_text(json.dumps(mutated(RUN_CONFIG, data)))
+    try:
+        read_run_config(folder)
+    except InputError as e:
+        one_line(e, str(folder))
+
+
 def test_the_shipped_descriptions_read_back_the_same():
     for name, doc in DOCS.items():
         meta = read_document(doc, name)
@@ -248,6 +332,7 @@ def test_sampler_settings_are_checked(seed, temperature):
     try:
         Sampler(temperature, 0, seed)
     except InputError as e:
-        assert seed < 0 or seed > 2**32 - 1 or not math.isfinite(temperature) or temperature < 0, str(e)
+        assert (seed < 0 or seed > 2**32 - 1 or not math.isfinite(temperature) or temperature < 0
+                or 0 < temperature < MIN_TEMPERATURE), str(e)
         return
-    assert 0 <= seed <= 2**32 - 1 and math.isfinite(temperature) and temperature >= 0
+    assert 0 <= seed <= 2**32 - 1 and math.isfinite(temperature) and (temperature == 0 or temperature >= MIN_TEMPERATURE)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edgeseq.atomic import write_bytes, write_text
 from edgeseq.contract import ModelFiles, file_sha256
+from edgeseq.contract.digest import MANIFEST_KEY, PLACEHOLDER, seal
 from edgeseq.data.samples import SAMPLE_PREFIX
 from edgeseq.log import logger, setup_cli_logging
 
@@ -121,8 +122,9 @@ def write_manifest(entries: dict) -> Path:
         entry["sha256"] = file_sha256(EXPORTED / name)
         entry["bytes"] = (EXPORTED / name).stat().st_size
     doc = {"command": COMMAND, "note": "Rebuild every file here with the command above.",
-           "files": dict(sorted(files.items()))}
-    return write_text(manifest_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", force=True)
+           MANIFEST_KEY: PLACEHOLDER, "files": dict(sorted(files.items()))}
+    text = seal(json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8") + b"\n", MANIFEST_KEY)
+    return write_text(manifest_path, text.decode("utf-8"), force=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ modules have no ``from __future__ import annotations``: Typer would evaluate eac
 import importlib
 import logging
 import os
+import signal
 import sys
 
 from edgeseq.cli.streams import to_devnull, usable_streams
@@ -30,9 +31,17 @@ def main():
     """The app holding the command named on the command line, run; the process then ends the
     usual way (``program``, the ``edgeseq`` script, ends it sooner)."""
     usable_streams()
+    signal.signal(signal.SIGTERM, terminated)  # SIGTERM is Ctrl-C: the same line, exit code 130
     named = sys.argv[1] if len(sys.argv) > 1 else None
     modules = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else ALL_MODULES
     with_commands(modules)()
+
+
+def terminated(signum, frame):
+    """SIGTERM (``kill``, a service manager stopping edgeseq) handled as Ctrl-C: raised as
+    KeyboardInterrupt, so every write in progress is undone or finished as on Ctrl-C and the
+    command ends with "interrupted" and exit code 130 (training notes it between steps)."""
+    raise KeyboardInterrupt
 
 
 #: commands after which ``program`` ends the process without the interpreter's teardown

@@ -28,6 +28,8 @@ STRATEGY_HELP = explain({"default": "one device (a visible GPU, else the CPU)",
                         STRATEGIES)
 WORKERS_HELP = ("With --strategy multi-worker: every worker's HOST:PORT, comma-separated, the same list on each "
                 "(instead of TF_CONFIG).")
+CLUSTER_TIMEOUT_HELP = ("With --strategy multi-worker: seconds to wait for the other workers to listen; then give up "
+                        "with one line naming the one missing.")
 WORKER_INDEX_HELP = "With --workers: this process's place in the list; 0 is the chief, which writes the run."
 RESUME_HELP = ("Continue the unfinished training checkpointed beside --out (.NAME.training) from its last "
                "complete epoch; give the same options.")

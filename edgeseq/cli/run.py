@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeseq.choices import PRECISIONS, check_choice
+from edgeseq.choices import MIN_TEMPERATURE, PRECISIONS, check_choice
 from edgeseq.cli.apps import Command, reports_errors, run_app
 from edgeseq.cli.options import (DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, PLOT_LAST, PRECISION_HELP,
                                  PRECISION_METAVAR, SEASON_HELP, check_plot_last)
@@ -22,7 +22,7 @@ def run_char(
     length: Annotated[int, typer.Option(help="How many characters to generate.")] = 100,  # generator.DEFAULT_LENGTH
     model: Annotated[Optional[Path], typer.Option(help="An exported char model (default: the shipped ship model).")] = None,
     context: Annotated[Optional[str], typer.Option(help="window: re-read the last W characters from a zero state (how window-trained models were trained); stateful: carry the state, O(1) per character. Default: what the model was trained for.")] = None,
-    temperature: Annotated[float, typer.Option(help="0 is greedy; higher is more random.")] = 0.0,
+    temperature: Annotated[float, typer.Option(help=f"0 is greedy; higher is more random; from {MIN_TEMPERATURE:g} up (lower ones overflow or round to greedy in float32).")] = 0.0,
     top_k: Annotated[int, typer.Option(help="Sample only among the k most likely characters (0: all).")] = 0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling: the same seed gives the same text.")] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads (1 is fastest for one small stream).")] = 1,

@@ -9,15 +9,17 @@ import typer
 
 from edgeseq.choices import CELLS, DATE_FORMATS, check_choice, either, missing_choice
 from edgeseq.cli.apps import Command, reports_errors, train_app
-from edgeseq.cli.options import (CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, HEAD_HELP, INPUT_HELP, PLOT_LAST,
-                                 RESUME_HELP, SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP, WORKER_INDEX_HELP,
-                                 WORKERS_HELP, check_plot_last)
+from edgeseq.cli.options import (CLUSTER_TIMEOUT_HELP, CONTEXT_HELP, DATE_FORMAT_HELP, DROP_HELP, FILL_HELP, HEAD_HELP,
+                                 INPUT_HELP, PLOT_LAST, RESUME_HELP, SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP,
+                                 WORKER_INDEX_HELP, WORKERS_HELP, check_plot_last)
 from edgeseq.data.samples import SAMPLES
+from edgeseq.training.launch import CLUSTER_TIMEOUT
 from edgeseq.display import json_text, printable
 from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_DEEP_LR, SAMPLE_LR, STATEFUL_WINDOW,
                                    STREAMS, TEXT_BATCH,
                            TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec,
-                           SeriesModelSpec, SeriesTrainSettings, TrainSettings, default_window)
+                           SeriesModelSpec, SeriesTrainSettings, TrainSettings, check_char_memory,
+                           check_series_memory, default_window)
 
 
 @train_app.command("char", cls=Command)
@@ -44,6 +46,7 @@ def train_char(
     strategy: Annotated[str, typer.Option(help=f"{STRATEGY_HELP}.")] = TrainSettings.strategy,
     workers: Annotated[Optional[str], typer.Option(help=WORKERS_HELP)] = None,
     worker_index: Annotated[Optional[int], typer.Option(help=WORKER_INDEX_HELP)] = None,
+    cluster_timeout: Annotated[float, typer.Option(metavar="SECONDS", help=CLUSTER_TIMEOUT_HELP)] = CLUSTER_TIMEOUT,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and drop an unfinished training's checkpoint).")] = False,
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
@@ -51,7 +54,7 @@ def train_char(
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
     from edgeseq.training.launch import Cluster, RunPlace
 
-    cluster = Cluster(strategy, workers, worker_index)
+    cluster = Cluster(strategy, workers, worker_index, cluster_timeout)
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
                           by_line=by_line, stride=stride, val_fraction=val_fraction)
     model = CharModelSpec(cell=cell, layers=layers, hidden=hidden, head=head, input=input)
@@ -59,8 +62,10 @@ def train_char(
     out = out or Path("runs") / source.name
     data = source.load()  # all data errors surface here, before TensorFlow takes seconds to import
     model = model.for_vocabulary(len(data.vocab))
+    check_char_memory(data, model, settings)  # a setting that cannot fit: one line, not an abort in TensorFlow
     RunPlace(out, force, resume)  # the inputs first, then the output: writable, not overwritten, resumable
     cluster.apply()
+    cluster.wait_for_peers()
     from edgeseq.training.char_training import train_char_data
 
     train_char_data(data, model, settings, out=out, force=force, source=source.source, resume=resume)
@@ -95,6 +100,7 @@ def train_stock(
     strategy: Annotated[str, typer.Option(help=f"{STRATEGY_HELP}.")] = SeriesTrainSettings.strategy,
     workers: Annotated[Optional[str], typer.Option(help=WORKERS_HELP)] = None,
     worker_index: Annotated[Optional[int], typer.Option(help=WORKER_INDEX_HELP)] = None,
+    cluster_timeout: Annotated[float, typer.Option(metavar="SECONDS", help=CLUSTER_TIMEOUT_HELP)] = CLUSTER_TIMEOUT,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder to write (default: runs/CSV-NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder (and --plot file).")] = False,
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
@@ -107,7 +113,7 @@ def train_stock(
     from edgeseq.evaluation.baselines import check_season
     from edgeseq.training.launch import Cluster, RunPlace
 
-    cluster = Cluster(strategy, workers, worker_index)
+    cluster = Cluster(strategy, workers, worker_index, cluster_timeout)
     model = SeriesModelSpec(window=default_window(season) if window is None else window, horizon=horizon, cell=cell,
                             layers=layers, hidden=hidden, target_mode=target_mode)
     settings = SeriesTrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, strategy=strategy,
@@ -121,6 +127,7 @@ def train_stock(
     # bad files fail before TensorFlow loads, and before the outputs are looked at
     series = load_csv(csv, features, target, date, fill, drop_missing=drop_missing, date_format=date_format)
     check_season(season, series.first_test_row(model.window, model.horizon, train_fraction))
+    check_series_memory(len(series.values), model, len(series.features), batch_size)
     if model.target_mode == "change":  # a log column that reaches 0 later in the file, refused now
         from edgeseq.data.scale_free import fitted_on_training_rows
 
@@ -131,6 +138,7 @@ def train_stock(
 
         check_plot_path(plot, force)
     cluster.apply()
+    cluster.wait_for_peers()
     from edgeseq.training.series_training import train_series
 
     run = train_series(series, model, settings, date_column=date, out=out, force=force, resume=resume)

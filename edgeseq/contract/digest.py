@@ -13,7 +13,9 @@ Integrity, not authenticity: whoever can write the file can also recompute the d
 catches damage (a bad copy, a flipped bit, a truncated download) and hand edits, and binds
 the siblings of a model to its step file (each names the step file's whole-file sha256).
 
-A file written before edgeseq recorded digests has none: it reads, with a note.
+A file written before edgeseq recorded digests has none: it reads, with a note. A set's
+MANIFEST.json carries one the same way (``manifest_sha256``, over its own text), so that its
+figures and texts are covered as well as the files it lists.
 """
 from __future__ import annotations
 
@@ -23,40 +25,44 @@ import re
 from edgeseq.errors import IntegrityError
 
 KEY = "file_sha256"
+MANIFEST_KEY = "manifest_sha256"
 PLACEHOLDER = "0" * 64
-_STORED = re.compile(rb'"file_sha256": "([0-9a-f]{64})"')
 
 
-def _marker(digest: str) -> bytes:
-    return f'"{KEY}": "{digest}"'.encode("ascii")
+def _stored(key: str) -> re.Pattern:
+    return re.compile(b'"' + key.encode("ascii") + rb'": "([0-9a-f]{64})"')
+
+
+def _marker(digest: str, key: str = KEY) -> bytes:
+    return f'"{key}": "{digest}"'.encode("ascii")
 
 
 def bytes_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def seal(data: bytes) -> bytes:
+def seal(data: bytes, key: str = KEY) -> bytes:
     """The serialized model ``data`` (whose metadata holds the placeholder digest) with its
     digest filled in. Export calls this on the final bytes, just before they are written."""
-    placeholder = _marker(PLACEHOLDER)
+    placeholder = _marker(PLACEHOLDER, key)
     if data.count(placeholder) != 1:
         raise ValueError(f"the model bytes hold the digest placeholder {data.count(placeholder)} times, not once")
-    return data.replace(placeholder, _marker(bytes_sha256(data)))
+    return data.replace(placeholder, _marker(bytes_sha256(data), key))
 
 
-def stored_digest(data: bytes, where: str) -> str | None:
+def stored_digest(data: bytes, where: str, key: str = KEY) -> str | None:
     """The digest a file's bytes carry, None if it has none (written before digests)."""
-    found = _STORED.findall(data)
+    found = _stored(key).findall(data)
     if len(found) > 1:
         raise IntegrityError(f"{where}: the file holds {len(found)} digests, not one; it was not written by "
                              "edgeseq export")
     return found[0].decode("ascii") if found else None
 
 
-def check_digest(data: bytes, where: str) -> str | None:
+def check_digest(data: bytes, where: str, key: str = KEY) -> str | None:
     """Refuse bytes that do not match the digest they carry; the digest (None: none stored)."""
-    digest = stored_digest(data, where)
-    if digest is not None and bytes_sha256(data.replace(_marker(digest), _marker(PLACEHOLDER))) != digest:
-        raise IntegrityError(f"{where}: its bytes do not match its digest ({KEY}): the file is damaged or was "
+    digest = stored_digest(data, where, key)
+    if digest is not None and bytes_sha256(data.replace(_marker(digest, key), _marker(PLACEHOLDER, key))) != digest:
+        raise IntegrityError(f"{where}: its bytes do not match its digest ({key}): the file is damaged or was "
                              "edited after export; export it again")
     return digest

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeseq.contract.schema import MAX_FEATURES, MAX_HORIZON, MAX_WINDOW, Int, Kind, Names, Text, load_document
+from edgeseq.contract.schema import MAX_FEATURES, MAX_HORIZON, MAX_WINDOW, Int, Kind, Names, Text
+from edgeseq.contract.reading import read_json_file
 from edgeseq.errors import InputError, ModelFileError
 
 MODEL_FILE = "model.keras"
@@ -40,9 +41,9 @@ def read_run_config(path: str | Path) -> dict:
         raise InputError(f"{path}: not a run folder, {', '.join(missing)} missing")
     where = str(path / CONFIG_FILE)
     try:
-        config = load_document((path / CONFIG_FILE).read_text(encoding="utf-8"), where)
-    except (ModelFileError, UnicodeDecodeError, OSError):
-        raise InputError(f"{where} is not valid JSON; train the run again") from None
+        config = read_json_file(path / CONFIG_FILE)
+    except InputError as e:
+        raise InputError(f"{e}; train the run again") from None
     if not isinstance(config, dict) or "task" not in config:
         raise InputError(f"{where} has no task; train the run again")
     fields = _FIELDS.get(config["task"]) if isinstance(config["task"], str) else None

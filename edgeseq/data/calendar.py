@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+from edgeseq.errors import InputError
+
 DAY = 86400  # seconds
 #: the most frequency steps one row may skip in a regular series (holidays, a missing week)
 MAX_GAP = 7
@@ -118,14 +120,24 @@ def next_dates(dates: Sequence[str] | None, count: int, frequency: str | None = 
     (default: the one found from the dates). None when there are no dates to step from."""
     if not dates:
         return None
-    moments = [parse_moment(d) for d in dates[-60:]]
+    last = datetime.fromisoformat(dates[-1])
+    offset = last.utcoffset() or timedelta(0)  # stepped in the last date's local time, printed with its offset
+    moments = [parse_moment(d) + offset for d in dates[-60:]]
     frequency = frequency or infer_frequency(moments)
     if frequency is None:
         return None
-    as_text = (lambda m: m.date().isoformat()) if len(dates[-1]) == 10 else (lambda m: m.isoformat())
+    zone = timezone(offset) if last.tzinfo is not None else None
+    as_text = ((lambda m: m.date().isoformat()) if len(dates[-1]) == 10
+               else (lambda m: m.replace(tzinfo=zone).isoformat()))
     out, moment = [], moments[-1]
     while len(out) < count:
-        moment = step(moment, frequency)
+        try:
+            moment = step(moment, frequency)
+        except (OverflowError, ValueError) as e:
+            if isinstance(e, ValueError) and "out of range" not in str(e):
+                raise
+            raise InputError(f"the last date, {dates[-1]}, leaves no room for the {count} date(s) after it "
+                             "(dates end at 9999-12-31)") from None
         out.append(as_text(moment))
     return out
 

@@ -76,7 +76,9 @@ def readable(values: np.ndarray, mode: str) -> np.ndarray:
     """bool [n]: which values ``mode`` reads (log: positive, log1p: 0 or more, diff: any finite)."""
     values = np.asarray(values, np.float64)
     ok = np.isfinite(values)
-    return ok & (values > 0) if mode == "log" else ok & (values >= 0) if mode == "log1p" else ok
+    if mode == "log":  # positive also in the graph's float32: 1e-300 is 0 there
+        return ok & (values > 0) & (values.astype(np.float32) > 0)
+    return ok & (values >= 0) if mode == "log1p" else ok
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,13 @@ class ScaleFree:
             bad = np.flatnonzero(~readable(values[:, i], mode))
             if bad.size:
                 row = int(bad[0])
+                value = float(values[row, i])
                 reads = {"log": "as log ratios", "log1p": "as changes of log(1 + value)"}.get(mode, "as differences")
-                raise InputError(f"{source} {row_name(row)}, column '{name}': {values[row, i]:g} is not "
-                                 f"{READABLE[mode]}, and the model reads '{name}' {reads} (it was "
-                                 f"{READABLE[mode]} in training); fix the value, or forecast from rows "
-                                 "before it")
+                what = (f"{value:g} is 0 in the model's 32-bit floats" if mode == "log" and value > 0
+                        else f"{value:g} is not {READABLE[mode]}")
+                raise InputError(f"{source} {row_name(row)}, column '{name}': {what}, and the model reads "
+                                 f"'{name}' {reads} (it was {READABLE[mode]} in training); fix the value, or "
+                                 "forecast from rows before it")
 
     def describe(self) -> str:
         """'Close log (typical change 0.0123), Volume log1p (...)': train's summary line."""

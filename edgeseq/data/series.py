@@ -27,7 +27,7 @@ from edgeseq.choices import DATE_FORMATS, TARGET_MODES, check_choice, missing_ch
 from edgeseq.data import csv_table
 from edgeseq.data.calendar import describe, infer_frequency
 from edgeseq.data.dates import parse_moment
-from edgeseq.data.reading import read_utf8
+from edgeseq.data.user_files import read_utf8
 from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.errors import InputError
 

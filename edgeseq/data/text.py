@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseq.choices import check_choice
-from edgeseq.data.reading import read_utf8
+from edgeseq.data.user_files import read_utf8
 from edgeseq.data.samples import SAMPLES
 from edgeseq.errors import InputError
 

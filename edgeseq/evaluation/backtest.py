@@ -18,6 +18,7 @@ import numpy as np
 
 from edgeseq.contract.meta import Baselines
 from edgeseq.data.series import Series
+from edgeseq.contract.memory import require_memory
 from edgeseq.errors import InputError
 from edgeseq.evaluation.baselines import check_season, naive_forecasts
 from edgeseq.evaluation.forecast_metrics import evaluate, format_steps, format_table, json_ready
@@ -159,6 +160,15 @@ def backtest(predictor: Predictor, rows: Any, first_row: int = 0, season: int | 
     check_season(season)
     frame = predictor.frame(rows)
     target_row = forecast_rows(len(frame.values), predictor.window, predictor.horizon, first_row, frame.source)
+    # every window is cut at once: its row indices (int64), float64 values and float32 copy
+    require_memory(len(target_row) * predictor.window * (8 + 12 * frame.values.shape[1]),
+                   f"{frame.source}: {len(target_row):,} forecasts over windows of {predictor.window:,} rows"
+                   + (f" of {predictor.name}" if getattr(predictor, "name", None) else ""),
+                   "backtest fewer rows (--from a later date, or a shorter file)")
+    if season is not None and season > target_row[0]:
+        raise InputError(f"--season {season}: the seasonal naive forecast needs the value one season before "
+                         f"each scored forecast, and the first one (data row {target_row[0] + 1}) has "
+                         f"{target_row[0]} rows before it; give --season {target_row[0]} or less")
     target_row, skipped = scored_rows(frame, target_row, predictor.window, predictor.horizon,
                                       predictor.readable(frame))
     out = predictor.predict_rows(frame, target_row)

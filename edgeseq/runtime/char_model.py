@@ -23,7 +23,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edgeseq.contract import CharMeta, ModelFiles
+from edgeseq.contract import METADATA_KEY, CharMeta, ModelFiles
+from edgeseq.contract.meta import read_document
+from edgeseq.contract.model_props import metadata_text
+from edgeseq.contract.schema import load_document
 from edgeseq.contract.siblings import int8_made_from
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.data.text import Vocabulary
@@ -77,16 +80,27 @@ class GenerationGraph:
         meta = model.description
         if not isinstance(meta, CharMeta) or meta.generation is None or meta.generation.of_sha256 != step_sha256:
             return None, f"{path.name} was not made from this {step_path.name} (re-export the model)"
-        return cls(model.session, meta, path, meta.vocab_size), ""
+        step = step_description(step_path)
+        if step is not None and meta.step_meta() != step.step_meta():
+            differ = next((name for name in ("vocabulary", "window", "cell", "layers", "hidden", "state", "context")
+                           if getattr(meta, name, None) != getattr(step, name, None)), "description")
+            return None, (f"{path.name} is not a usable generation graph (its {differ} differs from "
+                          f"{step_path.name}'s)")
+        graph = cls(model.session, meta, path, meta.vocab_size)
+        try:  # the step graph's check, held to this graph: the last id of its vocabulary must be one it reads
+            graph.outputs(np.array([[meta.vocab_size - 1]], np.int32),
+                      np.zeros((1, 1, meta.state.rows, meta.state.hidden), np.float32), 0, 0,
+                      np.zeros((1, 1), np.float32), 0.0, 0)
+        except ModelFileError:
+            return None, (f"{path.name} is not a usable generation graph (it cannot read character id "
+                          f"{meta.vocab_size - 1}, the last of its vocabulary of {meta.vocab_size})")
+        return graph, ""
 
     def run(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
             uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         """One call: read ``ids``, then generate ``len(uniforms)`` tokens per row (see the
-        inputs and outputs in the file's metadata)."""
-        tokens, new_state = self.session.run(["tokens", "new_state"], {
-            "ids": ids, "state": state, "window": np.array(window, np.int64),
-            "position": np.array(position, np.int64), "uniforms": uniforms,
-            "temperature": np.array(temperature, np.float32), "top_k": np.array(top_k, np.int64)})
+        inputs and outputs in the file's metadata); the tokens checked."""
+        tokens, new_state = self.outputs(ids, state, window, position, uniforms, temperature, top_k)
         if tokens.shape != (ids.shape[0], uniforms.shape[0]) or new_state.shape != state.shape:
             raise ModelFileError(f"{self.path}: the generation graph returned tokens {list(tokens.shape)} and a "
                                  f"state {list(new_state.shape)} for {ids.shape[0]} rows of {uniforms.shape[0]}")
@@ -95,6 +109,33 @@ class GenerationGraph:
             raise ModelFileError(f"{self.path}: the generation graph produced character id {bad}, outside the "
                                  f"vocabulary of {self.vocab_size}; export the model again")
         return tokens, new_state
+
+    def outputs(self, ids: np.ndarray, state: np.ndarray, window: int, position: int,
+                uniforms: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's tokens and new state as it gives them; its failure is one line."""
+        try:
+            tokens, new_state = self.session.run(["tokens", "new_state"], {
+                "ids": ids, "state": state, "window": np.array(window, np.int64),
+                "position": np.array(position, np.int64), "uniforms": uniforms,
+                "temperature": np.array(temperature, np.float32), "top_k": np.array(top_k, np.int64)})
+        except Exception as e:  # onnxruntime's own error types: a graph that fails on its own inputs
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ModelFileError(f"{self.path}: the generation graph failed ({printable(first[-160:])}); "
+                                 "export the model again") from None
+        return tokens, new_state
+
+
+def step_description(step_path: Path) -> CharMeta | None:
+    """The description the step file ``step_path`` carries, read from its bytes without opening
+    a session on it (the generation graph's copy must be this very description: a step
+    graph's own is held to its graph when its session opens). None when it has none that
+    reads: opening the step file then says why."""
+    text = metadata_text(read_model_bytes(step_path), METADATA_KEY)
+    try:
+        description = read_document(load_document(text, str(step_path)), str(step_path))
+    except ModelFileError:
+        return None
+    return description if isinstance(description, CharMeta) else None
 
 
 class CharModel:

@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseq.choices import check_choice, check_range
+from edgeseq.contract.memory import require_memory
 from edgeseq.contract.meta import CONTEXTS
 from edgeseq.errors import InputError, ParameterError
 from edgeseq.runtime.char_model import CharModel
@@ -64,6 +65,9 @@ from edgeseq.runtime.sampling import Sampler
 
 #: How many characters a request generates when not told (``edgeseq run char --length``'s default too).
 DEFAULT_LENGTH = 100
+#: copies of a generation graph's window of states a request holds at its peak (given, returned
+#: and the graph's own), measured on window-context requests
+STATE_COPIES = 9
 
 
 class CharGenerator:
@@ -126,7 +130,20 @@ class CharGenerator:
             raise ParameterError("prompt", " must have at least one character")
         _check_length(length)
         rows = [self.vocab.encode(p) for p in prompts]
+        self.check_memory(len(rows))
         return Request(self, rows, length, sampler, batch=not isinstance(prompt, str))
+
+    def check_memory(self, rows: int) -> None:
+        """Refuse a request whose state cannot fit: in the window context a generation graph
+        keeps one state per window slot for every row (rows x W x S x H floats, held about
+        STATE_COPIES times: given, returned and inside the graph), and any path reads rows x W
+        ids to logits of the vocabulary's width."""
+        graph, window = self.model.graph, self.window
+        rows_of_state = self.model.state_shape[0] * self.model.state_shape[1]
+        slots = window if self.context == "window" and graph is not None and not graph.rereads_window else 1
+        need = 4 * rows * (STATE_COPIES * slots * rows_of_state + window * (len(self.vocab) + rows_of_state))
+        require_memory(need, f"{rows} prompt(s) at the context window of {window:,} of {self.model.path.name}",
+                       "give fewer prompts per call (or --context stateful)")
 
     def stream(self, prompt: str, length: int = DEFAULT_LENGTH, *, temperature: float | None = None,
                top_k: int | None = None, seed: int | None = None) -> Iterator[str]:

@@ -30,14 +30,17 @@ from edgeseq.contract import METADATA_KEY, PRECISIONS, CharMeta, ModelFiles, Ser
 from edgeseq.contract.siblings import int8_made_from
 from edgeseq.contract.card import AUTHOR_KEY, LICENSE_KEY
 from edgeseq.contract.meta import read_document
-from edgeseq.contract.digest import bytes_sha256, check_digest
+from edgeseq.contract.reading import read_file_bytes
+from edgeseq.contract.digest import KEY as DIGEST_KEY, bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
-from edgeseq.contract.schema import load_document
+from edgeseq.contract.model_props import check_metadata_sizes
+from edgeseq.contract.schema import MAX_META_CHARS, load_document
 from edgeseq.display import printable
-from edgeseq.errors import EdgeseqError, InputError, ModelFileError, ParameterError
+from edgeseq.errors import EdgeseqError, InputError, IntegrityError, ModelFileError, ParameterError
 from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
+MAX_MODEL_BYTES = (2 << 30) - 1
 
 
 @dataclass
@@ -94,7 +97,7 @@ def session_options(threads: int, optimize: bool = True) -> ort.SessionOptions:
     options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
                                         else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     options.add_session_config_entry("session.disable_quant_qdq", "1")
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: an error reaches the user as edgeseq's one line, not as ORT's log
     return options
 
 
@@ -102,12 +105,12 @@ def read_model_bytes(path: Path) -> bytes:
     """A model file's bytes, or one line saying why they cannot be read."""
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder; pass the .onnx file (an exported model), not a folder")
-    if not path.is_file():
+    if not path.exists():
         raise ModelFileError(f"{path}: no such model file")
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read it: {e.strerror or e}") from None
+    try:  # a regular file of at most 2 GiB, the largest ONNX file protobuf reads
+        return read_file_bytes(path, MAX_MODEL_BYTES, "model file")
+    except InputError as e:
+        raise ModelFileError(str(e)) from None
 
 
 def io_of(session: ort.InferenceSession) -> tuple[dict, dict]:
@@ -121,6 +124,9 @@ def load_model(path: Path, data: bytes, threads: int = 1, optimize: bool = True)
     ``session_options``)."""
     where = str(path)
     digest = check_digest(data, where)
+    too_large = check_metadata_sizes(data, MAX_META_CHARS)  # before onnxruntime copies every entry out
+    if too_large:
+        raise ModelFileError(f"{path}: {too_large}")
     options = session_options(threads, optimize)
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
@@ -138,6 +144,10 @@ def load_model(path: Path, data: bytes, threads: int = 1, optimize: bool = True)
     check_graph_io(description, *io_of(session), where)
     if isinstance(description, SeriesMeta):
         probe_horizon(session, description, where)
+    if digest is None and description.edgeseq_version == edgeseq.__version__:
+        raise IntegrityError(f"{path}: it carries no digest ({DIGEST_KEY}), which edgeseq "
+                             f"{edgeseq.__version__} writes into every file it exports: the file is damaged or was "
+                             "edited after export; export it again")
     if digest is None:
         logger.warning(f"note: {printable(path.name)} carries no digest (exported before edgeseq recorded "
                        "them), so damage to it cannot be detected; export it again")
@@ -177,7 +187,7 @@ def int8_beside(path: Path, precision: str | None) -> tuple[Path, tuple[str, str
     name as made from, (name, sha256) (None: nothing to check).
 
     None: ``path`` itself, in the precision it was made in (NAME.int8.onnx runs in int8: the
-    file was named). fp32: ``path`` itself, but not one named NAME.int8.onnx (one line says to
+    file was named; it must be made from the NAME.onnx beside it, when there is one). fp32: ``path`` itself, but not one named NAME.int8.onnx (one line says to
     pass NAME.onnx). int8: NAME.int8.onnx beside ``path`` (or ``path`` itself when it is one),
     or one line saying how to make it."""
     if precision is not None:
@@ -186,6 +196,8 @@ def int8_beside(path: Path, precision: str | None) -> tuple[Path, tuple[str, str
     named_int8 = fp32 is not None
     if precision == "fp32" and named_int8:
         raise InputError(f"{path.name} is an int8 file; pass {fp32} for fp32 (or --precision int8)")
+    if named_int8 and fp32.is_file():  # named directly: it must still be made from the NAME.onnx beside it
+        return path, (fp32.name, bytes_sha256(read_model_bytes(fp32)))
     if precision in (None, "fp32") or named_int8:
         return path, None
     int8 = ModelFiles(path).int8

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseq.choices import SEED_MAX, check_positive_number, check_range
+from edgeseq.choices import MIN_TEMPERATURE, SEED_MAX, check_positive_number, check_range
 from edgeseq.errors import ParameterError
 
 
@@ -25,6 +25,9 @@ class Sampler:
     def __init__(self, temperature: float = 0.0, top_k: int = 0,
                  seed: int | np.random.Generator | Sampler | None = None):
         check_positive_number("temperature", temperature, zero="greedy")
+        if 0 < temperature < MIN_TEMPERATURE:
+            raise ParameterError("temperature", f" must be 0 (greedy) or at least {MIN_TEMPERATURE:g} (below it "
+                                 f"float32 sampling is greedy or overflows), got {temperature:g}")
         if top_k < 0:
             raise ParameterError("top_k", f" must be 0 (off) or positive, got {top_k}")
         if isinstance(seed, int):  # a Generator or a Sampler brings its own stream

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeseq.contract.memory import require_memory
 from edgeseq.data.calendar import next_dates
 from edgeseq.data.scale_free import ScaleFree, on_exact_last, raw_windows
 from edgeseq.data.scaler import MinMaxScaler
@@ -183,15 +184,36 @@ class SeriesModel:
         """The forecasts made from the ``window`` rows before each of ``target_row``, price units
         (the predictor ``evaluation.backtest`` scores); ``frame`` as ``frame()`` returns it."""
         values = frame.values
+        # every window is cut at once: its row indices (int64), float64 values and float32 copy
+        require_memory(len(target_row) * self.window * (8 + 12 * len(self.features)),
+                       f"{frame.source}: {len(target_row):,} forecasts over windows of {self.window:,} rows of "
+                       f"{self.name}", "backtest fewer rows (--from a later date, or a shorter file)")
         x = self.graph_inputs(values, target_row)
         if self._transform is None:
-            return Predictions(self._scaler.inverse_transform_column(self.run_graph(x), frame.target_index))
-        names = ["y", "lower", "upper"]
-        parts = [self.model.session.run(names, {self._input: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
-        last = values[np.asarray(target_row) - 1, frame.target_index]
-        y, lower, upper = (on_exact_last(np.concatenate([p[k] for p in parts]) if parts
-                                         else np.zeros((0, self.horizon)), last) for k in range(3))
-        return Predictions(y, lower, upper, self.interval_level)
+            out = Predictions(self._scaler.inverse_transform_column(self.run_graph(x), frame.target_index))
+        else:
+            names = ["y", "lower", "upper"]
+            parts = [self.model.session.run(names, {self._input: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
+            last = values[np.asarray(target_row) - 1, frame.target_index]
+            y, lower, upper = (on_exact_last(np.concatenate([p[k] for p in parts]) if parts
+                                             else np.zeros((0, self.horizon)), last) for k in range(3))
+            out = Predictions(y, lower, upper, self.interval_level)
+        self._require_finite(out, frame, target_row)
+        return out
+
+    def _require_finite(self, out: Predictions, frame: Series, target_row: np.ndarray) -> None:
+        """One line naming the rows of the first forecast that is not a finite number (a value
+        the graph's float32 cannot carry through), instead of printing NaN or infinity."""
+        named = {"forecast": out.y, "interval's lower bound": out.lower, "interval's upper bound": out.upper}
+        for what, values in named.items():
+            if values is None:
+                continue
+            bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
+            if bad.size:
+                row = int(np.asarray(target_row)[bad[0]])
+                raise InputError(f"{frame.source} {frame.row_name(row - self.window)} to {frame.row_name(row - 1)}: "
+                                 f"the {what} made from these rows is not a finite number in the model's 32-bit "
+                                 "floats; check their values (too large or too close to 0 for the model)")
 
     def predict(self, rows: Series | np.ndarray | Sequence) -> np.ndarray:
         """The next ``horizon`` target values after the last row, in price units, shape [horizon]."""
@@ -214,7 +236,10 @@ class SeriesModel:
         frame = self.frame(rows)
         out = self._next(frame)
         n = len(frame.values)
-        labels = next_dates(frame.dates, self.horizon, frame.frequency or self.model.description.frequency)
+        try:
+            labels = next_dates(frame.dates, self.horizon, frame.frequency or self.model.description.frequency)
+        except InputError as e:
+            raise InputError(f"{frame.source} {frame.row_name(n - 1)}: {e}") from None
         last_label = frame.dates[-1] if frame.dates else f"row {n}"
         interval = (out.lower[0], out.upper[0], out.level) if out.lower is not None else (None, None, None)
         return Forecast(self.target, last_label, float(frame.target_values[-1]),

@@ -5,12 +5,12 @@ For each file: the ONNX checker (when the onnx package is there; the runner does
 it), its own digest (edgeseq.contract.digest), its metadata read through the contract, the
 metadata held to the graph's inputs and outputs, and for a sibling (fixed, generation, ...)
 that it names the very step file beside it. For a folder with a MANIFEST.json, also every
-listed file's sha256 and size, and no .onnx file left out of it. Leftovers of an
+listed file's sha256 and size, the manifest's own digest over its figures and texts, and no
+.onnx file left out of it. Leftovers of an
 interrupted write beside the files fail too (the next write finishes or removes them).
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +21,13 @@ import onnxruntime as ort
 from edgeseq.contract import METADATA_KEY, ModelFiles
 from edgeseq.contract.siblings import int8_made_from, sibling_ending
 from edgeseq.contract.meta import read_document
-from edgeseq.contract.digest import bytes_sha256, check_digest
+from edgeseq.contract.digest import MANIFEST_KEY, bytes_sha256, check_digest
+from edgeseq.contract.reading import MAX_JSON_BYTES, Fields, parse_json, read_file_bytes
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.meta import CharMeta, SeriesMeta
 from edgeseq.contract.schema import load_document
 from edgeseq.errors import EdgeseqError, InputError
-from edgeseq.runtime.model_file import io_of, probe_horizon, read_model_bytes, session_options
+from edgeseq.runtime.model_file import MAX_MODEL_BYTES, io_of, probe_horizon, read_model_bytes, session_options
 
 MANIFEST = "MANIFEST.json"
 _LEFTOVER = re.compile(r"^\..+\.\d+\.[0-9a-f]+\.(tmp|set|old)(-kept)?$")
@@ -75,22 +76,45 @@ def verify_folder(folder: Path, checker) -> list[Check]:
 
 
 def _manifest(folder: Path, manifest: Path) -> tuple[list[Check], set]:
+    """The manifest's own digest (its figures and texts), then every listed file's sha256 and size."""
     try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-        entries = {str(name): (str(e["sha256"]), int(e["bytes"])) for name, e in entries.items()}
-    except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
-        return [Check("FAIL", MANIFEST, "readable", f"{type(e).__name__}")], set()
-    checks = []
+        data = read_file_bytes(manifest, MAX_JSON_BYTES, "JSON file")
+        fields = Fields(parse_json(data, MANIFEST), MANIFEST)
+        files = fields.object("files")
+        entries = {}
+        for name in files.doc:
+            entry = files.object(name)
+            sha = entry.get("sha256", lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
+                            "64 hexadecimal digits")
+            entries[name] = (sha, entry.int("bytes", 0, MAX_MODEL_BYTES))
+    except EdgeseqError as e:
+        return [Check("FAIL", MANIFEST, "readable", _detail(e, manifest).removeprefix(f"{MANIFEST}: "))], set()
+    try:
+        own = check_digest(data, MANIFEST, MANIFEST_KEY)
+        checks = [Check("ok" if own else "FAIL", MANIFEST, "digest",
+                        "matches its text" if own else f"none found ({MANIFEST_KEY}): its figures and texts are "
+                                                       "not covered, only the files' sha256 and sizes")]
+    except EdgeseqError as e:
+        checks = [Check("FAIL", MANIFEST, "digest", _detail(e, manifest).removeprefix(f"{MANIFEST}: "))]
     for name, (sha, size) in sorted(entries.items()):
         file = folder / name
-        if "/" in name or not file.is_file():
+        if not _plain_name(name) or not file.is_file():
             checks.append(Check("FAIL", name, "manifest sha256", "the file is missing"))
             continue
-        data = file.read_bytes()
+        try:
+            data = read_file_bytes(file, MAX_MODEL_BYTES, "listed file")
+        except EdgeseqError as e:
+            checks.append(Check("FAIL", name, "manifest sha256", _detail(e, file)))
+            continue
         ok = bytes_sha256(data) == sha and len(data) == size
         checks.append(Check("ok" if ok else "FAIL", name, "manifest sha256 and size",
                             "" if ok else "the file is not the one the manifest lists"))
     return checks, set(entries)
+
+
+def _plain_name(name: str) -> bool:
+    """A file name in the folder itself: no path, not the folder or its parent."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
 def verify_file(file: Path, checker) -> list[Check]:
@@ -138,11 +162,11 @@ def _pairing(file: Path, meta: CharMeta | SeriesMeta) -> list[Check]:
                                                                  "siblings); export it again")]
     checks = []
     for ref in meta.file_refs:
-        partner = file.with_name(ref.of)
-        if "/" in ref.of or partner == file or not partner.is_file():
+        partner = file.with_name(ref.of) if _plain_name(ref.of) else None
+        if partner is None or partner == file or not partner.is_file():
             checks.append(Check("FAIL", file.name, f"made from {ref.of}", "no such file beside it"))
             continue
-        ok = bytes_sha256(partner.read_bytes()) == ref.of_sha256
+        ok = bytes_sha256(read_model_bytes(partner)) == ref.of_sha256
         checks.append(Check("ok" if ok else "FAIL", file.name, f"made from {ref.of}",
                             "its sha256 matches" if ok else f"{ref.of} is another file now (a stale sibling)"))
     return checks

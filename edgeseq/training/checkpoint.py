@@ -22,6 +22,7 @@ data order needs no saving: an epoch's order is a function of (seed, epoch).
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,11 @@ import numpy as np
 from edgeseq.atomic import new_folder, refuse_link
 from edgeseq.atomic.steps import remove
 from edgeseq.errors import InputError
-from edgeseq.training.launch import checkpoint_folder
+from edgeseq.training.launch import CHECKPOINT_FORMAT, checkpoint_epochs, checkpoint_folder, read_checkpoint_state
 from edgeseq.training.epochs import Progress
 from edgeseq.training.spikes import Snapshot
 
-FORMAT = 1
+FORMAT = CHECKPOINT_FORMAT
 
 
 class Checkpoints:
@@ -48,9 +49,7 @@ class Checkpoints:
 
     def epochs(self) -> list[Path]:
         refuse_link(self.folder)
-        if not self.folder.is_dir():
-            return []
-        return sorted(p for p in self.folder.glob("epoch-*") if (p / "state.json").exists())
+        return checkpoint_epochs(self.folder)
 
     def latest(self) -> Path | None:
         found = self.epochs()
@@ -104,21 +103,20 @@ class Checkpoints:
         latest = self.latest()
         if latest is None:
             raise InputError(f"nothing to resume: no checkpoint in {self.folder}")
-        try:
-            state = json.loads((latest / "state.json").read_text())
-            weights = _arrays(latest / "weights.npz")
-            best = _arrays(latest / "best.npz") if (latest / "best.npz").exists() else weights
-            moments = _arrays(latest / "optimizer.npz")
-            good = state.get("good")
-            if good is not None:
-                good = Snapshot(good["epoch"], good["steps"], good["loss"], _arrays(latest / "good.npz"),
-                                _arrays(latest / "good-optimizer.npz"))
-        except (OSError, ValueError, KeyError) as e:
-            raise InputError(f"{latest}: unreadable checkpoint ({e}); start again with --force") from None
-        self.check_options(state.get("options", {}))
-        model.set_weights(weights)
-        if len(moments) != len(optimizer.variables):
-            raise InputError(f"{latest}: the optimizer state does not fit this model; start again with --force")
+        state = read_checkpoint_state(latest)
+        self.check_options(state["options"])
+        weight_shapes = [w.shape for w in model.get_weights()]
+        moment_shapes = [tuple(v.shape) for v in optimizer.variables]
+        weights = _arrays(latest / "weights.npz", weight_shapes, "the model's weights")
+        best = (_arrays(latest / "best.npz", weight_shapes, "the model's weights")
+                if (latest / "best.npz").exists() else weights)
+        moments = _arrays(latest / "optimizer.npz", moment_shapes, "the optimizer's variables")
+        good = state.get("good")
+        if good is not None:
+            good = Snapshot(good["epoch"], good["steps"], good["loss"],
+                            _arrays(latest / "good.npz", weight_shapes, "the model's weights"),
+                            _arrays(latest / "good-optimizer.npz", moment_shapes, "the optimizer's variables"))
+        model.set_weights(weights)  # every file read and every shape checked: only now is anything restored
         for variable, value in zip(optimizer.variables, moments):
             variable.assign(value)
         return Progress(state["epoch"], state["history"], state["best_epoch"], best, state["steps"],
@@ -133,9 +131,25 @@ class Checkpoints:
                                  f"{_shown(now)} now; give the interrupted run's options, or --force to start again")
 
 
-def _arrays(path: Path) -> list[np.ndarray]:
-    with np.load(path) as f:
-        return [f[f"arr_{i}"] for i in range(len(f.files))]
+def _arrays(path: Path, shapes: list[tuple], what: str) -> list[np.ndarray]:
+    """The arrays of a checkpoint's .npz file, held to ``shapes`` (those of ``what`` in the model
+    now), or one line naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if sorted(f.files) != sorted(f"arr_{i}" for i in range(len(f.files))):
+                raise ValueError("not a checkpoint's arrays")
+            arrays = [f[f"arr_{i}"] for i in range(len(f.files))]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        detail = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
+        raise InputError(f"{path}: unreadable checkpoint file ({detail}); start again with --force") from None
+    if len(arrays) != len(shapes):
+        raise InputError(f"{path} holds {len(arrays)} arrays, but {what} are {len(shapes)}; "
+                         "start again with --force")
+    for i, (array, shape) in enumerate(zip(arrays, shapes)):
+        if tuple(array.shape) != tuple(shape) or not np.issubdtype(array.dtype, np.number):
+            raise InputError(f"{path}: array {i} is {array.dtype} {list(array.shape)}, but {what} need "
+                             f"{list(shape)} there; start again with --force")
+    return arrays
 
 
 def _shown(value) -> str:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from edgeseq.atomic import new_folder
+from edgeseq.contract.reading import read_json_file
 from edgeseq.contract.run_config import read_run_config, why_not_replace
 from edgeseq.errors import InputError
 
@@ -32,7 +33,9 @@ def load_run(path: str | Path):
     config = read_run_config(path)
     path = Path(path)
     metrics_file = path / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    metrics = read_json_file(metrics_file) if metrics_file.exists() else {}
+    if not isinstance(metrics, dict):
+        raise InputError(f"{metrics_file}: must be a JSON object, found {type(metrics).__name__}; train the run again")
     try:
         model = keras.models.load_model(path / "model.keras")
     except Exception as e:  # Keras raises several types for a truncated or foreign file

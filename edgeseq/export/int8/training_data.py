@@ -21,7 +21,11 @@ from edgeseq.contract.siblings import file_sha256
 from edgeseq.data.samples import SAMPLE_PREFIX, SAMPLES
 from edgeseq.data.char_data import CharData, line_data, stateful_data, window_data
 from edgeseq.data.text import read_text, sample_text, split_lines
+from edgeseq.display import shown
 from edgeseq.errors import EdgeseqError, InputError
+
+#: the most streams a stateful model records (its training batch)
+MAX_STREAMS = 2**31 - 1
 
 
 
@@ -56,6 +60,16 @@ def _existing(path: Path, root: Path | None, what: str) -> Path:
     return full
 
 
+def training_streams(training: dict) -> int:
+    """The streams a stateful model was trained on (its metadata's training.batch_size; 1 when
+    it records none), or one line naming the field."""
+    streams = training.get("batch_size") or 1
+    if not isinstance(streams, int) or isinstance(streams, bool) or not 1 <= streams <= MAX_STREAMS:
+        raise InputError(f"edgeseq metadata: 'training.batch_size' must be a whole number of streams from 1 to "
+                         f"{MAX_STREAMS}, got {shown(streams)}; export the model again")
+    return streams
+
+
 def char_training_data(training: dict, vocabulary: str, window: int, context: str, line_end: str | None,
                        root: Path | None = None) -> tuple[str, CharData]:
     """(the training text, cut the way training cut it): windows of the model's window at
@@ -71,7 +85,7 @@ def char_training_data(training: dict, vocabulary: str, window: int, context: st
         if line_end is not None:
             data = line_data(split_lines(text)[0])
         elif context == "stateful":
-            data = stateful_data(text, window, int(training.get("batch_size") or 1))
+            data = stateful_data(text, window, training_streams(training))
         else:
             data = window_data(text, window)
     except EdgeseqError as e:
