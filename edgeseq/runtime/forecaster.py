@@ -144,8 +144,9 @@ class Forecaster:
         return self.model.path.name
 
     def read_csv(self, path: str | Path, date: str | None = None, fill: str | None = None, *,
-                 drop_missing: bool = False, date_format: str | None = None) -> Series:
-        """Read a CSV's columns named like the model's features (any order, extra columns ignored).
+                 drop_missing: bool = False, date_format: str | None = None, text: str | None = None) -> Series:
+        """Read a CSV's columns named like the model's features (any order, extra columns ignored);
+        ``text``: the CSV's text itself, ``path`` only naming it.
 
         Missing values are treated as at training (filled forward, rows dropped, or refused)
         unless ``fill`` or ``drop_missing`` says otherwise.
@@ -156,7 +157,7 @@ class Forecaster:
         try:
             series = load_csv(path, features=self.features, target=self.target, date=date, fill=fill,
                               preferred_date=self.date_column, drop_missing=drop_missing,
-                              date_format=date_format, preferred_date_format=self.date_format)
+                              date_format=date_format, preferred_date_format=self.date_format, text=text)
         except InputError as e:
             message = str(e)
             for option in (" for --features;", " for --target;"):
