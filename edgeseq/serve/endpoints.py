@@ -33,6 +33,8 @@ class Sink:
         self.server, self.name, self.reader, self.writer = server, name, reader, writer
         self.stream, self.deadline = stream, deadline
         self.pieces: list[str] = []
+        self.pieces_sent = False
+        self.chars = 0  # delivered: a row ended by the loop may have made more in a round under way
         self.done = asyncio.get_running_loop().create_future()
 
     def deliver(self, row: Row, text: str) -> None:
@@ -42,10 +44,12 @@ class Sink:
         if self.reader.at_eof() or self.writer.transport.is_closing():
             self._drop(row, "client_gone")
             return
-        if text and row.chars == len(text) and row.first_char_seconds is not None:
+        if text and not self.pieces_sent and row.first_char_seconds is not None:
             metrics.observe("edgeseq_first_char_seconds", row.first_char_seconds)
+            self.pieces_sent = True
         if row.stop is None and time.perf_counter() > self.deadline:
             row.stop = "timeout"
+        self.chars += len(text)
         if text and self.stream:
             self.writer.write(json_line({"text": text}))
             if self.writer.transport.get_write_buffer_size() > self.server.limits.stream_buffer:
@@ -65,7 +69,7 @@ class Sink:
     def _end(self, row: Row) -> None:
         if row.stop in WHY:
             self.server.metrics.add("edgeseq_dropped_streams_total", model=self.name, reason=row.stop)
-        doc = finished(row)
+        doc = finished(row, self.chars)
         if self.stream:
             self.writer.write(json_line({"done": True, **doc}))
         else:
@@ -73,18 +77,19 @@ class Sink:
         self.done.set_result(doc)
 
 
-def finished(row: Row) -> dict:
-    """The stop reason and timing of an ended row, with the line ``edgeseq run char`` prints."""
+def finished(row: Row, chars: int) -> dict:
+    """The stop reason and timing of an ended row that delivered ``chars``, with the line
+    ``edgeseq run char`` prints."""
     seconds = row.seconds if row.seconds is not None else time.perf_counter() - row.created
     first = row.first_char_seconds
-    doc = {"stop": row.stop, "chars": row.chars, "seconds": round(seconds, 6),
+    doc = {"stop": row.stop, "chars": chars, "seconds": round(seconds, 6),
            "first_char_seconds": None if first is None else round(first, 6),
-           "chars_per_second": round(row.chars / seconds, 1) if seconds > 0 else None}
+           "chars_per_second": round(chars / seconds, 1) if seconds > 0 else None}
     if row.stop in WHY:
         doc["error"] = WHY[row.stop]
     ms = seconds * 1e3
     first_text = f"; first after {first * 1e3:.2f} ms" if first is not None else ""
-    doc["summary"] = f"{row.chars} chars in {ms:.1f} ms ({doc['chars_per_second'] or 0:,.0f} chars/s{first_text})"
+    doc["summary"] = f"{chars} chars in {ms:.1f} ms ({doc['chars_per_second'] or 0:,.0f} chars/s{first_text})"
     return doc
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from edgeseq.errors import ModelFileError
 from edgeseq.runtime.char_model import CharModel
 from edgeseq.runtime.forecaster import Forecaster
-from edgeseq.runtime.model_file import default_model_path, open_model
+from edgeseq.runtime.model_file import default_model_path, int8_sibling, open_model
 from edgeseq.runtime.verify_files import verify_path
 
 
@@ -45,7 +45,9 @@ def load_models(paths: list[Path], threads: int = 1, precision: str | None = Non
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             raise ModelFileError(f"{path} fails 'edgeseq verify': {failed[0]}{more}; nothing is served")
         opened = open_model(path, None, threads)
-        description = {**opened.meta, **({"provenance": opened.provenance} if opened.provenance else {})}
+        int8 = int8_sibling(opened)
+        description = {**opened.meta, **({"provenance": opened.provenance} if opened.provenance else {}),
+                       **({"int8_beside": int8} if int8 else {})}
         if opened.task == "char":
             model = CharModel(opened if precision is None else path, threads=threads, precision=precision)
             if model.graph is None:

@@ -130,7 +130,7 @@ class Server:
         if self.stopping:
             self._grace_over.set()
             return
-        self.stopping = True
+        self.stopping, self.stop_started = True, time.monotonic()
         logger.info("edgeseq serve: stopping: no new connections; live streams may finish")
         stop.set()
 
@@ -247,4 +247,4 @@ def serve(models: dict[str, Served], host: str, port: int, limits: Limits, grace
                     "Ctrl-C or SIGTERM stops it")
 
     asyncio.run(server.run(host, port, grace, ready))
-    logger.info("edgeseq serve: stopped")
+    logger.info(f"edgeseq serve: stopped {time.monotonic() - server.stop_started:.2f} s after the signal")

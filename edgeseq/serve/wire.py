@@ -97,7 +97,7 @@ def parse_head(raw: bytes) -> HttpRequest:
 def content_length(request: HttpRequest) -> int:
     """The body's length from the head (0 when there is none), refusing what this server does not read."""
     if "transfer-encoding" in request.headers:
-        raise HttpError(501, "Transfer-Encoding is not supported; send the body with a Content-Length", close=True)
+        raise HttpError(411, "Transfer-Encoding is not supported; send the body with a Content-Length", close=True)
     value = request.headers.get("content-length")
     if value is None:
         return 0
