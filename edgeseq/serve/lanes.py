@@ -6,8 +6,9 @@ graph takes one temperature and one top-k per call, so rows share a lane only wh
 context, temperature and top-k agree (every greedy row shares one); each row's column of
 uniforms comes from its own stream, so a seeded row draws what it would draw alone.
 
-A new row's prompt is read in a call of its own (``Row.first_call``: its first character),
-exactly as ``CharGenerator`` starts a request alone; then it joins a lane. Window context
+A new row's prompt is read in a call of its own (``first_calls``: its first character),
+exactly as ``CharGenerator`` starts a request alone, or together with the new rows whose
+key and prompt length it shares; then it joins a lane. Window context
 keeps W staggered slots whose phase is the graph's ``position``: a row that joins a lane
 at another position has its slots rolled to the lane's phase, which changes nothing it
 computes. An int8 window graph re-reads each row's last W ids instead (``rereads_window``),
@@ -44,20 +45,9 @@ class Row:
     def uniforms(self, n: int) -> np.ndarray:
         return np.zeros(n, np.float32) if self.sampler.greedy else self.sampler.uniforms(n)
 
-    def first_call(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Read the prompt and choose the first character, alone: (tokens [1, 1], the ids to
-        feed next, the state, the position after)."""
-        model, window = self.model, self.model.window
-        graph = model.graph
-        if self.context == "window":
-            ids = self.ids[-window:][None, :]
-            slots, width = (1 if graph.rereads_window else window), window
-        else:
-            ids, slots, width = self.ids[None, :], 1, 0
-        state = np.zeros((1, slots, *model.state_shape), np.float32)
-        tokens, state = graph.run(np.ascontiguousarray(ids, np.int32), state, width, 0, self.uniforms(1)[:, None],
-                                  self.sampler.temperature, self.sampler.top_k)
-        return tokens, next_ids(ids, tokens, self.rereads, window), state, ids.shape[1]
+    def prompt_ids(self) -> np.ndarray:
+        """What its first call reads: the prompt (window context: its last W characters)."""
+        return self.ids[-self.model.window:] if self.context == "window" else self.ids
 
     @property
     def rereads(self) -> bool:
@@ -88,6 +78,25 @@ def next_ids(ids: np.ndarray, tokens: np.ndarray, rereads: bool, window: int) ->
     return np.ascontiguousarray(tokens[:, -1:], np.int32)
 
 
+def first_calls(rows: list[Row]) -> list[tuple[Row, np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Read the prompts of rows that share a key and a prompt length in one call, and choose
+    each row's first character: (row, its token [1], the ids it feeds next [1, t], its state
+    [1, slots, S, H], its position after). Alone, each row makes the very call
+    ``CharGenerator`` makes for a request; together, the same per row (fp32)."""
+    first = rows[0]
+    model, window = first.model, first.model.window
+    ids = np.ascontiguousarray(np.stack([row.prompt_ids() for row in rows]), np.int32)
+    if first.context == "window":
+        slots, width = (1 if model.graph.rereads_window else window), window
+    else:
+        slots, width = 1, 0
+    state = np.zeros((len(rows), slots, *model.state_shape), np.float32)
+    uniforms = np.stack([row.uniforms(1) for row in rows], axis=1)
+    tokens, state = model.graph.run(ids, state, width, 0, uniforms, first.sampler.temperature, first.sampler.top_k)
+    after = next_ids(ids, tokens, first.rereads, window)
+    return [(row, tokens[i], after[i:i + 1], state[i:i + 1], ids.shape[1]) for i, row in enumerate(rows)]
+
+
 class Lane:
     """Rows that advance together, one generation-graph call per round."""
 
@@ -99,7 +108,7 @@ class Lane:
         self.position = 0
 
     def add(self, row: Row, ids: np.ndarray, state: np.ndarray, position: int) -> None:
-        """Take in a row after its first call (``Row.first_call``)."""
+        """Take in a row after its first call (``first_calls``)."""
         window = self.model.window
         if not self.rows:
             self.rows, self.ids, self.state, self.position = [row], ids, state, position

@@ -4,8 +4,9 @@ lane by one chunk in one generation-graph call.
 The rounds run on one worker thread (onnxruntime releases the interpreter lock, so the event
 loop keeps serving connections meanwhile); between two rounds, on the event loop, the text
 of the round is handed to each row's sink, new requests are admitted and the rows that
-ended or were cancelled are marked. Nothing the worker touches changes while it runs: the
-loop hands it the rows that join as an argument.
+ended or were cancelled are marked. The rows that join are read first (their first
+characters go out at once), then every lane advances. Nothing the worker touches changes
+while it runs: the loop hands it the rows that join as an argument.
 
 With ``batching=False`` every row keeps a lane of its own (one call per request per
 round): the bench's baseline, and how int8 is served (its activations are quantized per
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from edgeseq.log import logger
 from edgeseq.runtime.char_model import CharModel
-from edgeseq.serve.lanes import Lane, Row
+from edgeseq.serve.lanes import Lane, Row, first_calls
 from edgeseq.serve.metrics import Metrics
 
 
@@ -60,7 +61,9 @@ class CharScheduler:
                 joining.append(self.waiting.popleft())
             self.live += len(joining)
             try:
-                delivered = await loop.run_in_executor(self.worker, self._round, joining)
+                if joining:  # their first characters go out before the round's call
+                    self._deliver(await loop.run_in_executor(self.worker, self._admit, joining))
+                delivered = await loop.run_in_executor(self.worker, self._round)
             except Exception as e:  # noqa: BLE001 - a failing model must not stop the server
                 logger.error(f"edgeseq serve: {self.name}: generation failed: {type(e).__name__}: {e}")
                 delivered = [(row, "") for lane in self.lanes for row in lane.rows] + [(r, "") for r in joining]
@@ -71,26 +74,35 @@ class CharScheduler:
             self._deliver(delivered)
         self.worker.shutdown(wait=True)
 
-    def _round(self, joining: list[Row]) -> list[tuple[Row, str]]:
-        """On the worker: drop ended rows, read the new prompts, advance every lane by a chunk."""
+    def _admit(self, joining: list[Row]) -> list[tuple[Row, str]]:
+        """On the worker: read the new prompts (one call per key and prompt length; with
+        batching off, one per row) and put each row in its lane."""
+        out, groups = [], {}
+        for row in joining:
+            if row.stop is not None:  # ended while it waited (its client left)
+                out.append((row, ""))
+            elif self.batching and not row.rereads:
+                groups.setdefault((row.key, len(row.prompt_ids())), []).append(row)
+            else:
+                groups[id(row)] = [row]
+        for rows in groups.values():
+            self.metrics.observe("edgeseq_batch_rows", len(rows), model=self.name)
+            for row, token, ids, state, position in first_calls(rows):
+                out.append((row, row.take(token)))
+                if row.stop is None:
+                    self._lane_for(row).add(row, ids, state, position)
+        return out
+
+    def _round(self) -> list[tuple[Row, str]]:
+        """On the worker: drop the rows that ended, advance every lane by a chunk."""
         out = []
         for lane in self.lanes:
             lane.keep([row.stop is None for row in lane.rows])
         self.lanes = [lane for lane in self.lanes if lane.rows]
-        for row in joining:
-            if row.stop is not None:  # ended while it waited (its client left)
-                out.append((row, ""))
-                continue
-            tokens, ids, state, position = row.first_call()
-            self.metrics.observe("edgeseq_batch_rows", 1, model=self.name)
-            out.append((row, row.take(tokens[0])))
-            if row.stop is None:
-                self._lane_for(row).add(row, ids, state, position)
         for lane in self.lanes:
-            if lane.rows:
-                tokens = lane.advance(self.chunk)
-                self.metrics.observe("edgeseq_batch_rows", len(lane.rows), model=self.name)
-                out += [(row, row.take(ids)) for row, ids in zip(lane.rows, tokens) if row.stop is None]
+            tokens = lane.advance(self.chunk)
+            self.metrics.observe("edgeseq_batch_rows", len(lane.rows), model=self.name)
+            out += [(row, row.take(ids)) for row, ids in zip(lane.rows, tokens) if row.stop is None]
         return out
 
     def _lane_for(self, row: Row) -> Lane:
