@@ -88,6 +88,17 @@ def test_a_forecast_is_what_run_stock_json_prints(server):
     assert status == 200 and json.loads(data) == {"model": "stock", **expected}
 
 
+def test_the_python_client_of_the_docs_prints_the_stream(server):
+    page = (REPO / "docs" / "serve.md").read_text()
+    client = page.split("```python\n")[1].split("```")[0]
+    assert len(client.strip().splitlines()) <= 11  # the ten-line client (and its import line)
+    done = subprocess.run([sys.executable, "-c", client.replace(":8080/", f":{server.port}/")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text, last = done.stdout.rsplit("\n[", 1)
+    assert text == run_char("the sea", 200) and last.startswith("length] 200 chars in ")
+
+
 def test_models_health_and_metrics(server):
     status, _, data = server.request("GET", "/v1/models")
     models = json.loads(data)["models"]
@@ -357,3 +368,39 @@ def test_a_damaged_model_is_refused_before_the_port_is_bound(tmp_path):
     first_failure = [line for line in verify.stdout.splitlines() if line.startswith("FAIL")][0]
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith(f"edgeseq: error: {model} fails 'edgeseq verify': {first_failure}")
+
+
+@pytest.mark.slow
+def test_int8_requests_are_served_one_by_one_with_the_text_run_char_gives():
+    process = ServerProcess(str(EXPORTED / "ship.onnx"), "--precision", "int8")
+    try:
+        models = json.loads(process.request("GET", "/v1/models")[2])["models"]
+        assert [(m["name"], m["precision"], m["batching"]) for m in models] == [("ship", "int8", False)]
+        bodies = [{"prompt": p, "length": 120} for p in ("the sea", "if you", "ship", "wood")] * 2
+        with ThreadPoolExecutor(8) as pool:
+            texts = list(pool.map(lambda body: text_of(process.stream(**body)), bodies))
+        for body, text in zip(bodies, texts):
+            assert text == run_char(body["prompt"], 120, "--precision", "int8")
+    finally:
+        assert process.stop() == 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--chunk", "0"], "--chunk must be from 1 to 1024 characters, got 0"),
+    (["--grace", "-1"], "--grace must be 0 or more seconds, got -1.0"),
+    (["--max-streams", "0"], "--max-streams must be positive, got 0"),
+    (["--stream-buffer", "-5"], "--stream-buffer must be positive, got -5"),
+    (["--precision", "int4"], "unknown --precision 'int4'; choose one of: fp32, int8"),
+    (["no_such_model.onnx"], "no_such_model.onnx: no such file or folder"),
+])
+def test_bad_options_are_one_line_before_anything_is_served(args, message):
+    result = cli("serve", *args, "--port", "0")
+    assert result.exit_code == 2 and result.stderr == f"edgeseq: error: {message}\n"
+
+
+def test_the_help_says_what_another_host_exposes():
+    result = cli("serve", "--help")
+    assert result.exit_code == 0
+    flat = " ".join(result.stdout.split())
+    assert "The default, 127.0.0.1, serves this machine only" in flat
+    assert "with no password" in flat
