@@ -283,17 +283,20 @@ def test_a_slow_reader_is_dropped_and_the_others_are_served():
 
 @pytest.mark.slow
 def test_a_full_server_answers_503_with_retry_after():
-    process = ServerProcess("--max-streams", "1", "--max-queue", "1", "--chunk", "1", "--stream-buffer", "4000000")
-    try:
-        long = {"prompt": "the sea", "length": 10000, "stream": True}
+    process = ServerProcess("--max-streams", "1", "--max-queue", "1", "--chunk", "1", "--stream-buffer", "4000000",
+                            "--max-length", "100000")
+    try:  # a stream of 100,000 one-character rounds outlasts the test by far
+        long = {"prompt": "the sea", "length": 100000, "stream": True}
         first, second = process.connection(), process.connection()
         first.request("POST", "/v1/generate", json.dumps(long).encode())
-        assert first.getresponse().status == 200  # live
+        live = first.getresponse()  # held: a response let go closes its socket
+        assert live.status == 200
         second.request("POST", "/v1/generate", json.dumps(long).encode())
         wait_for(lambda: process.health()["queued_streams"]["ship"] == 1, "the second request queued")
         status, headers, data = process.request("POST", "/v1/generate", {"prompt": "the", "length": 5})
         assert status == 503 and headers["Retry-After"] == "1"
         assert json.loads(data)["error"].startswith("server: all 1 streams and 1 queue places of ship are taken")
+        live.close()
         first.close()
         assert second.getresponse().status == 200  # its turn came
         second.close()
