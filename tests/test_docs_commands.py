@@ -6,7 +6,9 @@ Which text is a command:
   Output starting with "edgeseq: error:" means the command must exit 2; otherwise every
   command must exit 0. The output shown is not compared;
 - a ```python block of README.md is run as a script after the README's commands;
-- ```text and unmarked blocks are not run: output, or an interactive session.
+- ```text and unmarked blocks are not run: output, or an interactive session;
+- a command starting `edgeseq serve` is started in the background and runs until the page's
+  commands are done; the next command runs once it says it is listening.
 
 Each page runs in its own temporary folder holding a copy of examples/ and exported/, its
 commands in order, as a reader would type them: later commands use what earlier ones made.
@@ -20,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,22 +80,54 @@ def run_page(page: Path, folder: Path) -> list[str]:
     for shipped in ("examples", "exported"):
         shutil.copytree(REPO / shipped, folder / shipped)
     env = environment(folder)
-    failures = []
-    for command in commands_of(page):
-        if command.text in SKIPPED:
-            continue
-        done = subprocess.run(["bash", "-c", command.text], cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=600)
-        if done.returncode != command.exit_code:
-            failures.append(f"{page.name}: `{command.text}` exited {done.returncode}, not {command.exit_code}: "
-                            f"{(done.stderr or done.stdout).strip()[-600:]}")
-            break  # the page's later commands need this one's result
-    for code in python_blocks(page) if not failures else []:
-        done = subprocess.run([sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=600)
-        if done.returncode != 0:
-            failures.append(f"{page.name}: its python block failed: {done.stderr.strip()[-600:]}")
+    failures, servers = [], []
+    try:
+        for command in commands_of(page):
+            if command.text in SKIPPED:
+                continue
+            if command.text.startswith("edgeseq serve"):
+                server, said = start_server(command.text, folder, env)
+                servers.append(server)
+                if server.poll() is not None:
+                    failures.append(f"{page.name}: `{command.text}` did not start: {said[-600:]}")
+                    break
+                continue
+            if not run_command(page, command, folder, env, failures):
+                break  # the page's later commands need this one's result
+        for code in python_blocks(page) if not failures else []:
+            done = subprocess.run([sys.executable, "-c", code], cwd=folder, env=env, capture_output=True,
+                                  text=True, timeout=600)
+            if done.returncode != 0:
+                failures.append(f"{page.name}: its python block failed: {done.stderr.strip()[-600:]}")
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=60)
     return failures
+
+
+def start_server(text: str, folder: Path, env: dict) -> tuple[subprocess.Popen, str]:
+    """``edgeseq serve ...`` in the background; returns once it says it listens (or has ended)."""
+    server = subprocess.Popen(["bash", "-c", f"exec {text}"], cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    said = ""
+    for line in server.stderr:  # ends when the process does
+        said += line
+        if "listening on" in line:
+            break
+    threading.Thread(target=server.stderr.read, daemon=True).start()  # its later lines: never a full pipe
+    return server, said
+
+
+def run_command(page: Path, command: Command, folder: Path, env: dict, failures: list[str]) -> bool:
+    """One command as a reader types it; False (and a failure line) when its exit code is not the doc's."""
+    done = subprocess.run(["bash", "-c", command.text], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=600)
+    if done.returncode != command.exit_code:
+        failures.append(f"{page.name}: `{command.text}` exited {done.returncode}, not {command.exit_code}: "
+                        f"{(done.stderr or done.stdout).strip()[-600:]}")
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")

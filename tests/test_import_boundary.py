@@ -69,9 +69,10 @@ def test_export_graph_modules_load_no_tensorflow():
 
 
 def test_edgeseq_run_char_loads_only_what_it_uses():
-    """Start-up is paid per run: greedy generation loads no forecaster, no numpy.random and,
-    with the typer pyproject allows (< 0.29), no pydantic."""
-    unused = ("edgeseq.runtime.series_model", "edgeseq.data.series", "numpy.random", "pydantic")
+    """Start-up is paid per run: greedy generation loads no forecaster, no numpy.random, no
+    server (nor asyncio under it) and, with the typer pyproject allows (< 0.29), no pydantic."""
+    unused = ("edgeseq.runtime.series_model", "edgeseq.data.series", "numpy.random", "edgeseq.serve", "asyncio",
+              "pydantic")
     body = ("from edgeseq.cli import app\n"
             "try:\n    app(['run', 'char', '--prompt', 'if you', '--length', '1'])\n"
             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
@@ -89,7 +90,8 @@ def test_edgeseq_run_char_loads_only_what_it_uses():
 def test_the_program_loads_only_the_module_of_the_command_it_runs():
     """``edgeseq run ...`` adds only the run commands (Typer reads every command it holds at
     each start); ``edgeseq --help`` and ``from edgeseq.cli import app`` hold every command."""
-    modules = ("edgeseq.cli.run", "edgeseq.cli.train", "edgeseq.cli.file_commands", "edgeseq.training.specs")
+    modules = ("edgeseq.cli.run", "edgeseq.cli.serving", "edgeseq.cli.train", "edgeseq.cli.file_commands",
+               "edgeseq.training.specs")
     program = ("from edgeseq.cli import main\nsys.argv = ['edgeseq', *{args!r}]\n"
                "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
                f"print('LOADED:' + ','.join(m for m in {modules!r} if m in sys.modules))\n")
@@ -100,7 +102,7 @@ def test_the_program_loads_only_the_module_of_the_command_it_runs():
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2] == "LOADED:" + ",".join(modules)
     assert [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines()[1:-2]] == [
-        "export", "verify", "info", "train", "run"]
+        "export", "verify", "info", "serve", "train", "run"]
     done = run_python(f"from edgeseq.cli import app\nprint('LOADED:' + ','.join(m for m in {modules!r} if m in sys.modules))\n")
     assert done.stdout.splitlines()[0] == "LOADED:" + ",".join(modules)
     import typer

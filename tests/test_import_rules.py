@@ -9,6 +9,8 @@ sys.modules check until its function runs). The stages and what each may use:
     training                         TensorFlow, only through training.tf_setup; never the
                                      runtime, never onnxruntime
     runtime                          onnxruntime + numpy; never training or export
+    serve                            the runtime, over the standard library's asyncio; never
+                                     training or export
     export                           tf2onnx, onnx, training; the runtime, to check its own
                                      graphs with the code that will run them
     cli                              the top: anything
@@ -42,6 +44,7 @@ ALLOWED_STAGES = {
     "runtime": {"data", "evaluation", "contract", "errors", "choices", "log", "display"},
     "export": {"training", "runtime", "data", "evaluation", "contract", "errors", "atomic", "log", "display"},
     "atomic": {"errors", "log"},
+    "serve": {"runtime", "contract", "data", "evaluation", "errors", "log", "display", "choices"},
 }
 #: stage -> third-party packages it may import (the standard library always)
 ALLOWED_THIRD_PARTY = {
@@ -56,6 +59,7 @@ ALLOWED_THIRD_PARTY = {
     "training": {"numpy", "tensorflow", "keras"},
     "runtime": {"numpy", "onnxruntime"},
     "export": {"numpy", "onnx", "onnxruntime", "tf2onnx", "tensorflow", "keras"},
+    "serve": {"numpy", "onnxruntime"},  # HTTP from the standard library's asyncio: no server package
 }
 
 

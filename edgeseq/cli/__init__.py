@@ -1,10 +1,10 @@
-"""The ``edgeseq`` command: train, export, run, verify, info.
+"""The ``edgeseq`` command: train, export, run, verify, info, serve.
 
 The entry point only: ``main`` adds to the app the module of the command asked for (every
 module for ``--help``), so ``edgeseq run`` loads neither the training specs nor TensorFlow;
 ``program`` (the ``edgeseq`` script) then ends the process without the interpreter's
-teardown after ``run``, ``info`` and ``verify``. The commands live in ``train``, ``run`` and
-``file_commands``; the error policy in ``apps``; the stream policy in ``streams``. These
+teardown after ``run``, ``info`` and ``verify``. The commands live in ``train``, ``run``,
+``file_commands`` and ``serving``; the error policy in ``apps``; the stream policy in ``streams``. These
 modules have no ``from __future__ import annotations``: Typer would evaluate each string.
 """
 import importlib
@@ -15,8 +15,9 @@ import sys
 
 from edgeseq.cli.streams import to_devnull, usable_streams
 
-COMMAND_MODULES = {"train": "train", "run": "run", "export": "file_commands", "verify": "file_commands", "info": "file_commands"}
-ALL_MODULES = ("file_commands", "run", "train")
+COMMAND_MODULES = {"train": "train", "run": "run", "export": "file_commands", "verify": "file_commands", "info": "file_commands",
+                   "serve": "serving"}
+ALL_MODULES = ("file_commands", "run", "serving", "train")
 
 
 def with_commands(modules):

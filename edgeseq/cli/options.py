@@ -63,6 +63,9 @@ PANELS = {
     "Sampling": ("length", "temperature", "top_k"),
     "Training": ("epochs", "lr", "batch_size", "clip", "patience", "seed", "strategy", "workers", "worker_index",
                  "resume"),
+    "Serving": ("host", "port", "chunk", "batching", "grace"),
+    "Limits": ("max_streams", "max_queue", "max_body", "max_prompt", "max_length", "max_rows", "stream_buffer",
+               "timeout"),
     "Output": ("out", "force", "allow_failed_checks", "as_json", "plot", "plot_last", "author", "license_", "threads"),
 }
 #: option -> the choices it is checked against, shown in its help as [a|b|c]

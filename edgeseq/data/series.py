@@ -108,7 +108,7 @@ def load_csv(
     drop_missing: bool = False,
     date_format: str | None = None,
     preferred_date_format: str | None = None,
-    needed_by: str | None = None,
+    needed_by: str | None = None, text: str | None = None,
 ) -> Series:
     """Read a price/sensor CSV into a Series, oldest row first.
 
@@ -121,6 +121,7 @@ def load_csv(
     date column) orders the rows when ``date`` is not given and the file has such a column;
     a file without it is read as if no date were named. ``needed_by`` ("the model M needs (it
     reads ...)") words the line refusing a missing feature (default: it names --features or --target).
+    ``text``: the CSV's text itself (``path`` then only names it in messages).
     """
     source = os.fspath(path)
     missing = missing_choice(fill, drop_missing)
@@ -129,7 +130,7 @@ def load_csv(
     if isinstance(features, str):
         features = [name.strip() for name in features.split(",") if name.strip()]
 
-    table = csv_table.read_table(source, read_utf8(source, "CSV file"))
+    table = csv_table.read_table(source, read_utf8(source, "CSV file") if text is None else text)
     if date is None and preferred_date and table.header and preferred_date in table.header:
         date = preferred_date
     layout = csv_table.choose_layout(table, features, target, date, needed_by)

@@ -111,8 +111,9 @@ class SeriesModel:
         return f"the model {self.name} needs (it reads {','.join(self.features)}{more})"
 
     def read_csv(self, path: str | Path, date: str | None = None, fill: str | None = None, *,
-                 drop_missing: bool = False, date_format: str | None = None) -> Series:
-        """A CSV's columns named like the model's features, in its order (extra columns ignored).
+                 drop_missing: bool = False, date_format: str | None = None, text: str | None = None) -> Series:
+        """A CSV's columns named like the model's features, in its order (extra columns ignored);
+        ``text``: the CSV's text itself, ``path`` then only naming it.
 
         Missing values are treated as at training (filled forward, rows dropped, or refused)
         unless ``fill`` or ``drop_missing`` says otherwise.
@@ -122,7 +123,7 @@ class SeriesModel:
             fill, drop_missing = (None, True) if self.missing == "drop" else (self.missing, False)
         series = load_csv(path, features=self.features, target=self.target, date=date, fill=fill,
                           preferred_date=self.date_column, drop_missing=drop_missing, date_format=date_format,
-                          preferred_date_format=self.date_format, needed_by=self._needs())
+                          preferred_date_format=self.date_format, needed_by=self._needs(), text=text)
         series = replace(series, features=self.features, target=self.target)  # the file's may differ in case
         if own:
             how = "dropped" if self.missing == "drop" else "filled forward"
