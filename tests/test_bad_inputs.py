@@ -606,7 +606,7 @@ CASES = [
          "whole number of streams from 1 to 2147483647, got 'abc'; export the model again",
          make=model(SHIP, lambda d: [d.update(context="stateful"), d["training"].update(batch_size="abc")] and None)),
     Case("one flipped bit in the key file_sha256", RUN,
-         "m.onnx: it carries no digest (file_sha256), which edgeseq VERSION writes into every file it exports: the "
+         "m.onnx: it carries no digest (file_sha256), which edgeseq writes into every file it exports: the "
          "file is damaged or was edited after export; export it again", make=digest_key_flipped),
     Case("a stale int8 file named directly", ["run", "stock", "--model", "m.int8.onnx"],
          "m.int8.onnx was not made from the m.onnx beside it (a stale int8 file); export again with --quantize "

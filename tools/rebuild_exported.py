@@ -27,7 +27,7 @@ from edgeseq.data.samples import SAMPLE_PREFIX
 from edgeseq.log import logger, setup_cli_logging
 
 COMMAND = "python -m tools.rebuild_exported --force"
-EXPORTED = Path(__file__).resolve().parents[2] / "exported"
+EXPORTED = Path(__file__).resolve().parents[1] / "exported"
 #: where the defaults' recorded data paths start ("exported/sample_prices.csv")
 ROOT = EXPORTED.parent
 

@@ -13,8 +13,8 @@ Integrity, not authenticity: whoever can write the file can also recompute the d
 catches damage (a bad copy, a flipped bit, a truncated download) and hand edits, and binds
 the siblings of a model to its step file (each names the step file's whole-file sha256).
 
-A file written before edgeseq recorded digests has none: it reads, with a note. A set's
-MANIFEST.json carries one the same way (``manifest_sha256``, over its own text), so that its
+A file without one is refused as damaged or edited. A set's MANIFEST.json carries one the
+same way (``manifest_sha256``, over its own text), so that its
 figures and texts are covered as well as the files it lists.
 """
 from __future__ import annotations

@@ -144,13 +144,9 @@ def load_model(path: Path, data: bytes, threads: int = 1, optimize: bool = True)
     check_graph_io(description, *io_of(session), where)
     if isinstance(description, SeriesMeta):
         probe_horizon(session, description, where)
-    if digest is None and description.edgeseq_version == edgeseq.__version__:
-        raise IntegrityError(f"{path}: it carries no digest ({DIGEST_KEY}), which edgeseq "
-                             f"{edgeseq.__version__} writes into every file it exports: the file is damaged or was "
-                             "edited after export; export it again")
     if digest is None:
-        logger.warning(f"note: {printable(path.name)} carries no digest (exported before edgeseq recorded "
-                       "them), so damage to it cannot be detected; export it again")
+        raise IntegrityError(f"{path}: it carries no digest ({DIGEST_KEY}), which edgeseq writes into every file "
+                             "it exports: the file is damaged or was edited after export; export it again")
     provenance = {key: props[key] for key in (AUTHOR_KEY, LICENSE_KEY) if key in props}
     return ModelFile(path, session, doc, description, bytes_sha256(data), provenance)
 

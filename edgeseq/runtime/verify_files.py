@@ -128,9 +128,8 @@ def verify_file(file: Path, checker) -> list[Check]:
     try:
         digest = check_digest(data, str(file))
         checks.append(Check("ok" if digest else "FAIL", name, "digest",
-                            "matches its bytes" if digest else "none found: a damaged or cut-short file, or one "
-                                                               "exported before edgeseq recorded digests; export it "
-                                                               "again"))
+                            "matches its bytes" if digest else "none found: a damaged, cut-short or edited file; "
+                                                               "export it again"))
     except EdgeseqError as e:
         return checks + [Check("FAIL", name, "digest", _detail(e, file))]
     try:
@@ -158,8 +157,7 @@ def _pairing(file: Path, meta: CharMeta | SeriesMeta) -> list[Check]:
     if not meta.file_refs:
         if meta.graph == "dynamic":
             return []
-        return [Check("FAIL", file.name, "names its step file", "it names none (exported before edgeseq bound "
-                                                                 "siblings); export it again")]
+        return [Check("FAIL", file.name, "names its step file", "it names none; export it again")]
     checks = []
     for ref in meta.file_refs:
         partner = file.with_name(ref.of) if _plain_name(ref.of) else None

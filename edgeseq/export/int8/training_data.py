@@ -77,8 +77,7 @@ def char_training_data(training: dict, vocabulary: str, window: int, context: st
     as training had, over the whole text (a validation part included: the int8 file must say
     what the fp32 one says on all of it, and the streams' boundaries may differ from
     training's). Refused when the text's characters are not the model's vocabulary, or when
-    its bytes are not the ones training recorded (runs trained before edgeseq recorded them:
-    the vocabulary check only)."""
+    its bytes are not the ones training recorded."""
     source = char_source(training, root)
     try:
         text = sample_text(source[len(SAMPLE_PREFIX):])[0] if isinstance(source, str) else read_text(source)
@@ -94,7 +93,10 @@ def char_training_data(training: dict, vocabulary: str, window: int, context: st
         raise InputError(f"{training['source']} is not the text the model was trained on (its characters are not "
                          "the model's vocabulary)")
     recorded = training.get("text_sha256")
-    if isinstance(source, Path) and isinstance(recorded, str) and file_sha256(source) != recorded:
+    if isinstance(source, Path) and not isinstance(recorded, str):
+        raise InputError(f"the model's training record names no sha256 of {training['source']}, so the text cannot "
+                         "be checked; train the run again")
+    if isinstance(source, Path) and file_sha256(source) != recorded:
         raise InputError(f"{training['source']} is not the text the model was trained on (it changed since: its "
                          "sha256 is not the one training recorded); measure on that very text")
     return text, data
