@@ -4,7 +4,8 @@ models must pass, one line each.
 For each file: the ONNX checker (when the onnx package is there; the runner does not need
 it), its own digest (edgeseq.contract.digest), its metadata read through the contract, the
 metadata held to the graph's inputs and outputs, and for a sibling (fixed, generation, ...)
-that it names the very step file beside it. For a folder with a MANIFEST.json, also every
+that it names the very step file beside it; for a char model's NAME.json, that it says what
+the model files say (edgeseq.contract.sidecar). For a folder with a MANIFEST.json, also every
 listed file's sha256 and size, and no .onnx file left out of it. Leftovers of an
 interrupted write beside the files fail too (the next write finishes or removes them).
 """
@@ -25,6 +26,7 @@ from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.meta import CharMeta, SeriesMeta
 from edgeseq.contract.schema import load_document
+from edgeseq.contract.sidecar import MAX_SIDECAR_BYTES, Described, first_difference, sidecar_bytes, sidecar_document
 from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.runtime.model_file import io_of, probe_horizon, read_model_bytes, session_options
 
@@ -57,7 +59,8 @@ def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None
     elif int8_made_from(path) is not None:  # NAME.int8.onnx: with its own generation graph
         generation = ModelFiles(path).generation  # NAME.int8.gen.onnx
         files += [generation] if generation.is_file() else []
-    return [check for file in files for check in verify_file(file, checker)] + _leftovers(path.parent)
+    checks = [check for file in files for check in verify_file(file, checker)]
+    return checks + (verify_sidecar(path) if sibling_ending(path) is None else []) + _leftovers(path.parent)
 
 
 def verify_folder(folder: Path, checker) -> list[Check]:
@@ -69,6 +72,7 @@ def verify_folder(folder: Path, checker) -> list[Check]:
         if manifest.is_file() and file.name not in listed:
             checks.append(Check("FAIL", file.name, "listed in MANIFEST.json", "it is not"))
         checks += verify_file(file, checker)
+        checks += verify_sidecar(file) if sibling_ending(file) is None else []
     if not checks:
         raise InputError(f"{folder}: no .onnx file and no {MANIFEST} to check")
     return checks + _leftovers(folder)
@@ -146,6 +150,47 @@ def _pairing(file: Path, meta: CharMeta | SeriesMeta) -> list[Check]:
         checks.append(Check("ok" if ok else "FAIL", file.name, f"made from {ref.of}",
                             "its sha256 matches" if ok else f"{ref.of} is another file now (a stale sibling)"))
     return checks
+
+
+def sidecar_for(step: Path) -> bytes:
+    """The NAME.json of the char model ``step`` as its files are now (edgeseq.contract.sidecar):
+    the step file, and the generation graph the runner would pair with it (none: per step)."""
+    from edgeseq.runtime.char_model import CharModel  # only a char model has one
+
+    model = CharModel(step)
+    step_bytes = read_model_bytes(model.path)
+    described = Described(model.path.name, bytes_sha256(step_bytes), len(step_bytes))
+    generation = None
+    if model.graph is not None:
+        data = read_model_bytes(model.graph.path)
+        generation = Described(model.graph.path.name, bytes_sha256(data), len(data))
+    return sidecar_bytes(sidecar_document(model.description, described, generation,
+                                          model.graph.meta if model.graph else None))
+
+
+def verify_sidecar(step: Path) -> list[Check]:
+    """NAME.json beside the step file ``step``, if there is one: its document must be the one
+    the model files make now (a stale or edited one names another file or field)."""
+    path = ModelFiles(step).sidecar
+    if not path.is_file():
+        return []
+    name = path.name
+    try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            raise InputError(f"larger than {MAX_SIDECAR_BYTES:,} bytes")
+        found = json.loads(path.read_bytes())
+    except (OSError, ValueError, EdgeseqError) as e:
+        return [Check("FAIL", name, "readable JSON", _detail(e, path))]
+    try:
+        expected = json.loads(sidecar_for(step))
+    except EdgeseqError as e:
+        return [Check("FAIL", name, f"describes {step.name}", _detail(e, step))]
+    field = first_difference(found, expected)
+    if field is None:
+        files = " and ".join(f["name"] for f in expected["files"].values())
+        return [Check("ok", name, f"describes {files} as they are (sha256, fields)")]
+    return [Check("FAIL", name, f"describes {step.name} as it is",
+                  f"'{field}' differs from the model files (a stale or edited {name}); export the model again")]
 
 
 def _onnx_checker(name: str, data: bytes, checker) -> Check:
