@@ -55,12 +55,13 @@ def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None
         raise InputError(f"{path}: no such file or folder")
     files = [path]
     if sibling_ending(path) is None:  # NAME.onnx: the whole set beside it
-        files += sorted(p for p in path.parent.glob(f"{path.stem}.*.onnx") if sibling_ending(p) and p != path)
+        files += sorted(p for p in path.parent.glob(f"{path.stem}.*{path.suffix}")
+                        if sibling_ending(p.with_suffix(".onnx")) and p != path)
     elif int8_made_from(path) is not None:  # NAME.int8.onnx: with its own generation graph
         generation = ModelFiles(path).generation  # NAME.int8.gen.onnx
         files += [generation] if generation.is_file() else []
     checks = [check for file in files for check in verify_file(file, checker)]
-    return checks + (verify_sidecar(path) if sibling_ending(path) is None else []) + _leftovers(path.parent)
+    return checks + verify_sidecar(path) + _leftovers(path.parent)
 
 
 def verify_folder(folder: Path, checker) -> list[Check]:
@@ -68,11 +69,11 @@ def verify_folder(folder: Path, checker) -> list[Check]:
     manifest = folder / MANIFEST
     if manifest.is_file():
         checks, listed = _manifest(folder, manifest)
-    for file in sorted(folder.glob("*.onnx")):
+    for file in sorted([*folder.glob("*.onnx"), *folder.glob("*.ort")]):
         if manifest.is_file() and file.name not in listed:
             checks.append(Check("FAIL", file.name, "listed in MANIFEST.json", "it is not"))
         checks += verify_file(file, checker)
-        checks += verify_sidecar(file) if sibling_ending(file) is None else []
+        checks += verify_sidecar(file)
     if not checks:
         raise InputError(f"{folder}: no .onnx file and no {MANIFEST} to check")
     return checks + _leftovers(folder)
@@ -169,10 +170,10 @@ def sidecar_for(step: Path) -> bytes:
 
 
 def verify_sidecar(step: Path) -> list[Check]:
-    """NAME.json beside the step file ``step``, if there is one: its document must be the one
-    the model files make now (a stale or edited one names another file or field)."""
+    """NAME.json beside the step file ``step`` (NAME.onnx), if there is one: its document must be
+    the one the model files make now (a stale or edited one names another file or field)."""
     path = ModelFiles(step).sidecar
-    if not path.is_file():
+    if step.suffix != ".onnx" or sibling_ending(step) is not None or not path.is_file():
         return []
     name = path.name
     try:
@@ -194,6 +195,8 @@ def verify_sidecar(step: Path) -> list[Check]:
 
 
 def _onnx_checker(name: str, data: bytes, checker) -> Check:
+    if data[4:8] == b"ORTM":  # onnxruntime's own format (export --ort): not an ONNX protobuf
+        return Check("skip", name, "onnx checker", "an ORT-format file")
     if checker is None:
         return Check("skip", name, "onnx checker", "skipped (onnx not installed)")
     try:
