@@ -19,7 +19,8 @@ async function main() {
   const model = await loadCharModel(ort, document.body.dataset.model);
   const d = model.description;
   $("about").textContent = `${d.model.layers}x${d.model.cell.toUpperCase()}(${d.model.hidden}), ` +
-    `${model.vocabulary.length} characters, trained for the ${d.context} context (window ${d.window}); ` +
+    `${model.vocabulary.length} characters, trained for the ${d.context} context` +
+    `${d.context === "window" ? ` (window ${d.window})` : ""}; ` +
     `${model.engine}, loaded in ${(model.loadSeconds * 1e3).toFixed(0)} ms`;
   for (const id of ["prompt", "generate"]) $(id).disabled = false;
   status("ready");
