@@ -29,7 +29,7 @@ LENGTH = 170
 SAMPLED = [(0.8, 5, 1), (1.5, 0, 7), (2.5, 3, 4294967295)]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def ship_copy(folder: Path) -> Path:
