@@ -96,7 +96,8 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         else:
             measured_on = series_source(config.get("data"), data_root)
     recover(files.step)  # a killed export's leftovers: finished or removed, saying so
-    for path in files.of_task(task_name, int8=bool(quantize)):
+    sidecar = (files.sidecar,) if task_name == "char" else ()  # NAME.json
+    for path in (*files.of_task(task_name, int8=bool(quantize)), *sidecar):
         check_new_file(path, force, "the model file NAME.onnx (-o)")
     from edgeseq.training.run_folder import load_run  # everything is checked: now TensorFlow loads
 
