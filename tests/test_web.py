@@ -4,7 +4,7 @@
 * Node: ``node --test js/test/`` runs js/edgeseq.js under onnxruntime-node (js/package.json,
   installed by ``npm ci``) on cases whose expected text is the Python runner's.
 * Chromium (Debian's, driven by Playwright for Python) opens the page ``--web`` builds, from a
-  loopback http.server with every other request refused, and types the prompts.
+  loopback http.server with every other request refused, and types the prompts and settings.
 * NAME.ort (``--ort``) gives the text NAME.onnx gives.
 """
 from __future__ import annotations
@@ -157,9 +157,11 @@ class Page:
     def text(self, selector: str) -> str:
         return self.page.text_content(selector)
 
-    def generate(self, prompt: str, context: str = "", length: int = LENGTH) -> str:
-        self.page.fill("#prompt", prompt)
-        self.page.fill("#length", str(length))
+    def generate(self, prompt: str, context: str = "", length: int = LENGTH, temperature: float = 0, top_k: int = 0,
+                 seed: int | None = None) -> str:
+        for field, value in (("#prompt", prompt), ("#length", length), ("#temperature", temperature),
+                             ("#top-k", top_k), ("#seed", "" if seed is None else seed)):
+            self.page.fill(field, str(value))
         self.page.select_option("#context", context)
         self.page.click("#generate")
         self.page.wait_for_function("/^(done|error)/.test(document.getElementById('status').textContent)",
@@ -216,6 +218,10 @@ def test_the_web_page_streams_the_python_runners_text_offline(stateful_export, c
             for prompt in PROMPTS:
                 assert page.generate(prompt, context) == run_char(model, prompt, LENGTH, "--context", context), \
                     (model.name, context, prompt)
+        for temperature, top_k, seed in SAMPLED:  # seeded too (the issue asks it of Node; WebAssembly gives it)
+            options = ("--temperature", str(temperature), "--top-k", str(top_k), "--seed", str(seed))
+            assert page.generate("ship", temperature=temperature, top_k=top_k, seed=seed) == \
+                run_char(model, "ship", LENGTH, *options), (model.name, temperature, top_k, seed)
         assert re.fullmatch(r"done: \d+ chars", page.text("#status"))
         assert re.fullmatch(r"[\d.]+ ms", page.text("#first-char")), page.text("#first-char")
         assert re.fullmatch(r"[\d,]+", page.text("#chars-per-second")), page.text("#chars-per-second")
