@@ -287,3 +287,15 @@ def test_ort_files_give_the_text_and_forecast_of_the_onnx_files(tmp_path):
     assert verified.exit_code == 0, verified.stdout
     assert "ok   ship.gen.ort: made from ship.ort: its sha256 matches" in verified.stdout
     assert "skip ship.ort: onnx checker: an ORT-format file" in verified.stdout
+
+
+def test_ort_without_the_onnx_package_says_what_to_install(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else find_spec(name, *a))
+    result = cli("export", str(ship_copy(tmp_path)), "--ort")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("edgeseq: error: --ort converts with onnxruntime's converter, which needs the onnx "
+                                     "package: pip install '.[train]' (or pip install onnx)")
+    assert not list(tmp_path.glob("*.ort"))

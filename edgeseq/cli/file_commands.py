@@ -37,6 +37,12 @@ def export(
             from edgeseq.export.targets.web_folder import js_folder
 
             js_folder()  # before any other work: the folder cannot be built without it
+        if ort:
+            import importlib.util
+
+            if importlib.util.find_spec("onnx") is None:
+                raise EdgeseqError("--ort converts with onnxruntime's converter, which needs the onnx package: "
+                                   "pip install '.[train]' (or pip install onnx)")
         if quantize is not None:
             from edgeseq.export.int8.int8_files import quantize_exported
 
