@@ -128,6 +128,25 @@ def ship_export(ship_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def stateful_export(tmp_path_factory):
+    """(text, Keras model, config, long.onnx): the ship sentence repeated to 4,000 characters,
+    trained with the state carried (chunks of 50, 8 streams) and exported; once per session."""
+    from edgeseq.data.char_data import stateful_data
+    from edgeseq.data.text import sample_text
+    from edgeseq.export.exporter import export_run
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
+
+    sentence, _ = sample_text("ship")
+    text = ((sentence + " ") * 25)[:4000]
+    folder = tmp_path_factory.mktemp("stateful")
+    model, config, _ = train_char_data(stateful_data(text, chunk=50, streams=8),
+                                       CharModelSpec(cell="lstm", layers=2, hidden=64),
+                                       TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run")
+    export_run(folder / "run", folder / "long.onnx")
+    return text, model, config, folder / "long.onnx"
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A char run trained in seconds (1 LSTM layer of 8, 3 epochs): for tests of files, not of learning."""
     from edgeseq.data.text import sample_text

@@ -438,11 +438,17 @@ CASES = [
          "-o m.fixed.onnx: NAME.fixed.onnx is the name of the fixed-window graph an export writes beside NAME.onnx; "
          "name the model file NAME.onnx (e.g. -o m.onnx)", needs_run=True),
     Case("an exported model instead of a run folder", ["export", "m.onnx"],
-         "m.onnx names a model file, not a run folder: to make its int8 model beside it, pass --quantize int8; to "
-         "export it again, pass the run folder it was exported from", make=model(SHIP)),
+         "m.onnx names a model file, not a run folder: to make its int8 model beside it, pass --quantize int8; a web "
+         "folder, --web DIR; its ORT files, --ort; to export it again, pass the run folder it was exported from",
+         make=model(SHIP)),
     Case("-o with an exported model", ["export", "m.onnx", "--quantize", "int8", "-o", "n.onnx"],
-         "-o names the model a run folder is exported to; the int8 files of m.onnx go beside it (m.int8.onnx, ...): "
-         "leave -o out", make=model(SHIP)),
+         "-o names the model a run folder is exported to; the files made from m.onnx go beside it (m.int8.onnx, ...) "
+         "or into --web DIR: leave -o out", make=model(SHIP)),
+    Case("--web with a run folder", ["export", "run", "--web", "site"],
+         "--web and --ort take an exported model NAME.onnx, not a run folder: export the run first, then pass its "
+         "NAME.onnx", needs_run=True),
+    Case("--web with a forecaster", ["export", "m.onnx", "--web", "site"],
+         "m.onnx: a 'series' model, but a char model is needed", make=model(STOCK)),
     Case("--author with an exported model", ["export", "m.onnx", "--quantize", "int8", "--author", "Ada"],
          "--author and --license are given when a run folder is exported; the int8 files of m.onnx carry its own",
          make=model(SHIP)),

@@ -1,6 +1,8 @@
 """Export = convert + verify: TF and ONNX agree for every cell, depth and head."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -93,7 +95,8 @@ def test_export_refuses_to_overwrite_and_force_replaces(ship_run, tmp_path):
     assert out.read_bytes() == b"keep me" and not ModelFiles(out).fixed.exists()
     export_run(ship_run[0], out, force=True)
     assert open_model(out).meta["task"] == "char"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.gen.onnx", "m.onnx"]  # no temp files left
+    # no temp files left; m.json: what a JavaScript runner reads
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.gen.onnx", "m.json", "m.onnx"]
 
 
 def test_a_failed_parity_check_writes_nothing(ship_run, tmp_path, monkeypatch, capsys):
@@ -117,7 +120,8 @@ def test_a_generation_graph_that_disagrees_is_left_out_not_fatal(ship_run, tmp_p
 
     monkeypatch.setattr(generation, "verify_generation", disagrees)
     result = export_run(ship_run[0], tmp_path / "m.onnx")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fixed.onnx", "m.json", "m.onnx"]
+    assert list(json.loads((tmp_path / "m.json").read_text())["files"]) == ["step"]  # JavaScript: per step too
     assert any("no generation graph: it disagreed" in note for note in result.checklist.notes)
     assert CharGenerator(tmp_path / "m.onnx").engine == "per-step"
 

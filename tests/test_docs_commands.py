@@ -34,7 +34,7 @@ from conftest import REPO
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SKIPPED = {
     "pip install .": "installs into the environment",
-    "pip install '.[train,plot,dev]' && python -m pytest": "installs, then runs this suite",
+    "pip install '.[train,plot,dev,web]' && python -m pytest": "installs, then runs this suite",
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
@@ -155,7 +155,7 @@ def test_the_convention_finds_commands_and_exit_codes():
 
 def test_ci_runs_the_readmes_test_command():
     ci = (REPO / ".ci" / "run").read_text().splitlines()
-    command = "pip install '.[train,plot,dev]' && python -m pytest"
+    command = "pip install '.[train,plot,dev,web]' && python -m pytest"
     assert command in ci and Command(command, 0) in commands_of(REPO / "README.md")
 
 

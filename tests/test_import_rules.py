@@ -208,9 +208,9 @@ def test_no_two_modules_share_a_file_name():
 
 def test_export_keeps_its_jobs_in_sub_packages():
     """export/'s top holds the exporter, the tasks and the checks; graph tools, the generation
-    graph and int8 each have their folder; the fp32 generation code never imports int8's."""
+    graph, int8 and the other targets (web folder, ORT format) each have their folder; the fp32 generation code never imports int8's."""
     top = sorted(p.name for p in (PACKAGE / "export").glob("*.py"))
     assert len(top) <= 8, top
-    assert {p.name for p in (PACKAGE / "export").iterdir() if (p / "__init__.py").exists()} == {"graph", "generation", "int8"}
+    assert {p.name for p in (PACKAGE / "export").iterdir() if (p / "__init__.py").exists()} == {"graph", "generation", "int8", "targets"}
     for path in (PACKAGE / "export" / "generation").glob("*.py"):
         assert not any(".int8" in name for name in imports_of(path)), path

@@ -64,7 +64,7 @@ def test_export_quantize_writes_an_int8_set_bound_to_its_fp32_step_file(ship_int
     result, out = ship_int8
     assert result.exit_code == 0, result.stderr
     files = ModelFiles(out)
-    assert sorted(p.name for p in out.parent.iterdir()) == sorted(p.name for p in files.all())
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(p.name for p in (*files.all(), files.sidecar))
     for line in ("ok   int8 graph: 2 fused recurrent op(s) and no Loop (got 2 fused DynamicQuantizeLSTM)",
                  "ok   int8 greedy text = fp32's for 170 of 170 chars (from the training text's first 10 characters)",
                  "ok   int8 generation graph = per-step path: window, sampled T=1.3 top-3 (6 prompts x 40 chars)"):

@@ -85,7 +85,7 @@ def test_exporting_again_without_quantize_says_it_removed_the_int8_files(tiny_ru
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[-1] == ("removed tiny.int8.onnx and tiny.int8.gen.onnx (made from the old "
                                               "tiny.onnx; export with --quantize int8 to make them again)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.fixed.onnx", "tiny.gen.onnx", "tiny.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.fixed.onnx", "tiny.gen.onnx", "tiny.json", "tiny.onnx"]
 
 
 # ------------------------------------------------------------------ info, verify, cards

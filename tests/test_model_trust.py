@@ -76,6 +76,8 @@ def test_verify_finds_a_stale_sibling_a_changed_manifest_entry_and_leftovers(shi
         "FAIL ship.gen.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
         "FAIL ship.int8.gen.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
         "FAIL ship.int8.onnx: made from ship.onnx: ship.onnx is another file now (a stale sibling)",
+        "FAIL ship.json: describes ship.onnx as it is: 'files.step.sha256' differs from the model files (a stale or "
+        "edited ship.json); export the model again",
         "FAIL .ship.onnx.999999.abcd1234.set: no interrupted write: left by a killed writer; the next write of "
         "that model finishes or removes it"]
     # the runner does not pair the stale generation graph with the new step file

@@ -36,7 +36,7 @@ def test_one_run_exported_in_two_processes_gives_the_same_bytes(tiny_run, tiny_e
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     written = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in tmp_path.iterdir()}
-    assert sorted(written) == ["tiny.fixed.onnx", "tiny.gen.onnx", "tiny.onnx"]
+    assert sorted(written) == ["tiny.fixed.onnx", "tiny.gen.onnx", "tiny.json", "tiny.onnx"]
     assert written == {name: hashlib.sha256(data).hexdigest() for name, data in tiny_export.items()}
 
 

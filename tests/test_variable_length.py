@@ -141,20 +141,9 @@ def test_cli_by_line_skips_empty_lines_and_rejects_files_without_lines(tmp_path)
 
 
 @pytest.fixture(scope="module")
-def stateful_model(tmp_path_factory):
-    """The ship sentence repeated to 4,000 characters, trained with the state carried."""
-    from edgeseq.data.text import sample_text
-    from edgeseq.export.exporter import export_run
-    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
-
-    sentence, _ = sample_text("ship")
-    text = ((sentence + " ") * 25)[:4000]
-    folder = tmp_path_factory.mktemp("stateful")
-    model, config, _ = train_char_data(stateful_data(text, chunk=50, streams=8),
-                                       CharModelSpec(cell="lstm", layers=2, hidden=64),
-                                       TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run")
-    export_run(folder / "run", folder / "long.onnx")
-    return text, model, config, folder / "long.onnx"
+def stateful_model(stateful_export):
+    """The ship sentence repeated to 4,000 characters, trained with the state carried (conftest)."""
+    return stateful_export
 
 
 def nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:

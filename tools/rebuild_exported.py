@@ -12,6 +12,8 @@ the hashes, so a hand-edited model file cannot pass unnoticed.
 
 makes only the int8 files, from the shipped fp32 files as they are (no training, the fp32
 bytes untouched), through the very code ``--quantize int8`` runs (edgeseq.export.int8.int8_files).
+``--json-only --force`` writes only each char model's NAME.json (what a JavaScript runner reads)
+from the shipped files as they are.
 """
 from __future__ import annotations
 
@@ -63,6 +65,7 @@ def build_char(name: str, spec: dict, work: Path, force: bool) -> dict:
                ModelFiles(out).fixed.name: {"task": "char", "graph": "fixed", "of": out.name}}
     if ModelFiles(out).generation in result.paths:
         entries[ModelFiles(out).generation.name] = {"task": "char", "graph": "generation", "of": out.name}
+    entries.update(sidecar_entry(out))
     return {**entries, **int8_entries(out, [p for p in result.paths if ".int8." in p.name])}
 
 
@@ -81,6 +84,21 @@ def int8_entries(out: Path, paths: list[Path]) -> dict:
             entry["of"] = files.int8.name
         entries[path.name] = entry
     return entries
+
+
+def sidecar_entry(out: Path) -> dict:
+    """The manifest entry of NAME.json beside the char model ``out``."""
+    return {ModelFiles(out).sidecar.name: {"task": "char", "what": "what a JavaScript runner reads (js/edgeseq.js)",
+                                           "of": out.name}}
+
+
+def build_sidecar_only(name: str, force: bool) -> dict:
+    """NAME.json of a shipped char model, from its files as they are."""
+    from edgeseq.runtime.verify_files import sidecar_for
+
+    out = EXPORTED / f"{name}.onnx"
+    write_bytes(ModelFiles(out).sidecar, sidecar_for(out), force=force)
+    return sidecar_entry(out)
 
 
 def build_series(name: str, spec: dict, work: Path, force: bool) -> dict:
@@ -133,9 +151,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=sorted([*CHAR_DEFAULTS, *SERIES_DEFAULTS]), help="rebuild just this one")
     parser.add_argument("--int8-only", action="store_true",
                         help="make only the int8 files, from the shipped fp32 files as they are (no training)")
+    parser.add_argument("--json-only", action="store_true",
+                        help="write only each char model's NAME.json, from the shipped files as they are")
     args = parser.parse_args(argv)
     setup_cli_logging()
     entries = {}
+    if args.json_only:
+        for name in CHAR_DEFAULTS:
+            if args.only in (None, name):
+                entries.update(build_sidecar_only(name, args.force))
+        logger.info(f"wrote {write_manifest(entries)}")
+        return
     if args.int8_only:
         for name, spec in {**CHAR_DEFAULTS, **SERIES_DEFAULTS}.items():
             if args.only in (None, name):

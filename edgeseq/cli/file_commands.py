@@ -22,18 +22,43 @@ def export(
     allow_failed_checks: Annotated[bool, typer.Option("--allow-failed-checks", help="Write the model even when a check fails (parity against TensorFlow, int8's cost); each failure is still printed.")] = False,
     author: Annotated[Optional[str], typer.Option(metavar="NAME", help="Who made the model: stored in every file as the metadata key 'author' (Netron shows it).")] = None,
     license_: Annotated[Optional[str], typer.Option("--license", metavar="SPDX", help="The model's license as an SPDX identifier or expression (e.g. MIT, Apache-2.0): stored as the metadata key 'license'.")] = None,
+    web: Annotated[Optional[Path], typer.Option(metavar="DIR", help="For RUN an exported char model NAME.onnx: write a static folder that generates text in the browser (index.html, the JavaScript runner, the model files and NAME.json, onnxruntime-web's files); serve it with python -m http.server. Built from an edgeseq checkout whose js/ has its npm packages (npm ci).")] = None,
+    ort: Annotated[bool, typer.Option("--ort", help="For RUN an exported model NAME.onnx: also write NAME.ort (and for char models NAME.gen.ort) in onnxruntime's compact format, with NAME.required_operators.config for a reduced onnxruntime build; edgeseq run reads NAME.ort.")] = False,
     quantize: Annotated[Optional[str], typer.Option(metavar=metavar(PRECISIONS[1:]), help=f"{either(PRECISIONS[1:])}: also write an int8 model beside it (NAME.int8.onnx, and for char models NAME.int8.gen.onnx; for RUN an exported NAME.onnx, only these), measured against fp32 on the training data, which must be where training read it; refused (unless --allow-failed-checks) when it costs more than {MAX_ACCURACY_DROP:g} points of next-character accuracy, changes the greedy text of the training text, or raises a forecaster's test RMSE by over {100 * (MAX_RMSE_RATIO - 1):.0f}%.")] = None,
 ):
     """Convert a run to ONNX (dynamic and fixed-window graphs), verified against TensorFlow;
-    or make the int8 files of an exported model (edgeseq export NAME.onnx --quantize int8)."""
+    or, from an exported model NAME.onnx, make its int8 files (--quantize int8), a web folder
+    (--web DIR) or its ORT-format files (--ort)."""
     if quantize is not None:
         check_choice("--quantize", quantize, PRECISIONS[1:])
-    if run.suffix == ".onnx" and not run.is_dir():  # an exported model: its int8 files, made from it as it is
-        check_exported_model_options(run, quantize, out, author, license_)
-        from edgeseq.export.int8.int8_files import quantize_exported
+    if run.suffix == ".onnx" and not run.is_dir():  # an exported model: files made from it as it is
+        check_exported_model_options(run, quantize, web, ort, out, author, license_)
+        if web is not None:
+            from edgeseq.export.targets.web_folder import js_folder
 
-        quantize_exported(run, force=force, allow_failed=allow_failed_checks)
+            js_folder()  # before any other work: the folder cannot be built without it
+        if ort:
+            import importlib.util
+
+            if importlib.util.find_spec("onnx") is None:
+                raise EdgeseqError("--ort converts with onnxruntime's converter, which needs the onnx package: "
+                                   "pip install '.[train]' (or pip install onnx)")
+        if quantize is not None:
+            from edgeseq.export.int8.int8_files import quantize_exported
+
+            quantize_exported(run, force=force, allow_failed=allow_failed_checks)
+        if ort:
+            from edgeseq.export.targets.ort_format import write_ort
+
+            write_ort(run, force=force)
+        if web is not None:
+            from edgeseq.export.targets.web_folder import write_web_folder
+
+            write_web_folder(run, web, force=force)
         return
+    if web is not None or ort:
+        raise EdgeseqError("--web and --ort take an exported model NAME.onnx, not a run folder: export the run "
+                           "first, then pass its NAME.onnx")
     from edgeseq.export.exporter import export_run
     from edgeseq.export.graph.interop import Provenance
 
@@ -42,15 +67,17 @@ def export(
                allow_failed=allow_failed_checks)
 
 
-def check_exported_model_options(model: Path, quantize: Optional[str], out: Optional[Path], author: Optional[str],
-                                 license_: Optional[str]) -> None:
-    """``edgeseq export NAME.onnx``: only --quantize, --force and --allow-failed-checks apply to a model already exported."""
-    if quantize is None:
+def check_exported_model_options(model: Path, quantize: Optional[str], web: Optional[Path], ort: bool,
+                                 out: Optional[Path], author: Optional[str], license_: Optional[str]) -> None:
+    """``edgeseq export NAME.onnx``: only --quantize, --web, --ort, --force and --allow-failed-checks
+    apply to a model already exported."""
+    if quantize is None and web is None and not ort:
         raise EdgeseqError(f"{model} names a model file, not a run folder: to make its int8 model beside it, pass "
-                           f"--quantize {PRECISIONS[1]}; to export it again, pass the run folder it was exported from")
+                           f"--quantize {PRECISIONS[1]}; a web folder, --web DIR; its ORT files, --ort; to export it "
+                           "again, pass the run folder it was exported from")
     if out is not None:
-        raise EdgeseqError(f"-o names the model a run folder is exported to; the int8 files of {model} go beside it "
-                           f"({model.stem}.{PRECISIONS[1]}.onnx, ...): leave -o out")
+        raise EdgeseqError(f"-o names the model a run folder is exported to; the files made from {model} go beside it "
+                           f"({model.stem}.{PRECISIONS[1]}.onnx, ...) or into --web DIR: leave -o out")
     if author is not None or license_ is not None:
         raise EdgeseqError(f"--author and --license are given when a run folder is exported; the int8 files of "
                            f"{model} carry its own")

@@ -15,6 +15,7 @@ dependencies.
   stored in every file's metadata_props, written and read.
 * ``digest``: the file's own sha256, by which a damaged or edited file is refused.
 * ``graph_io``: the inputs and outputs a description promises, checked against the graph.
+* ``sidecar``: NAME.json, what a JavaScript runner reads of a char model, naming its files by sha256.
 """
 from edgeseq.contract.cells import CELL_OPS, CELLS, FUSED_OPS, INT8_OPS, RECURRENT_OPS, STATES_PER_OP, states_per_layer
 from edgeseq.contract.siblings import ModelFiles, file_sha256

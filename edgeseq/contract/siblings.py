@@ -7,6 +7,7 @@ An export writes a set of files beside each other, all named after the step grap
     NAME.gen.onnx        the generation graph (char models): the character loop in ONNX
     NAME.int8.onnx       the step graph in int8 (``edgeseq export --quantize int8``)
     NAME.int8.gen.onnx   its generation graph (char models)
+    NAME.json            what a JavaScript runner reads of a char model (contract.sidecar)
 
 The int8 files are a model of their own made from NAME.onnx: NAME.int8.onnx names
 NAME.onnx's sha256, and its generation graph is found beside it by the same rule as any
@@ -87,6 +88,11 @@ class ModelFiles:
     def int8_generation(self) -> Path:
         """ship.onnx -> ship.int8.gen.onnx (the generation graph of ship.int8.onnx)"""
         return ModelFiles(self.int8).generation
+
+    @property
+    def sidecar(self) -> Path:
+        """ship.onnx -> ship.json (edgeseq.contract.sidecar)"""
+        return self.step.with_name(f"{self.step.stem}.json")
 
     def all(self) -> tuple[Path, ...]:
         """Every file an export of this model may write, step graph first."""

@@ -8,5 +8,7 @@ check), ``fuse`` and ``step_graph`` (graph surgery and reading), ``generation`` 
 ``generation_check`` (the generation graph; ``generation_int8`` its int8 contexts), and
 int8: ``quantize`` (the int8 step graph), ``int8_data`` (the training data, read again),
 ``int8_cost`` (the cost against fp32 and the limits), ``int8_set`` (built, checked and
-written beside the fp32 set). So this package imports nothing by itself.
+written beside the fp32 set). ``targets`` makes, from exported files as they are, a web
+folder (``web_folder``) and ORT-format files (``ort_format``). So this package imports
+nothing by itself.
 """

@@ -33,6 +33,8 @@ from edgeseq.atomic import check_new_file, recover, write_set
 from edgeseq.contract import PRECISIONS, FileRef, ModelFiles
 from edgeseq.contract.siblings import SIBLING_ENDINGS, sibling_ending
 from edgeseq.contract.digest import bytes_sha256
+from edgeseq.contract.meta import CharMeta
+from edgeseq.contract.sidecar import Described, sidecar_bytes, sidecar_document
 from edgeseq.contract.run_config import read_run_config
 from edgeseq.errors import EdgeseqError
 from edgeseq.export.graph.interop import Provenance
@@ -40,6 +42,7 @@ from edgeseq.export.graph.onnx_graph import model_bytes
 from edgeseq.export.task import ExportTask
 from edgeseq.export.verify import Checklist, check_parity, session
 from edgeseq.log import logger
+from edgeseq.runtime.model_file import load_model
 
 #: the tasks a run folder's config.json may name
 TASKS = ("char", "series")
@@ -93,7 +96,8 @@ def export_run(run_dir: str | Path, out: str | Path, force: bool = False,
         else:
             measured_on = series_source(config.get("data"), data_root)
     recover(files.step)  # a killed export's leftovers: finished or removed, saying so
-    for path in files.of_task(task_name, int8=bool(quantize)):
+    sidecar = (files.sidecar,) if task_name == "char" else ()  # NAME.json
+    for path in (*files.of_task(task_name, int8=bool(quantize)), *sidecar):
         check_new_file(path, force, "the model file NAME.onnx (-o)")
     from edgeseq.training.run_folder import load_run  # everything is checked: now TensorFlow loads
 
@@ -136,8 +140,6 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
     """Step 5: the bytes of every file, each opened as the runner opens it, written as one set.
     ``int8``: the int8 model to write beside (edgeseq.export.int8.int8_files.Int8Model). Returns the
     paths, step file first."""
-    from edgeseq.runtime.model_file import load_model
-
     step = model_bytes(graphs["dynamic"], meta["dynamic"])
     made_from = FileRef(files.step.name, bytes_sha256(step))
     siblings = [(files.fixed, graphs["fixed"], replace(meta["fixed"], made_from=made_from)),
@@ -150,11 +152,14 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
     entries.append((files.step, step))
     for path, data in entries:
         load_model(path, data)  # what a reader will check: the metadata, the digest, the graph's shapes
+    if isinstance(meta["dynamic"], CharMeta):  # NAME.json: what a JavaScript runner reads
+        entries.insert(-1, (files.sidecar, char_sidecar(files, step, siblings, entries)))
     written = [path for path, _ in entries]
-    stale = tuple(p for p in files.all() if p not in written and p.exists())
+    stale = tuple(p for p in (*files.all(), files.sidecar) if p not in written and p.exists())
     write_set(entries, force, stale=stale)
     what = {files.step: meta["dynamic"].recurrent_ops, files.fixed: meta["fixed"].recurrent_ops,
-            files.int8: int8.ops if int8 is not None else "", files.int8_generation: "int8 generation graph"}
+            files.int8: int8.ops if int8 is not None else "", files.int8_generation: "int8 generation graph",
+            files.sidecar: "what a JavaScript runner reads"}
     for path, data in [entries[-1], *entries[:-1]]:
         logger.info(f"wrote {path} ({len(data) / 1024:.0f} KiB, {what.get(path, 'generation graph')})")
     if stale:  # made from the NAME.onnx just replaced: no runner would pair them with the new one
@@ -167,6 +172,16 @@ def write_files(files: ModelFiles, graphs: dict[str, onnx.ModelProto], meta: dic
 
         log_quantized(int8)
     return [written[-1], *written[:-1]]
+
+
+def char_sidecar(files: ModelFiles, step: bytes, siblings: list, entries: list) -> bytes:
+    """NAME.json of a char model about to be written: its step file and generation graph."""
+    data = dict(entries)
+    described = {path: Described(path.name, bytes_sha256(data[path]), len(data[path])) for path in data}
+    generation = next((description for path, _, description in siblings if path == files.generation), None)
+    step_meta = load_model(files.step, step).description
+    return sidecar_bytes(sidecar_document(step_meta, described[files.step],
+                                          described.get(files.generation) if generation else None, generation))
 
 
 def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,

@@ -214,6 +214,9 @@ class CharModel:
         ids = np.ascontiguousarray(ids, np.int32)
         feeds = {"ids": ids, "state": self.zero_state(ids.shape[0]) if state is None else state}
         if lengths is not None:
+            if "lengths" not in {i.name for i in self.session.get_inputs()}:
+                raise InputError(f"{self.path.name} has no lengths input (an ORT-format file has none): run prompts "
+                                 f"of different lengths in one batch with {self.path.stem}.onnx")
             feeds["lengths"] = checked_lengths(lengths, ids.shape)
         logits, new_state = self.session.run(["logits", "new_state"], feeds)
         return logits, new_state

@@ -4,7 +4,8 @@ models must pass, one line each.
 For each file: the ONNX checker (when the onnx package is there; the runner does not need
 it), its own digest (edgeseq.contract.digest), its metadata read through the contract, the
 metadata held to the graph's inputs and outputs, and for a sibling (fixed, generation, ...)
-that it names the very step file beside it. For a folder with a MANIFEST.json, also every
+that it names the very step file beside it; for a char model's NAME.json, that it says what
+the model files say (edgeseq.contract.sidecar). For a folder with a MANIFEST.json, also every
 listed file's sha256 and size, the manifest's own digest over its figures and texts, and no
 .onnx file left out of it. Leftovers of an
 interrupted write beside the files fail too (the next write finishes or removes them).
@@ -26,6 +27,7 @@ from edgeseq.contract.reading import MAX_JSON_BYTES, Fields, parse_json, read_fi
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.meta import CharMeta, SeriesMeta
 from edgeseq.contract.schema import load_document
+from edgeseq.contract.sidecar import MAX_SIDECAR_BYTES, Described, first_difference, sidecar_bytes, sidecar_document
 from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.runtime.model_file import MAX_MODEL_BYTES, io_of, probe_horizon, read_model_bytes, session_options
 
@@ -54,11 +56,13 @@ def verify_path(path: str | Path, checker: Callable[[bytes], None] | None = None
         raise InputError(f"{path}: no such file or folder")
     files = [path]
     if sibling_ending(path) is None:  # NAME.onnx: the whole set beside it
-        files += sorted(p for p in path.parent.glob(f"{path.stem}.*.onnx") if sibling_ending(p) and p != path)
+        files += sorted(p for p in path.parent.glob(f"{path.stem}.*{path.suffix}")
+                        if sibling_ending(p.with_suffix(".onnx")) and p != path)
     elif int8_made_from(path) is not None:  # NAME.int8.onnx: with its own generation graph
         generation = ModelFiles(path).generation  # NAME.int8.gen.onnx
         files += [generation] if generation.is_file() else []
-    return [check for file in files for check in verify_file(file, checker)] + _leftovers(path.parent)
+    checks = [check for file in files for check in verify_file(file, checker)]
+    return checks + verify_sidecar(path) + _leftovers(path.parent)
 
 
 def verify_folder(folder: Path, checker) -> list[Check]:
@@ -66,10 +70,11 @@ def verify_folder(folder: Path, checker) -> list[Check]:
     manifest = folder / MANIFEST
     if manifest.is_file():
         checks, listed = _manifest(folder, manifest)
-    for file in sorted(folder.glob("*.onnx")):
+    for file in sorted([*folder.glob("*.onnx"), *folder.glob("*.ort")]):
         if manifest.is_file() and file.name not in listed:
             checks.append(Check("FAIL", file.name, "listed in MANIFEST.json", "it is not"))
         checks += verify_file(file, checker)
+        checks += verify_sidecar(file)
     if not checks:
         raise InputError(f"{folder}: no .onnx file and no {MANIFEST} to check")
     return checks + _leftovers(folder)
@@ -170,7 +175,50 @@ def _pairing(file: Path, meta: CharMeta | SeriesMeta) -> list[Check]:
     return checks
 
 
+def sidecar_for(step: Path) -> bytes:
+    """The NAME.json of the char model ``step`` as its files are now (edgeseq.contract.sidecar):
+    the step file, and the generation graph the runner would pair with it (none: per step)."""
+    from edgeseq.runtime.char_model import CharModel  # only a char model has one
+
+    model = CharModel(step)
+    step_bytes = read_model_bytes(model.path)
+    described = Described(model.path.name, bytes_sha256(step_bytes), len(step_bytes))
+    generation = None
+    if model.graph is not None:
+        data = read_model_bytes(model.graph.path)
+        generation = Described(model.graph.path.name, bytes_sha256(data), len(data))
+    return sidecar_bytes(sidecar_document(model.description, described, generation,
+                                          model.graph.meta if model.graph else None))
+
+
+def verify_sidecar(step: Path) -> list[Check]:
+    """NAME.json beside the step file ``step`` (NAME.onnx), if there is one: its document must be
+    the one the model files make now (a stale or edited one names another file or field)."""
+    path = ModelFiles(step).sidecar
+    if step.suffix != ".onnx" or sibling_ending(step) is not None or not path.is_file():
+        return []
+    name = path.name
+    try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            raise InputError(f"larger than {MAX_SIDECAR_BYTES:,} bytes")
+        found = json.loads(path.read_bytes())
+    except (OSError, ValueError, EdgeseqError) as e:
+        return [Check("FAIL", name, "readable JSON", _detail(e, path))]
+    try:
+        expected = json.loads(sidecar_for(step))
+    except EdgeseqError as e:
+        return [Check("FAIL", name, f"describes {step.name}", _detail(e, step))]
+    field = first_difference(found, expected)
+    if field is None:
+        files = " and ".join(f["name"] for f in expected["files"].values())
+        return [Check("ok", name, f"describes {files} as they are (sha256, fields)")]
+    return [Check("FAIL", name, f"describes {step.name} as it is",
+                  f"'{field}' differs from the model files (a stale or edited {name}); export the model again")]
+
+
 def _onnx_checker(name: str, data: bytes, checker) -> Check:
+    if data[4:8] == b"ORTM":  # onnxruntime's own format (export --ort): not an ONNX protobuf
+        return Check("skip", name, "onnx checker", "an ORT-format file")
     if checker is None:
         return Check("skip", name, "onnx checker", "skipped (onnx not installed)")
     try:
