@@ -125,8 +125,7 @@ def train_series(series: Series, spec: SeriesModelSpec = SeriesModelSpec(),
             logger.info("model = trained weights, unchecked: --validation 0 holds out no windows to judge them "
                         "against persistence (your choice)")
         transform = {**transform.to_dict(), "window": window, "interval_level": settings.interval,
-                     "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval,
-                                                     held_out)}
+                     "quantiles": interval_quantiles(model, train.x, train.y, series.target_index, settings.interval)}
         outputs = change_forecast(model, config, transform)[0](raw_windows(series.values, scored, window))
         last = series.target_values[scored - 1]
         y, lower, upper = (on_exact_last(outputs[k].numpy(), last) for k in ("y", "lower", "upper"))
