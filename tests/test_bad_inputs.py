@@ -780,14 +780,18 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 def table() -> str:
     rows = ["# What bad input gets", "",
-            "Each input below was tried by the tests (`tests/test_bad_inputs.py`, which also rebuilds this",
-            "table: `PYTHONPATH=. python tests/test_bad_inputs.py`), in a folder holding the files named.",
-            "A known bad input is one line on stderr (`edgeseq: error: ...`) and exit code 2; an unexpected",
-            "failure is one line saying where its traceback was written, and exit code 1; Ctrl-C and SIGTERM",
-            "are \"interrupted\" and exit code 130. No refused input changes a file of the folder. CORES, VERSION",
-            "and MEMORY stand for the machine's cores, edgeseq's version and the machine's memory; BUSY, FREE and",
-            "FREE2 for ports the test holds or found free; EPOCH for `.run.training/epoch-000002`. The cases that",
-            "would need more memory than the machine has run in a process limited to 2 GiB of address space.", "",
+            "Each input below was tried by the tests in a folder holding the files named.",
+            "`tests/test_bad_inputs.py` also rebuilds this table: `PYTHONPATH=. python tests/test_bad_inputs.py`.", "",
+            "| outcome | what the user sees |", "| --- | --- |",
+            "| a known bad input | one line on stderr, `edgeseq: error: ...`, and exit code 2 |",
+            "| an unexpected failure | one line saying where its traceback was written, and exit code 1 |",
+            "| Ctrl-C and SIGTERM | \"interrupted\" and exit code 130 |", "",
+            "No refused input changes a file of the folder. The cases that would need more memory than the",
+            "machine has run in a process limited to 2 GiB of address space.", "",
+            "| placeholder | stands for |", "| --- | --- |",
+            "| CORES, VERSION, MEMORY | the machine's cores, edgeseq's version, the machine's memory |",
+            "| BUSY, FREE, FREE2 | ports the test holds or found free |",
+            "| EPOCH | `.run.training/epoch-000002` |", "",
             "| input | command | exit | what the user sees |", "| --- | --- | --- | --- |"]
     for case in CASES:
         seen = f"edgeseq: error: {case.line}" if case.code in (2, 130) else case.line
