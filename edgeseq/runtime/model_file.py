@@ -37,7 +37,6 @@ from edgeseq.contract.model_props import check_metadata_sizes
 from edgeseq.contract.schema import MAX_META_CHARS, load_document
 from edgeseq.display import printable
 from edgeseq.errors import EdgeseqError, InputError, IntegrityError, ModelFileError, ParameterError
-from edgeseq.log import logger
 
 DEFAULT_MODELS = {"char": "ship.onnx", "series": "stock.onnx"}
 MAX_MODEL_BYTES = (2 << 30) - 1

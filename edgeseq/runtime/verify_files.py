@@ -23,7 +23,7 @@ from edgeseq.contract import METADATA_KEY, ModelFiles
 from edgeseq.contract.siblings import int8_made_from, sibling_ending
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.digest import MANIFEST_KEY, bytes_sha256, check_digest
-from edgeseq.contract.reading import MAX_JSON_BYTES, Fields, parse_json, read_file_bytes
+from edgeseq.contract.reading import MAX_JSON_BYTES, Fields, parse_json, read_file_bytes, read_json_file
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.meta import CharMeta, SeriesMeta
 from edgeseq.contract.schema import load_document
@@ -201,11 +201,11 @@ def verify_sidecar(step: Path) -> list[Check]:
     try:
         if path.stat().st_size > MAX_SIDECAR_BYTES:
             raise InputError(f"larger than {MAX_SIDECAR_BYTES:,} bytes")
-        found = json.loads(path.read_bytes())
+        found = read_json_file(path, MAX_SIDECAR_BYTES)
     except (OSError, ValueError, EdgeseqError) as e:
         return [Check("FAIL", name, "readable JSON", _detail(e, path))]
     try:
-        expected = json.loads(sidecar_for(step))
+        expected = parse_json(sidecar_for(step), str(path))
     except EdgeseqError as e:
         return [Check("FAIL", name, f"describes {step.name}", _detail(e, step))]
     field = first_difference(found, expected)

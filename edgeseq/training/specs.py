@@ -23,7 +23,6 @@ would scatter the options a user reads together.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING

@@ -115,15 +115,18 @@ def _sized_bytes(model: onnx.ModelProto, meta: CharMeta | SeriesMeta, reference:
 
     The ratio is part of the bytes it measures, so they are written until it holds (two or
     three times). When writing the ratio changes its own length (0.81 against 0.8101), the
-    two candidates alternate; then the one written is within 0.0001 of its own bytes' ratio."""
-    ratio, seen = 0.0, set()
-    while True:
+    candidates cycle; then the one written is the one nearest its own bytes' ratio."""
+    ratio, tried = 0.0, {}
+    while ratio not in tried:
         data = model_bytes(model, replace(meta, quantization=replace(meta.quantization, size_ratio=ratio)))
+        tried[ratio] = data
         settled = _ratio_in(data, reference)
-        if settled == ratio or (ratio in seen and abs(settled - ratio) <= 1e-4):
+        if settled == ratio:
             return data, ratio
-        seen.add(ratio)
         ratio = settled
+    # the candidates cycle: the one whose bytes come nearest the ratio they carry
+    best = min(tried, key=lambda r: abs(_ratio_in(tried[r], reference) - r))
+    return tried[best], best
 
 
 def quantize_exported(step_path: str | Path, force: bool = False, root: Path | None = None,
