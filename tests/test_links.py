@@ -115,3 +115,13 @@ def test_a_killed_writers_leftover_that_is_a_link_is_refused_not_followed(tmp_pa
     with pytest.raises(InputError, match=LINK_LINE):
         write_bytes(tmp_path / "model.onnx", b"new")
     assert fingerprint(decoy) == before and not (tmp_path / "keep").exists()
+
+
+def test_a_killed_writers_plan_nested_too_deep_is_one_line(tmp_path):
+    """A dead writer's staging folder whose PLAN.json nests 10,000 arrays: one line, nothing moved."""
+    stage = tmp_path / f".model.onnx.{2**22 + 1}.abcd1234.set"
+    stage.mkdir()
+    (stage / "PLAN.json").write_text("[" * 10_000 + "]" * 10_000)
+    with pytest.raises(InputError, match=r"PLAN.json is damaged; move that folder away and export again"):
+        write_bytes(tmp_path / "model.onnx", b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stage.name]

@@ -82,7 +82,7 @@ def _recover_one(leftover: Path, kind: str, path: Path) -> str:
         try:
             plan = json.loads((leftover / PLAN).read_text())
             place, stale = list(plan["place"]), list(plan["remove"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
             raise InputError(f"{leftover / PLAN} is damaged; move that folder away and export again") from None
         names = [n for n in place + stale if isinstance(n, str) and "/" not in n and n not in ("", ".", "..")]
         if len(names) != len(place) + len(stale):
