@@ -52,7 +52,8 @@ def _finish(axes, title: str | None, x_label: str, y_label: str) -> None:
         axes.set_title(title)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    axes.legend(fontsize="small")
+    if axes.get_legend_handles_labels()[0]:  # a panel with nothing labelled gets no empty legend
+        axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
 
 
