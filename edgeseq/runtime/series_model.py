@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from edgeseq.contract.memory import require_memory
 from edgeseq.data.calendar import next_dates
 from edgeseq.data.scale_free import ScaleFree, on_exact_last, raw_windows
 from edgeseq.data.scaler import MinMaxScaler
@@ -184,11 +183,7 @@ class SeriesModel:
     def predict_rows(self, frame: Series, target_row: np.ndarray) -> Predictions:
         """The forecasts made from the ``window`` rows before each of ``target_row``, price units
         (the predictor ``evaluation.backtest`` scores); ``frame`` as ``frame()`` returns it."""
-        values = frame.values
-        # every window is cut at once: its row indices (int64), float64 values and float32 copy
-        require_memory(len(target_row) * self.window * (8 + 12 * len(self.features)),
-                       f"{frame.source}: {len(target_row):,} forecasts over windows of {self.window:,} rows of "
-                       f"{self.name}", "backtest fewer rows (--from a later date, or a shorter file)")
+        values = frame.values  # a backtest checked the memory its windows need (evaluation.backtest)
         x = self.graph_inputs(values, target_row)
         if self._transform is None:
             out = Predictions(self._scaler.inverse_transform_column(self.run_graph(x), frame.target_index))
