@@ -15,6 +15,8 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
+from edgeseq.contract.run_layout import MAX_EPOCHS
+from edgeseq.contract.schema import MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_WINDOW
 # --context, --head, --input, --target-mode, --date-format: what a model file records, so the contract lists them
 from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING_VALUES, PRECISIONS, TARGET_MODES
 from edgeseq.errors import InputError, ParameterError
@@ -37,7 +39,8 @@ SEED_MAX = 2**32 - 1
 MIN_TEMPERATURE = 0.01
 
 __all__ = ["CELLS", "CONTEXTS", "HEADS", "INPUTS", "TARGET_MODES", "STRATEGIES", "FILL_METHODS", "DATE_FORMATS",
-           "MISSING_VALUES", "PRECISIONS", "SEED_MAX", "MIN_TEMPERATURE", "check_choice", "check_range", "check_positive_number", "missing_choice",
+           "MISSING_VALUES", "PRECISIONS", "SEED_MAX", "MIN_TEMPERATURE", "check_choice", "check_range", "check_positive_number",
+           "check_counts", "check_fraction", "refuse_no_effect", "missing_choice",
            "either", "metavar", "explain"]
 
 
@@ -73,6 +76,32 @@ def check_positive_number(option: str, value: float, zero: str | None = None) ->
     if not math.isfinite(value) or value < 0 or (value == 0 and zero is None):
         allowed = f"0 ({zero}) or a finite positive number" if zero else "a finite positive number"
         raise ParameterError(option, f" must be {allowed}, got {value}")
+
+
+#: the most of a count an option takes: the model file's limits (edgeseq.contract.schema), so
+#: anything trained can be exported and run
+MAX_BATCH = 2**31 - 1
+COUNT_LIMITS = {"--window": MAX_WINDOW, "--horizon": MAX_HORIZON, "--layers": MAX_LAYERS, "--hidden": MAX_HIDDEN,
+                "--epochs": MAX_EPOCHS, "--batch-size": MAX_BATCH, "--streams": MAX_BATCH}
+
+
+def check_counts(*options: tuple[str, int | None]) -> None:
+    """Counts (None: not given): at least 1, and at most the option's COUNT_LIMITS."""
+    for option, value in options:
+        if value is not None and value < 1:
+            raise InputError(f"{option} must be at least 1, got {value}")
+        if value is not None and value > COUNT_LIMITS.get(option, value):
+            raise InputError(f"{option} must be at most {COUNT_LIMITS[option]}, got {value}")
+
+
+def check_fraction(option: str, value: float | None) -> None:
+    if value is not None and not 0 <= value < 1:
+        raise InputError(f"{option} must be at least 0 and below 1, got {value:g}")
+
+
+def refuse_no_effect(option: str, given: bool, why: str) -> None:
+    if given:
+        raise InputError(f"{option} has no effect {why}; leave it out")
 
 
 def either(choices: Sequence[str]) -> str:

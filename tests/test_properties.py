@@ -224,9 +224,9 @@ CHECKPOINT_STATE = {"format": 1, "epoch": 2, "history": {"loss": [3.2, 3.1], "ac
 @FAST
 @given(st.data())
 def test_a_mutated_checkpoint_state_is_refused_in_one_line_before_tensorflow(tmp_path_factory, data):
-    """What --resume reads before TensorFlow loads (launch.RunPlace): a checkpoint's state.json
+    """What --resume reads before TensorFlow loads (run_folder.RunPlace): a checkpoint's state.json
     with any field changed is resumed or refused in one line naming the file."""
-    from edgeseq.training.launch import RunPlace
+    from edgeseq.training.run_folder import RunPlace
 
     folder = tmp_path_factory.mktemp("resume")
     epoch = folder / ".run.training" / "epoch-000002"
@@ -264,7 +264,7 @@ RUN_CONFIG = {"task": "char", "window": 10, "vocabulary": " ',.abcdefghiklmnoprs
 @given(st.data())
 def test_a_mutated_run_config_is_read_or_refused_in_one_line(tmp_path_factory, data):
     """A run folder's config.json, the JSON export reads back before TensorFlow loads."""
-    from edgeseq.contract.run_config import read_run_config
+    from edgeseq.contract.run_layout import read_run_config
 
     folder = tmp_path_factory.mktemp("run")
     (folder / "model.keras").write_bytes(b"")

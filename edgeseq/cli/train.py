@@ -13,13 +13,13 @@ from edgeseq.cli.options import (CLUSTER_TIMEOUT_HELP, CONTEXT_HELP, DATE_FORMAT
                                  INPUT_HELP, PLOT_LAST, RESUME_HELP, SEASON_HELP, STRATEGY_HELP, TARGET_MODE_HELP,
                                  WORKER_INDEX_HELP, WORKERS_HELP, check_plot_last)
 from edgeseq.data.samples import SAMPLES
-from edgeseq.training.launch import CLUSTER_TIMEOUT
+from edgeseq.training.cluster import CLUSTER_TIMEOUT
 from edgeseq.display import json_text, printable
 from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_DEEP_LR, SAMPLE_LR, STATEFUL_WINDOW,
-                                   STREAMS, TEXT_BATCH,
-                           TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM, CharDataSpec, CharModelSpec,
-                           SeriesModelSpec, SeriesTrainSettings, TrainSettings, check_char_memory,
-                           check_series_memory, default_window)
+                                    STREAMS, TEXT_BATCH, TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM,
+                                    CharDataSpec, CharModelSpec, SeriesModelSpec, SeriesTrainSettings, TrainSettings,
+                                    default_window)
+from edgeseq.training.step_memory import check_char_memory, check_series_memory
 
 
 @train_app.command("char", cls=Command)
@@ -52,7 +52,8 @@ def train_char(
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
 ):
     """Train a next-character model; writes a run folder for 'edgeseq export'."""
-    from edgeseq.training.launch import Cluster, RunPlace
+    from edgeseq.training.cluster import Cluster
+    from edgeseq.training.run_folder import RunPlace
 
     cluster = Cluster(strategy, workers, worker_index, cluster_timeout)
     source = CharDataSpec(sample=sample, text=text, context=context, window=window, streams=streams,
@@ -111,7 +112,8 @@ def train_stock(
     """Train a forecaster on a CSV; backtests it walk-forward against naive forecasts, writes a run folder."""
     from edgeseq.data.series import load_csv
     from edgeseq.evaluation.baselines import check_season
-    from edgeseq.training.launch import Cluster, RunPlace
+    from edgeseq.training.cluster import Cluster
+    from edgeseq.training.run_folder import RunPlace
 
     cluster = Cluster(strategy, workers, worker_index, cluster_timeout)
     model = SeriesModelSpec(window=default_window(season) if window is None else window, horizon=horizon, cell=cell,

@@ -35,7 +35,7 @@ from edgeseq.contract.siblings import SIBLING_ENDINGS, sibling_ending
 from edgeseq.contract.digest import bytes_sha256
 from edgeseq.contract.meta import CharMeta
 from edgeseq.contract.sidecar import Described, sidecar_bytes, sidecar_document
-from edgeseq.contract.run_config import read_run_config
+from edgeseq.contract.run_layout import read_run_config
 from edgeseq.errors import EdgeseqError
 from edgeseq.export.graph.interop import Provenance
 from edgeseq.export.graph.onnx_graph import model_bytes

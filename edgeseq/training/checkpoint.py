@@ -30,12 +30,9 @@ import numpy as np
 from edgeseq.atomic import new_folder, refuse_link
 from edgeseq.atomic.steps import remove
 from edgeseq.errors import InputError
-from edgeseq.training.launch import CHECKPOINT_FORMAT, checkpoint_epochs, checkpoint_folder, read_checkpoint_state
+from edgeseq.contract.run_layout import CHECKPOINT_FORMAT, checkpoint_epochs, checkpoint_folder, read_checkpoint_state
 from edgeseq.training.epochs import Progress
 from edgeseq.training.spikes import Snapshot
-
-FORMAT = CHECKPOINT_FORMAT
-
 
 class Checkpoints:
     """The checkpoint folder of one run; ``options`` name what must match to resume."""
@@ -71,7 +68,7 @@ class Checkpoints:
         """Write the checkpoint of ``progress`` (a complete epoch) and drop the older ones."""
         dest = self.folder / f"epoch-{progress.epoch:06d}"
         best_is_last = progress.best_epoch == progress.epoch
-        state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history,
+        state = {"format": CHECKPOINT_FORMAT, "epoch": progress.epoch, "history": progress.history,
                  "best_epoch": progress.best_epoch, "steps": progress.steps, "options": self.options,
                  "lr": progress.lr, "rollbacks": progress.rollbacks,
                  "data_order": "each epoch's is drawn from (seed, epoch)"}

@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from edgeseq.errors import Interrupted
-from edgeseq.training.launch import RunPlace
 from edgeseq.log import logger
 from edgeseq.training.checkpoint import Checkpoints
 from edgeseq.training.epochs import Outcome, Plan, Progress, StopRequest, TrainingDiverged, fit
 from edgeseq.training.loop import Steps
-from edgeseq.training.run_folder import save_run
+from edgeseq.training.run_folder import RunPlace, save_run
 from edgeseq.training.tf_setup import is_chief, worker_count
 
 

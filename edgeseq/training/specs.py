@@ -1,25 +1,9 @@
 """What a user asks to train, as typed specs that own their defaults and are checked once.
 
-The CLI parses its options into these records and hands them over; the training functions
-take them. Each record checks its fields as it is made (choices through ``edgeseq.choices``,
-counts of at least 1), so a bad option fails in one line before TensorFlow takes seconds to
-import. Standard library only: ``edgeseq.training`` imports TensorFlow as it loads, so the
-specs cannot live there.
-
-* ``CharDataSpec``: which text, and how it is cut into training sequences (windows, lines or
-  stateful chunks); ``load()`` makes the data.
-* ``CharModelSpec``: the char model; ``for_vocabulary`` settles its hidden size.
-* ``SeriesModelSpec``: the forecaster, window and horizon included.
-* ``TrainSettings`` / ``SeriesTrainSettings``: how to fit (epochs, learning rate, batches,
-  seed, strategy; for a series also early stopping and the train/test split).
-
-The Keras-side records (``training.char_network.CharModelConfig``,
-``training.series_network.SeriesModelConfig``) are a model spec settled against its data
-(vocabulary size, feature count) and are what a run folder records.
-
-The file runs a little over 300 lines because every training default lives here with the
-measurement or reason behind it (the CLI's help text reads them), and splitting the records
-would scatter the options a user reads together.
+The CLI parses its options into these records; each checks its fields as it is made, so a
+bad option fails in one line before TensorFlow loads. ``CharDataSpec`` (which text, how it
+is cut), ``CharModelSpec``, ``SeriesModelSpec``, ``TrainSettings`` and ``SeriesTrainSettings``.
+Every training default lives here; the CLI's help reads them.
 """
 from __future__ import annotations
 
@@ -28,9 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeseq.choices import (CELLS, CONTEXTS, HEADS, INPUTS, SEED_MAX, STRATEGIES, TARGET_MODES, check_choice,
-                             check_positive_number, check_range)
-from edgeseq.contract.memory import require_memory
-from edgeseq.contract.schema import MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_WINDOW
+                             check_counts, check_fraction, check_positive_number, check_range, refuse_no_effect)
 from edgeseq.data.samples import SAMPLE_PREFIX, SAMPLES
 from edgeseq.errors import InputError
 from edgeseq.log import logger
@@ -47,9 +29,7 @@ STATEFUL_WINDOW = 50
 #: Parallel streams with --context stateful when --streams is not given (fewer when the text
 #: is too short for that many chunks): the rows of every batch, as char-rnn's batch of 50.
 STREAMS = 32
-#: Windows (or lines) per batch for a --text file when --batch-size is not given. Small
-#: enough for hundreds of updates an epoch on a text of a few hundred KB, large enough that
-#: a step's fixed cost is spread over 64 rows (char-rnn uses 50).
+#: Windows (or lines) per batch for a --text file when --batch-size is not given.
 TEXT_BATCH = 64
 #: The end of a --text file kept out of training to validate on, when --val-fraction is not
 #: given and the text has at least VALIDATE_FROM characters.
@@ -65,64 +45,6 @@ SAMPLE_DEEP_LR = 0.05
 CLIP_NORM = 5.0
 #: A vocabulary larger than this gets an embedding instead of one-hot inputs.
 ONEHOT_LIMIT = 1024
-
-
-#: floats a recurrent layer keeps per unit, row and step for backpropagation (its gates, its
-#: states and their gradients): what a training step's memory grows with
-FLOATS_PER_UNIT_STEP = 12
-#: floats a series training keeps per window value (float64 levels, scale-free copy, float32 input)
-FLOATS_PER_SERIES_VALUE = 5
-
-
-def check_char_memory(data: CharData, model: CharModelSpec, settings: TrainSettings) -> None:
-    """Refuse, before TensorFlow loads, a char setting whose training step cannot fit in memory:
-    rows x steps x (input + logits + layers x hidden x FLOATS_PER_UNIT_STEP) float32 values,
-    rows being a batch (the streams when stateful) and steps the window, chunk or longest line."""
-    rows = data.streams or data.train.natural_rows(settings.batch_size)
-    inputs = len(data.vocab) if model.input == "onehot" else model.embedding_dim
-    per_step = inputs + 3 * len(data.vocab) + model.layers * model.hidden * FLOATS_PER_UNIT_STEP
-    steps = "the longest line" if data.line_end is not None else "--window"
-    require_memory(4 * rows * data.window * per_step,
-                   f"training {rows:,} row(s) of {data.window:,} steps ({steps}) per batch",
-                   "lower --batch-size, --window or --hidden (with --by-line: split the long lines)")
-
-
-def check_series_memory(rows: int, model: SeriesModelSpec, features: int, batch_size: int | None) -> None:
-    """The same for a forecaster: every window of the series is cut at once (rows x window x
-    features), and a step holds a batch of windows through the recurrent layers."""
-    windows = max(rows - model.window - model.horizon + 1, 0)
-    data = 8 * FLOATS_PER_SERIES_VALUE * windows * model.window * features
-    step = 4 * min(batch_size or windows, windows) * model.window * (
-        features + model.layers * model.hidden * FLOATS_PER_UNIT_STEP)
-    require_memory(data + step, f"training on {windows:,} windows of {model.window:,} rows",
-                   "lower --window (or --batch-size), or train on fewer rows")
-
-
-#: the most of a count the specs accept where the model file sets no limit
-MAX_EPOCHS = 1_000_000
-MAX_BATCH = 2**31 - 1
-#: the limits a model file must keep to (edgeseq.contract.schema), so anything trained can be exported and run
-LIMITS = {"--window": MAX_WINDOW, "--horizon": MAX_HORIZON, "--layers": MAX_LAYERS, "--hidden": MAX_HIDDEN,
-          "--epochs": MAX_EPOCHS, "--batch-size": MAX_BATCH, "--streams": MAX_BATCH}
-
-
-def _at_least_one(*options: tuple[str, int | None]) -> None:
-    """Counts: at least 1, and at most the option's limit (``LIMITS``)."""
-    for option, value in options:
-        if value is not None and value < 1:
-            raise InputError(f"{option} must be at least 1, got {value}")
-        if value is not None and value > LIMITS.get(option, value):
-            raise InputError(f"{option} must be at most {LIMITS[option]}, got {value}")
-
-
-def _fraction(option: str, value: float | None) -> None:
-    if value is not None and not 0 <= value < 1:
-        raise InputError(f"{option} must be at least 0 and below 1, got {value:g}")
-
-
-def _no_effect(option: str, given: bool, why: str) -> None:
-    if given:
-        raise InputError(f"{option} has no effect {why}; leave it out")
 
 
 @dataclass(frozen=True)
@@ -153,13 +75,13 @@ class CharDataSpec:
         check_choice("--context", self.context, CONTEXTS)
         if self.by_line and (self.text is None or self.context != "window"):
             raise InputError("--by-line reads the lines of --text FILE, each from a zero state (--context window)")
-        _at_least_one(("--window", self.window), ("--streams", self.streams), ("--stride", self.stride))
-        _fraction("--val-fraction", self.val_fraction)
+        check_counts(("--window", self.window), ("--streams", self.streams), ("--stride", self.stride))
+        check_fraction("--val-fraction", self.val_fraction)
         stateful = self.context == "stateful"
-        _no_effect("--window", self.by_line and self.window is not None, "with --by-line (each line is one sequence)")
-        _no_effect("--stride", self.stride is not None and (stateful or self.by_line),
+        refuse_no_effect("--window", self.by_line and self.window is not None, "with --by-line (each line is one sequence)")
+        refuse_no_effect("--stride", self.stride is not None and (stateful or self.by_line),
                    "with --context stateful or --by-line (chunks follow each other; lines are whole)")
-        _no_effect("--streams", self.streams is not None and not stateful, "without --context stateful")
+        refuse_no_effect("--streams", self.streams is not None and not stateful, "without --context stateful")
 
     def kept_for_validation(self, length: int) -> float:
         """--val-fraction, or its default for a text of ``length`` characters: TEXT_VAL_FRACTION
@@ -216,7 +138,7 @@ class CharDataSpec:
         does (lr SAMPLE_LR, or SAMPLE_DEEP_LR for ``model`` a deep RNN or GRU stack; the whole
         data as one batch); a text file in minibatches of TEXT_BATCH at TEXT_LR. With --context
         stateful each batch is a chunk of every stream."""
-        _no_effect("--batch-size", batch_size is not None and self.context == "stateful",
+        refuse_no_effect("--batch-size", batch_size is not None and self.context == "stateful",
                    "with --context stateful (a batch is one chunk of every stream: set --streams)")
         sample = self.sample is not None
         if lr is None:
@@ -247,7 +169,7 @@ class CharModelSpec:
         check_choice("--head", self.head, HEADS)
         if self.input is not None:
             check_choice("--input", self.input, INPUTS)
-        _at_least_one(("--layers", self.layers), ("--hidden", self.hidden))
+        check_counts(("--layers", self.layers), ("--hidden", self.hidden))
 
     def for_vocabulary(self, vocab_size: int) -> CharModelSpec:
         """This spec with its hidden size and input settled for a vocabulary of ``vocab_size``.
@@ -294,7 +216,7 @@ class SeriesModelSpec:
     def __post_init__(self):
         check_choice("--cell", self.cell, CELLS)
         check_choice("--target-mode", self.target_mode, TARGET_MODES)
-        _at_least_one(("--window", self.window), ("--horizon", self.horizon), ("--layers", self.layers),
+        check_counts(("--window", self.window), ("--horizon", self.horizon), ("--layers", self.layers),
                       ("--hidden", self.hidden))
 
 
@@ -317,7 +239,7 @@ class TrainSettings:
     clip: float | None = CLIP_NORM
 
     def __post_init__(self):
-        _at_least_one(("--epochs", self.epochs), ("--batch-size", self.batch_size))
+        check_counts(("--epochs", self.epochs), ("--batch-size", self.batch_size))
         check_positive_number("--lr", self.lr)
         check_range("--seed", self.seed, 0, SEED_MAX)
         if self.clip is not None:
@@ -353,6 +275,6 @@ class SeriesTrainSettings(TrainSettings):
             raise InputError(f"--interval must be between 0 and 1 (0.9: a central 90% interval), got {self.interval}")
         if self.season is not None and self.season < 2:
             raise InputError(f"--season must be at least 2 rows, got {self.season}")
-        _fraction("--validation", self.validation)
+        check_fraction("--validation", self.validation)
         if self.patience < 0:
             raise InputError(f"--patience must be 0 (off) or positive, got {self.patience}")

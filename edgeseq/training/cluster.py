@@ -1,139 +1,21 @@
-"""Where a training run writes and which processes run it, checked before TensorFlow loads.
+"""The processes of a multi-worker training run, read and checked before TensorFlow loads.
 
-Standard library only, like ``edgeseq.training.specs``: a read-only output folder, a run folder that
-would be overwritten, a checkpoint that is missing (or present and ignored), a malformed
-worker list, all fail in one line before TensorFlow takes seconds to import and long before
-a training run is wasted.
-
-* ``RunPlace``: the run folder, its checkpoint folder beside it (``.RUN.training``), --force
-  and --resume.
-* ``Cluster``: the multi-worker cluster, from --workers / --worker-index or the standard
-  TF_CONFIG variable (``apply`` writes TF_CONFIG for TensorFlow to read).
+``Cluster`` takes --workers / --worker-index or the standard TF_CONFIG variable, refuses a
+malformed one in one line, waits for the peers, and writes TF_CONFIG for TensorFlow to read.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from edgeseq.atomic import check_new_folder, probe_writable, refuse_link
-from edgeseq.contract.reading import Fields, parse_json, read_json_file
-from edgeseq.contract.run_config import why_not_replace
+from edgeseq.contract.reading import Fields, parse_json
 from edgeseq.display import shown
 from edgeseq.errors import InputError
 from edgeseq.log import logger
-from edgeseq.training.specs import MAX_EPOCHS
-
-#: the version of a checkpoint's state.json
-CHECKPOINT_FORMAT = 1
-
-
-def checkpoint_folder(run: str | Path) -> Path:
-    """The hidden folder beside a run folder where its unfinished training is checkpointed."""
-    run = Path(run)
-    return run.parent / f".{run.name}.training"
-
-
-#: an epoch's checkpoint folder: epoch-000012
-EPOCH_FOLDER = re.compile(r"epoch-(\d{6})")
-#: the files of an epoch's checkpoint (best.npz only when the best epoch is an earlier one)
-CHECKPOINT_FILES = ("state.json", "weights.npz", "optimizer.npz")
-
-
-def checkpoint_epochs(folder: Path) -> list[Path]:
-    """The complete epoch folders in the checkpoint folder ``folder``, oldest first; an
-    ``epoch-*`` entry that edgeseq did not name so (``epoch-zzz``) is refused in one line."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for entry in sorted(folder.glob("epoch-*")):
-        if not EPOCH_FOLDER.fullmatch(entry.name) or not entry.is_dir() or entry.is_symlink():
-            raise InputError(f"{entry}: not a checkpoint edgeseq wrote (epoch folders are named epoch-NNNNNN); "
-                             "move it away, or start again with --force")
-        if (entry / "state.json").exists():
-            found.append(entry)
-    return found
-
-
-def latest_checkpoint(run: str | Path) -> int | None:
-    """The last complete epoch checkpointed for ``run``, or None."""
-    done = checkpoint_epochs(checkpoint_folder(run))
-    return int(EPOCH_FOLDER.fullmatch(done[-1].name).group(1)) if done else None
-
-
-def read_checkpoint_state(epoch_folder: Path) -> dict:
-    """An epoch folder's state.json, every field checked (and its files present), or one line
-    naming the file and the field: read before TensorFlow loads, and again to restore."""
-    where = epoch_folder / "state.json"
-    advice = "; start again with --force"
-    try:
-        for name in CHECKPOINT_FILES:
-            if not (epoch_folder / name).is_file():
-                raise InputError(f"{epoch_folder / name} is missing")
-        state = read_json_file(where)
-        fields = Fields(state, str(where))
-        fields.int("format", CHECKPOINT_FORMAT, CHECKPOINT_FORMAT)
-        epoch = fields.int("epoch", 1, MAX_EPOCHS)
-        number = int(EPOCH_FOLDER.fullmatch(epoch_folder.name).group(1))
-        if epoch != number:
-            raise InputError(f"{where}: 'epoch' is {epoch} in the folder of epoch {number}")
-        history = fields.object("history")
-        history.numbers("loss", epoch)
-        for name in history.doc:
-            history.numbers(name, epoch)
-        fields.int("best_epoch", 0, epoch)
-        fields.int("steps", 0, 2**62)
-        fields.object("options")
-        lr = fields.number("lr", optional=True)
-        if lr is not None and not lr > 0:
-            raise InputError(f"{where}: 'lr' must be a positive number, got {lr}")
-        if not isinstance(state.get("rollbacks", []), list):
-            raise InputError(f"{where}: 'rollbacks' must be a list")
-        good = fields.object("good", optional=True)
-        if good is not None:  # the epoch a spike goes back to (edgeseq.training.spikes)
-            good.int("epoch", 0, epoch)
-            good.int("steps", 0, 2**62)
-            good.number("loss")
-            for name in ("good.npz", "good-optimizer.npz"):
-                if not (epoch_folder / name).is_file():
-                    raise InputError(f"{epoch_folder / name} is missing")
-    except InputError as e:
-        raise InputError(f"{e}{advice}") from None
-    return state
-
-
-@dataclass(frozen=True)
-class RunPlace:
-    """The run folder ``out``: writable, not overwritten without ``force``, and with a
-    checkpoint when ``resume`` (which then replaces the interrupted run's folder)."""
-
-    out: Path
-    force: bool = False
-    resume: bool = False
-
-    def __post_init__(self):
-        out = Path(self.out)
-        refuse_link(out)
-        refuse_link(checkpoint_folder(out))
-        epoch = latest_checkpoint(out)
-        if self.resume and self.force:
-            raise InputError("--resume continues a run and --force starts it again: give one of them")
-        if self.resume and epoch is None:
-            raise InputError(f"nothing to resume: {out} has no checkpoint ({checkpoint_folder(out).name} beside it)")
-        if self.resume:  # a damaged checkpoint: one line now, not an error after TensorFlow loaded
-            read_checkpoint_state(checkpoint_epochs(checkpoint_folder(out))[-1])
-        if epoch is not None and not (self.resume or self.force):
-            raise InputError(f"{out} has an unfinished training (checkpoint of epoch {epoch}); pass --resume to "
-                             "continue it or --force to start again")
-        if not self.resume:
-            check_new_folder(out, self.force, why_not_replace)
-        probe_writable(out)
-
 
 #: seconds a multi-worker process waits for its peers when --cluster-timeout is not given
 CLUSTER_TIMEOUT = 120.0
