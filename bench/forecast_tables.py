@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from edgeseq.data import synthetic
-from edgeseq.data.series import Series, split_point
+from edgeseq.data.series import Series
+from edgeseq.data.windows import split_point
 
 TRAIN_FRACTION = 0.7
 #: series name -> (generator(seed) -> values, season)

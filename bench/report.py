@@ -46,11 +46,11 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
     s_ratio_floor = stateful["in-kernel floor (one call over 500 chars)"].best / stateful[g].best
     wg = "edgeseq runner (generation graph, W staggered states)"
     w_ratio = windowed["TFLite window (1x10, fixed shapes)"].best / windowed[wg].best
-    lat_e = latency["edgeseq SeriesModel.run_graph (dynamic graph)"].best
+    lat_e = latency["edgeseq SeriesGraph.run (dynamic graph)"].best
     lat_b = latency["onnxruntime, bound call on stock.fixed.onnx (IOBinding)"].best
     lat_tfl = latency["TFLite (1x7x5, fixed shapes)"].best
     lat_tf = latency["TensorFlow tf.function (1x7x5)"].best
-    thr_e = throughput["edgeseq SeriesModel.run_graph (dynamic graph)"].rate
+    thr_e = throughput["edgeseq SeriesGraph.run (dynamic graph)"].rate
     thr_tf = throughput[f"TensorFlow tf.function ({size.big_batch}x7x5)"].rate
     thr_ort = throughput[f"onnxruntime, one call of {size.big_batch} windows"].rate
     thr_proto = throughput["prototype: LSTM cell unrolled into matrix ops, one call (bench/models.py)"].rate
@@ -107,7 +107,7 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         target_line("windowed generation: edgeseq ÷ TFLite chars/s", w_ratio, 2, True, "see the windowed table"),
         target_line("stock batch-1 latency: edgeseq ÷ TFLite", lat_e / lat_tfl, 0.8, False,
                     f"the bound onnxruntime call is {lat_b / lat_tfl:.2f}x TFLite: the rest is the "
-                    "SeriesModel's per-call Python (slicing, list, concatenate)"),
+                    "SeriesGraph's per-call Python (slicing, list, concatenate)"),
         target_line("stock batch-1 latency: edgeseq ÷ TensorFlow", lat_e / lat_tf, 1 / 20, False,
                     f"the bound onnxruntime call is {lat_b / lat_tf:.3f}x TensorFlow"),
         target_line(f"stock batch-{size.big_batch} throughput: edgeseq ÷ TensorFlow", thr_e / thr_tf, 1.2, True,
@@ -241,10 +241,10 @@ def int8_section(char, stock, sizes, stateful, windowed, batched, latency, throu
               "TFLite dynamic-range int8 window (1x10)"),
              ("batch generation, 32 rows", batched, "edgeseq runner (generation graph), 32 rows",
               "edgeseq runner, int8 (int8 generation graph), 32 rows", "TFLite dynamic-range int8 step (32x1)"),
-             ("stock batch-1 latency", latency, "edgeseq SeriesModel.run_graph (dynamic graph)",
-              "edgeseq SeriesModel.run_graph, int8", "TFLite dynamic-range int8 (1x7x5)"),
-             (f"stock batch-{size.big_batch} throughput", throughput, "edgeseq SeriesModel.run_graph (dynamic graph)",
-              "edgeseq SeriesModel.run_graph, int8", f"TFLite dynamic-range int8 ({size.big_batch}x7x5)")]
+             ("stock batch-1 latency", latency, "edgeseq SeriesGraph.run (dynamic graph)",
+              "edgeseq SeriesGraph.run, int8", "TFLite dynamic-range int8 (1x7x5)"),
+             (f"stock batch-{size.big_batch} throughput", throughput, "edgeseq SeriesGraph.run (dynamic graph)",
+              "edgeseq SeriesGraph.run, int8", f"TFLite dynamic-range int8 ({size.big_batch}x7x5)")]
     ratio = lambda a, b: f"{sizes[a] / sizes[b]:.1%}" if a in sizes and b in sizes else "n/a"  # noqa: E731
     return [
         "## 8. int8 against fp32 (same run, the tables above)",

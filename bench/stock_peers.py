@@ -18,10 +18,11 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
     import onnxruntime as ort
     import tensorflow as tf
 
-    from edgeseq.runtime.series_model import SeriesModel
+    from edgeseq.runtime.model_file import open_model
+    from edgeseq.runtime.series_graph import SeriesGraph
 
-    series_model = SeriesModel(built.onnx)
-    series_model_int8 = SeriesModel(built.onnx, precision="int8")
+    series_graph = SeriesGraph(open_model(built.onnx, "series"))
+    series_graph_int8 = SeriesGraph(open_model(built.onnx, "series", precision="int8"))
     fixed = ort_session(built.onnx.with_name("stock.fixed.onnx"))
     rng = np.random.default_rng(0)
     x1 = rng.random((1, 7, 5), dtype=np.float32)
@@ -68,8 +69,8 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
 
     t1, tb = tf.constant(x1), tf.constant(xb)
     latency = {
-        "edgeseq SeriesModel.run_graph (dynamic graph)": repeat(lambda: series_model.run_graph(x1), size.stock_calls),
-        "edgeseq SeriesModel.run_graph, int8": repeat(lambda: series_model_int8.run_graph(x1), size.stock_calls),
+        "edgeseq SeriesGraph.run (dynamic graph)": repeat(lambda: series_graph.run(x1), size.stock_calls),
+        "edgeseq SeriesGraph.run, int8": repeat(lambda: series_graph_int8.run(x1), size.stock_calls),
         "onnxruntime, bound call on stock.fixed.onnx (IOBinding)": repeat(lambda: fixed.run_with_iobinding(binding), size.stock_calls),
         "TFLite (1x7x5, fixed shapes)": tflite_call(tfl1, x1, size.stock_calls),
         "TFLite dynamic-range int8 (1x7x5)": tflite_call(tfl1_int8, x1, size.stock_calls),
@@ -85,8 +86,8 @@ def stock_blocks(built, work: Path, size: Sizes) -> tuple[dict, dict, dict]:
         return run
 
     throughput = {
-        "edgeseq SeriesModel.run_graph (dynamic graph)": windows(lambda: series_model.run_graph(xb)),
-        "edgeseq SeriesModel.run_graph, int8": windows(lambda: series_model_int8.run_graph(xb)),
+        "edgeseq SeriesGraph.run (dynamic graph)": windows(lambda: series_graph.run(xb)),
+        "edgeseq SeriesGraph.run, int8": windows(lambda: series_graph_int8.run(xb)),
         f"onnxruntime, one call of {size.big_batch} windows": windows(lambda: session.run([out_name], {in_name: xb})),
         "prototype: LSTM cell unrolled into matrix ops, one call (bench/models.py)":
             windows(lambda: unrolled.run(["y"], {"x": xb})),

@@ -146,7 +146,8 @@ def keras_char_model(vocab: int, stateful_batch: int | None):
 
 
 def series_windows(path: Path):
-    from edgeseq.data.series import load_csv, train_test_windows
+    from edgeseq.data.series import load_csv
+    from edgeseq.data.windows import train_test_windows
 
     series = load_csv(path)
     _, train, _ = train_test_windows(series.values, series.target_index, 7, 1, "level", 0.7, series.features)

@@ -43,7 +43,7 @@ ROWS = {
         "window, per-step path", "reports its first character after",
     ],
     "5. Stock model": [
-        "edgeseq SeriesModel.run_graph (dynamic graph)", "edgeseq SeriesModel.run_graph, int8",
+        "edgeseq SeriesGraph.run (dynamic graph)", "edgeseq SeriesGraph.run, int8",
         "onnxruntime, bound call on stock.fixed.onnx (IOBinding)", "TFLite (1x7x5, fixed shapes)",
         "TFLite dynamic-range int8 (1x7x5)", "TFLite dynamic-range int8 (64x7x5)",
         "TensorFlow tf.function (1x7x5)", "onnxruntime, one call of 64 windows",

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import EXPORTED, REPO, cli, copy_set
 from edgeseq.contract import ModelFiles
-from edgeseq.data.series import split_point
+from edgeseq.data.windows import split_point
 from edgeseq.data.char_data import window_data
 from edgeseq.data.text import sample_text
 from edgeseq.errors import ExportCheckError

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import EXPORTED, cli, edited_copy
 from edgeseq.contract import CharMeta, metadata_text, parse_meta
-from edgeseq.contract.schema import nesting_depth
+from edgeseq.contract.reading import nesting_depth
 from edgeseq.display import json_text, printable
 from edgeseq.errors import ModelFileError
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import load_csv, make_windows, split_point, train_test_windows
+from edgeseq.data.series import load_csv
+from edgeseq.data.windows import make_windows, split_point, train_test_windows
 from edgeseq.data.synthetic import synthetic_label, synthetic_prices, write_synthetic_csv
 from edgeseq.errors import InputError
 

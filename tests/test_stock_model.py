@@ -12,12 +12,14 @@ import pytest
 
 from conftest import cli
 from edgeseq.data.scaler import MinMaxScaler
-from edgeseq.data.series import load_csv, make_windows, rows_sha256
+from edgeseq.data.series import load_csv, rows_sha256
+from edgeseq.data.windows import make_windows
 from edgeseq.data.synthetic import write_synthetic_csv
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import backtest
 from tools.rebuild_exported import SERIES_DEFAULTS
 from edgeseq.runtime import SeriesModel
+from edgeseq.runtime.series_graph import SeriesGraph
 from interop_checks import assert_reads_cleanly
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,10 +192,10 @@ def test_onnx_matches_tensorflow_on_real_windows(exported, graph, batch):
 
     run, out, _, _, windows = exported
     path = out if graph == "dynamic" else ModelFiles(out).fixed
-    forecaster = SeriesModel(path)
+    graph = SeriesGraph(SeriesModel(path).model)
     x = windows.x[-batch:]  # the latest windows: test-part prices, beyond the training range
     want = run.model.predict(x, verbose=0)
-    got = forecaster.run_graph(x)
+    got = graph.run(x)
     assert got.shape == (batch, run.config["horizon"])
     assert np.abs(got - want).max() <= PARITY
 

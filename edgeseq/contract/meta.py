@@ -22,7 +22,8 @@ from edgeseq import __version__
 from edgeseq.contract.char_meta import (CONTEXTS, GRAPHS, HEADS, INPUTS, WINDOW_MODES, CharMeta, FileRef,
                                         GenerationInfo, StateLayout)
 from edgeseq.contract.quantization import PRECISIONS, Quantization
-from edgeseq.contract.schema import MAX_META_CHARS, Int, Text, load_document
+from edgeseq.contract.reading import MAX_META_CHARS, load_document
+from edgeseq.contract.schema import Int, Text
 from edgeseq.contract.series_meta import (COLUMN_MODES, DATE_FORMATS, MISSING_VALUES, TARGET_MODES, Baselines,
                                          SeriesMeta)
 from edgeseq.display import printable

@@ -1,29 +1,27 @@
-"""Reading the files edgeseq is given or reads back, bounded: regular files only, a byte cap,
-and one JSON reader with size and depth limits and a small schema.
+"""Reading what edgeseq is given or reads back, bounded: regular files only, a byte cap, and
+JSON whose length and nesting are measured before it is parsed.
 
-A path may name a device that never ends (/dev/zero), a pipe that never opens, or a file
-that grows while it is read: ``read_file_bytes`` opens without blocking, refuses anything
-but a regular file, and reads at most a cap. Every JSON document edgeseq reads back (a
-checkpoint's state, a run's config, a set's MANIFEST.json, sidecars) goes through
-``read_json_file``: capped, its nesting measured before it is parsed, NaN refused, and
-``Fields`` reads its keys so that a wrong one is one line naming the file and the field.
-Standard library only.
+``read_file_bytes`` never blocks on a device or a pipe; ``parse_json`` / ``read_json_file``
+read user-side JSON (checkpoints, configs, manifests) and ``load_document`` a model's
+metadata, both refusing NaN and infinities; ``Fields`` names the file and the key that is wrong.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
 
-from edgeseq.contract.schema import nesting_depth
 from edgeseq.display import shown
-from edgeseq.errors import InputError
+from edgeseq.errors import InputError, ModelFileError
 
 #: bytes of one JSON document edgeseq reads back (a checkpoint's history of 1M epochs fits)
 MAX_JSON_BYTES = 64 << 20
-#: nesting of objects and lists in such a document
+#: characters of a model's metadata JSON
+MAX_META_CHARS = 1 << 20
+#: nesting of objects and lists in any JSON edgeseq reads
 MAX_JSON_DEPTH = 16
 
 
@@ -83,6 +81,58 @@ def _finite(text: str) -> float:
 
 def _constant(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+_SPECIAL = re.compile(r'["\\\[\]{}]')
+
+
+def nesting_depth(text: str) -> int:
+    """How deep objects and lists nest in JSON ``text`` (brackets inside strings ignored).
+
+    One pass over the special characters only, no recursion, whatever the text."""
+    depth = deepest = 0
+    in_string = escaped = False
+    last = -2
+    for match in _SPECIAL.finditer(text):
+        char, at = match.group(), match.start()
+        if in_string:
+            if escaped:
+                escaped = False
+                if at == last + 1:  # this very character is the escaped one
+                    last = at
+                    continue
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            last = at
+            continue
+        if char == '"':
+            in_string, escaped = True, False
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+        last = at
+    return deepest
+
+
+def load_document(text: str, where: str) -> Any:
+    """A model's metadata text parsed, refusing before parsing what is too long or too deep."""
+    if not isinstance(text, str):
+        raise ModelFileError(f"{where}: its edgeseq metadata is not text")
+    if len(text) > MAX_META_CHARS:
+        raise ModelFileError(f"{where}: its edgeseq metadata is {len(text):,} characters long; "
+                             f"edgeseq reads at most {MAX_META_CHARS:,}")
+    depth = nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(f"{where}: its edgeseq metadata nests {depth} levels deep; "
+                             f"edgeseq reads at most {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_constant)
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{where}: its edgeseq metadata is not valid JSON") from None
 
 
 def parse_json(text: str | bytes, where: str, cap: int = MAX_JSON_BYTES, depth: int = MAX_JSON_DEPTH) -> Any:

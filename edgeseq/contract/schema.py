@@ -1,25 +1,12 @@
-"""The rules a model's description is checked by: the limits, the JSON it is read from, and
-one kind per field.
+"""The rules a model's description is checked by: its size limits and one ``Kind`` per field.
 
-A description is read from a file someone else may have written, so nothing in it is
-trusted: the text is capped in length and nesting depth *before* it is parsed (a deeply
-nested document cannot exhaust the parser), NaN and infinities are refused, and every field
-is read through a ``Kind`` that checks its type and range and names the field when it fails.
-The records (edgeseq.contract.char_meta, series_meta) declare each field once, with its kind::
-
-    window: int = spec(Int(1, MAX_WINDOW))
-    season: int | None = spec(Optional(Int(1, 366)), default=None)   # optional: old files read
-
-and ``Record`` reads and writes them all the same way; a record's ``check`` adds the rules
-between fields (state rows = layers x states per layer, the target among the features, ...).
-The limits bound every size the runner allocates from; the runtime then also holds each size
-to the graph's own shapes (edgeseq.contract.graph_io). Every kind is here, one after the
-other, so that a record's fields read against one catalogue; that is why the file runs a
-little over 300 lines.
+Nothing in a model file is trusted. Each record (edgeseq.contract.char_meta, series_meta)
+declares a field once with its kind, ``window: int = spec(Int(1, MAX_WINDOW))``; ``Record``
+reads, checks and writes them all alike, and a record's ``check`` adds the rules between
+fields. The JSON text itself is bounded before parsing (edgeseq.contract.reading).
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import MISSING, field, fields
@@ -28,10 +15,6 @@ from typing import Any
 from edgeseq.display import shown
 from edgeseq.errors import ModelFileError
 
-# ------------------------------------------------------------------ limits
-
-MAX_META_CHARS = 1 << 20  #: characters of metadata JSON read at most
-MAX_DEPTH = 16  #: nesting of objects and lists
 MAX_NAME = 256  #: characters of one name or label (a feature, a cell, an op summary)
 MAX_WINDOW = 65_536  #: characters or rows a model reads per prediction
 MAX_HORIZON = 10_000
@@ -41,71 +24,6 @@ MAX_VOCAB = 65_536
 MAX_FEATURES = 1_024
 #: floats one row may need for a window of states (the generation graph keeps W states)
 MAX_ROW_FLOATS = 1 << 25
-
-
-# ------------------------------------------------------------------ the JSON text
-
-_SPECIAL = re.compile(r'["\\\[\]{}]')
-
-
-def nesting_depth(text: str) -> int:
-    """How deep objects and lists nest in JSON ``text`` (brackets inside strings ignored).
-
-    One pass over the special characters only, no recursion, whatever the text."""
-    depth = deepest = 0
-    in_string = escaped = False
-    last = -2
-    for match in _SPECIAL.finditer(text):
-        char, at = match.group(), match.start()
-        if in_string:
-            if escaped:
-                escaped = False
-                if at == last + 1:  # this very character is the escaped one
-                    last = at
-                    continue
-            if char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            last = at
-            continue
-        if char == '"':
-            in_string, escaped = True, False
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-        last = at
-    return deepest
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is not a finite number")
-    return value
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def load_document(text: str, where: str) -> Any:
-    """Parse metadata text, refusing before parsing what is too long or too deep."""
-    if not isinstance(text, str):
-        raise ModelFileError(f"{where}: its edgeseq metadata is not text")
-    if len(text) > MAX_META_CHARS:
-        raise ModelFileError(f"{where}: its edgeseq metadata is {len(text):,} characters long; "
-                             f"edgeseq reads at most {MAX_META_CHARS:,}")
-    depth = nesting_depth(text)
-    if depth > MAX_DEPTH:
-        raise ModelFileError(f"{where}: its edgeseq metadata nests {depth} levels deep; "
-                             f"edgeseq reads at most {MAX_DEPTH}")
-    try:
-        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise ModelFileError(f"{where}: its edgeseq metadata is not valid JSON") from None
 
 
 # ------------------------------------------------------------------ kinds of field

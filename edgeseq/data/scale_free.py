@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeseq.contract.meta import COLUMN_MODES  # how a column becomes ``u``: its logarithm, or itself
-from edgeseq.data.series import Series, Windows, checked_split, split_windows
+from edgeseq.data.series import Series
+from edgeseq.data.windows import Windows, checked_split, split_windows
 from edgeseq.errors import InputError
 
 BLOCKS = 5  # time blocks of the growth test
@@ -158,7 +159,7 @@ class ScaleFree:
 def change_windows(values: np.ndarray, target_index: int, window: int, horizon: int, train_fraction: float,
                    columns: Sequence[str]) -> tuple[ScaleFree, Windows, Windows]:
     """The transform fitted on the training rows, training windows, walk-forward test windows
-    (split as ``data.series.train_test_windows`` splits): x is z, y the next changes."""
+    (split as ``data.windows.train_test_windows`` splits): x is z, y the next changes."""
     values = np.asarray(values, np.float64)
     split = checked_split(len(values), window, horizon, train_fraction)
     transform = ScaleFree.fit(values[:split], columns, columns[target_index])

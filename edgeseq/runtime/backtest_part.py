@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeseq.contract.meta import SeriesMeta
-from edgeseq.data.series import parse_moment, rows_sha256
+from edgeseq.data.dates import parse_moment
+from edgeseq.data.series import rows_sha256
 from edgeseq.errors import InputError
 
 

@@ -26,7 +26,7 @@ import onnxruntime as ort
 from edgeseq.contract import METADATA_KEY, CharMeta, ModelFiles
 from edgeseq.contract.meta import read_document
 from edgeseq.contract.model_props import metadata_text
-from edgeseq.contract.schema import load_document
+from edgeseq.contract.reading import load_document
 from edgeseq.contract.siblings import int8_made_from
 from edgeseq.contract.digest import bytes_sha256, check_digest
 from edgeseq.data.text import Vocabulary

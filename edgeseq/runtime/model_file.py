@@ -34,7 +34,7 @@ from edgeseq.contract.reading import read_file_bytes
 from edgeseq.contract.digest import KEY as DIGEST_KEY, bytes_sha256, check_digest
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.model_props import check_metadata_sizes
-from edgeseq.contract.schema import MAX_META_CHARS, load_document
+from edgeseq.contract.reading import MAX_META_CHARS, load_document
 from edgeseq.display import printable
 from edgeseq.errors import EdgeseqError, InputError, IntegrityError, ModelFileError, ParameterError
 

@@ -16,18 +16,16 @@ from typing import Any
 import numpy as np
 
 from edgeseq.data.calendar import next_dates
-from edgeseq.data.scale_free import ScaleFree, on_exact_last, raw_windows
-from edgeseq.data.scaler import MinMaxScaler
 from edgeseq.data.series import Series, load_csv
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Predictions
 from edgeseq.evaluation.forecast_metrics import json_ready
 from edgeseq.runtime.backtest_part import BacktestPart, backtest_part
 from edgeseq.runtime.model_file import ModelFile, exported_dir, open_model
+from edgeseq.runtime.series_graph import SeriesGraph
 
 #: The CSV that ``edgeseq run stock`` reads when given none (synthetic, made by the project).
 SAMPLE_CSV = "sample_prices.csv"
-BATCH = 1024  # windows per onnxruntime call in a backtest
 
 
 def sample_csv_path() -> Path:
@@ -95,11 +93,8 @@ class SeriesModel:
         self.interval_level: float | None = meta.interval_level
         gate = meta.training.get("gate")
         self.fallback = isinstance(gate, dict) and gate.get("kept") is False  # the model forecasts persistence
-        self._scaler = MinMaxScaler.from_dict(meta.scaler) if meta.scaler is not None else None
-        self._transform = (ScaleFree(meta.features, meta.modes, meta.typical_change) if self.target_mode == "change"
-                           else None)
-        session = self.model.session
-        self._input, self._output = session.get_inputs()[0].name, session.get_outputs()[0].name
+        self._graph = SeriesGraph(self.model)
+        self._transform = self._graph.transform
 
     @property
     def name(self) -> str:
@@ -160,21 +155,6 @@ class SeriesModel:
                                  f"{','.join(self.features)}, got shape {values.shape}")
         return Series("the rows", self.features, self.target, values, None, 0, ())
 
-    def run_graph(self, x: np.ndarray) -> np.ndarray:
-        """The graph's first output for inputs x [n, time, features], up to ``BATCH`` windows a call."""
-        x = np.ascontiguousarray(x, np.float32)
-        parts = [self.model.session.run([self._output], {self._input: x[i:i + BATCH]})[0]
-                 for i in range(0, len(x), BATCH)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.horizon), np.float32)
-
-    def graph_inputs(self, values: np.ndarray, target_row: np.ndarray) -> np.ndarray:
-        """The graph's x for the forecasts of ``target_row``: the ``window`` rows before each, scaled
-        (delta, level) or as they are (change)."""
-        if self._transform is None:
-            rows = np.asarray(target_row)[:, None] - self.window + np.arange(self.window)
-            return self._scaler.transform(values)[rows].astype(np.float32)
-        return raw_windows(values, target_row, self.window)
-
     def readable(self, frame: Series) -> np.ndarray:
         """bool [n]: the rows the model can read (a change model's "log" columns must be positive,
         its "log1p" columns at least 0); a window with another row is not forecast."""
@@ -183,17 +163,8 @@ class SeriesModel:
     def predict_rows(self, frame: Series, target_row: np.ndarray) -> Predictions:
         """The forecasts made from the ``window`` rows before each of ``target_row``, price units
         (the predictor ``evaluation.backtest`` scores); ``frame`` as ``frame()`` returns it."""
-        values = frame.values  # a backtest checked the memory its windows need (evaluation.backtest)
-        x = self.graph_inputs(values, target_row)
-        if self._transform is None:
-            out = Predictions(self._scaler.inverse_transform_column(self.run_graph(x), frame.target_index))
-        else:
-            names = ["y", "lower", "upper"]
-            parts = [self.model.session.run(names, {self._input: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
-            last = values[np.asarray(target_row) - 1, frame.target_index]
-            y, lower, upper = (on_exact_last(np.concatenate([p[k] for p in parts]) if parts
-                                             else np.zeros((0, self.horizon)), last) for k in range(3))
-            out = Predictions(y, lower, upper, self.interval_level)
+        # a backtest checked the memory its windows need (evaluation.backtest)
+        out = self._graph.forecasts(frame.values, target_row, frame.target_index)
         self._require_finite(out, frame, target_row)
         return out
 

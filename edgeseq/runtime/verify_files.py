@@ -26,7 +26,7 @@ from edgeseq.contract.digest import MANIFEST_KEY, bytes_sha256, check_digest
 from edgeseq.contract.reading import MAX_JSON_BYTES, Fields, parse_json, read_file_bytes, read_json_file
 from edgeseq.contract.graph_io import check_graph_io
 from edgeseq.contract.meta import CharMeta, SeriesMeta
-from edgeseq.contract.schema import load_document
+from edgeseq.contract.reading import load_document
 from edgeseq.contract.sidecar import MAX_SIDECAR_BYTES, Described, first_difference, sidecar_bytes, sidecar_document
 from edgeseq.errors import EdgeseqError, InputError
 from edgeseq.runtime.model_file import MAX_MODEL_BYTES, io_of, probe_horizon, read_model_bytes, session_options

@@ -1,7 +1,7 @@
 """Training a forecaster on a price or sensor series and scoring it the honest way.
 
 The series is split once, in time order: the scaler and the training windows see only the
-rows before the split (``data.series.train_test_windows``), so a different future cannot
+rows before the split (``data.windows.train_test_windows``), so a different future cannot
 change the trained weights. The test part is then scored walk-forward: each forecast reads
 only the rows before it, and every figure is in price units beside persistence.
 
@@ -23,7 +23,8 @@ import numpy as np
 import edgeseq
 from edgeseq.contract.cells import stack_label
 from edgeseq.data.scale_free import change_windows, on_exact_last, raw_windows
-from edgeseq.data.series import Series, rows_sha256, split_point, train_test_windows
+from edgeseq.data.series import Series, rows_sha256
+from edgeseq.data.windows import split_point, train_test_windows
 from edgeseq.errors import InputError
 from edgeseq.evaluation.backtest import Backtest, score_forecasts, scored_rows
 from edgeseq.evaluation.baselines import fit_baselines

@@ -34,7 +34,8 @@ from edgeseq.errors import InputError
 from edgeseq.export.verify import Checklist
 from edgeseq.runtime.decoding import per_step_chunks
 from edgeseq.evaluation.backtest import backtest, forecast_rows
-from edgeseq.runtime.series_model import BATCH, SeriesModel
+from edgeseq.runtime.series_graph import BATCH, SeriesGraph
+from edgeseq.runtime.series_model import SeriesModel
 from edgeseq.runtime.model_file import ModelFile
 from edgeseq.runtime.sampling import Sampler
 
@@ -182,7 +183,7 @@ def series_cost(fp32: ModelFile, int8: ort.InferenceSession, csv: Path, checklis
         raise InputError(f"{csv} is not the file the model was trained on (its first {split} rows are not the "
                          "training rows the model recorded)")
     rmse = [backtest(m, series, split).evaluation["rmse"]["model"] for m in models]
-    x = models[0].graph_inputs(values, forecast_rows(len(values), meta.window, meta.horizon, split, csv.name))
+    x = SeriesGraph(fp32).inputs(values, forecast_rows(len(values), meta.window, meta.horizon, split, csv.name))
     pair = _Pair(fp32.session, int8)
     name = fp32.session.get_inputs()[0].name
     for start in range(0, len(x), BATCH):
