@@ -1,13 +1,8 @@
 """The values an option may take, in one place: what the help text lists is what is checked.
 
-Every choice an option offers is one tuple here (or in ``contract`` where the model file
-records it), and an unknown value always reads the same way, built from that tuple:
-
-    unknown --cell 'tcn'; choose one of: rnn, lstm, gru
-
-The CLI's help texts list the same tuples through ``either`` and ``explain``, so a new
-choice appears in the help and in the check at once. Standard library only: the CLI builds
-its help and checks its options before numpy or TensorFlow load.
+Every choice is one tuple, here or in ``contract`` where a model file records it; an unknown
+value always reads ``unknown --cell 'tcn'; choose one of: rnn, lstm, gru``. Counts, ranges
+and fractions are checked here too. Standard library only.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """Showing text that came from a file, and printing JSON, safely.
 
-A model's metadata, a CSV's cells and a run's config are written by someone else: printed
-raw, a control character in them (an escape sequence, a carriage return, a bidirectional
-override) could rewrite the user's terminal or hide what is printed. ``printable`` escapes
-every such character, so the CLI prints any text from a file through it. ``json_text``
-prints JSON that any parser reads: NaN and infinities (not JSON) become null.
-
-Standard library only: the contract, the CLI and its error line all use it.
+``printable`` escapes control characters, which could rewrite the user's terminal;
+``json_text`` writes NaN and infinities as null. Standard library only.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The failures a user can meet and act on.
 
-Everything raised as an EdgeseqError is a known, explainable failure: the CLI turns it
-into one line on stderr and exit code 2 instead of a traceback. Anything else is a bug.
+An EdgeseqError becomes one line on stderr and exit code 2; anything else is a bug.
 """
 
 

@@ -1,9 +1,7 @@
 """Diagnostics on stderr through the standard logging module: the "edgeseq" logger.
 
-Every stage reports progress and notes through ``logger`` instead of a ``log=`` stream passed
-down every call. The CLI (and a user who wants the lines) calls ``setup_cli_logging()`` once:
-plain lines, the bare message, written to whatever sys.stderr is at that moment (so pytest's
-and Typer's captured stderr see them). Library users get nothing unless they configure logging.
+The CLI calls ``setup_cli_logging()`` once: bare messages to whatever sys.stderr is then.
+Library users get nothing unless they configure logging.
 """
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
 """Finishing or removing what a killed writer left beside its target.
 
-Every temporary name carries its writer's process id (``.NAME.PID.RANDOM.tmp|set|old``).
-The next write to the same name looks for leftovers of writers no longer running: a file or
-staging folder written before its commit point is removed (the old file never changed), a
-set whose plan was committed is finished (``place_planned``), and a folder renamed aside by
-an interrupted replacement is put back. Each is one line on stderr, so nothing happens
-silently.
+Every temporary name carries its writer's process id; leftovers of writers no longer running
+are removed, finished or put back, each with one line on stderr.
 """
 from __future__ import annotations
 

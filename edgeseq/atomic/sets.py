@@ -1,25 +1,7 @@
-"""Writing the files of one model as a set, and finishing or removing what a killed writer left.
+"""Writing the files of one model as a set: staged, committed by a plan, renamed step file last.
 
-An export writes NAME.onnx and its siblings (NAME.fixed.onnx, NAME.gen.onnx, ...). POSIX
-renames one name at a time, so no system call replaces several files at once; instead:
-
-1. every new file is written whole into a staging folder beside the target
-   (``.NAME.onnx.PID.RANDOM.set/``) and flushed to disk;
-2. under the folder's lock: without --force every target must still be absent (so of two
-   exports racing to one name exactly one wins); each file it replaces or removes gets a
-   hard link in ``set/old/`` (its old bytes, kept without copying);
-3. ``set/PLAN.json`` is written: the commit point;
-4. the files are renamed into place, siblings first and the step file last, then the old
-   siblings the new set does not have (a generation graph) are removed; the folder goes.
-
-What a reader gets: each file is always whole (one rename each). Until the step file's
-rename, a reader of NAME.onnx gets the old model; after it, the new one. A sibling is used
-only if it names the very bytes of the step file it sits beside (its ``of_sha256``), so a
-reader that meets a new sibling beside the old step file (or the reverse) does not use it.
-If a rename fails (a full disk can fail even a rename), the old files come back from
-``old/``: the previous set is intact. If the writer is killed: before PLAN.json, its next
-run removes the staging folder (the old set never changed); after it, the next run
-finishes the renames (the new set complete). Either way it says so on stderr.
+A failure brings the old files back; a killed writer's set is finished or removed by the next
+run. The protocol is in docs/design.md, "Writes".
 """
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
-"""The single steps every edgeseq write is made of: each one system call, or a one-line refusal.
+"""The single steps every write is made of: each one system call, or a one-line refusal.
 
-Creating a file exclusively and flushing it, renaming, hard-linking a new name (which fails
-if the name exists), the Linux ``renameat2`` swap, a folder's advisory lock, and turning any
-OSError into one line the user can act on (``cannot_write``). The writers (``files``,
-``sets``) and the recovery of a killed writer's leftovers (``leftovers``) are built from them.
+Exclusive create and flush, rename, hard link, the Linux ``renameat2`` swap, a folder's lock,
+and ``cannot_write``, which turns any OSError into one line the user can act on.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""One file, or one folder (a run folder), written whole or not at all.
+"""One file, or one folder such as a run folder, written whole or not at all.
 
-``write_bytes`` / ``write_text``: replacing is one rename (readers see the old bytes or the
-new, never a mix); creating is a hard link, which fails if the name exists, so two writers
-racing to one new name cannot both succeed. ``new_folder``: written into a temporary folder
-that then takes the destination's place; replacing swaps the two in one step (Linux
-``renameat2`` with ``RENAME_EXCHANGE``), so there is no moment without a run folder; where
-the system cannot swap, the old folder is first renamed aside and a killed writer's next run
-puts it back (edgeseq.atomic.leftovers).
+Creating is a hard link, so two writers racing to one new name cannot both succeed;
+replacing a folder swaps the two in one step where the system can.
 """
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """The model card: a few lines saying what an exported model is and how to run it.
 
-Other tools show the ONNX ``doc_string`` of a file (Netron as its description, onnxruntime
-as ``get_modelmeta().description``); edgeseq writes there the text made here from the same
-record the runner reads (``CharMeta.doc_string``, ``SeriesMeta.doc_string``), so the card
-always matches the file. First line: the model; then which graph this file is, the
-training figures, and the command that runs it. Stdlib only, like the rest of the contract.
+Written into the ONNX ``doc_string`` that Netron and onnxruntime show, from the same record
+the runner reads, so the card always matches the file.
 """
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The recurrent cells: their user-facing names, the fused ONNX op each becomes, its states.
+"""The recurrent cells: their names, the fused ONNX op each becomes, the states each carries.
 
-Training builds Keras layers by these names, export checks that each came out as its fused
-op (or, in an int8 file, onnxruntime's int8 kernel of it), the generation builder reads the
-ops back, and the runtime sizes the packed state from them: one table for all.
+One table for training, export's op checks, the generation builder and the runtime's state size.
 """
 from __future__ import annotations
 

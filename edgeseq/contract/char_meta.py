@@ -1,8 +1,6 @@
 """A char model's description: ids [batch, time] and a state in, next-character logits out.
 
-Each field is declared once with the kind that checks it (edgeseq.contract.schema); the
-text describing the inputs and outputs is derived from the fields when written, so it always
-matches them, and is not read back.
+Each field is declared once with the kind that checks it (edgeseq.contract.schema).
 """
 from __future__ import annotations
 

@@ -1,21 +1,8 @@
 """A model file's own digest: how a damaged or edited file is told from the one export wrote.
 
-Every file export writes carries, in its edgeseq metadata, ``"file_sha256"``: the sha256 of
-the file's bytes as written, computed with those 64 hex digits themselves written as zeros.
-So the digest covers *every* byte of the file, weights, nodes, shapes, opsets and the
-metadata alike, but itself. Checking it needs nothing but the bytes and hashlib: the
-digits are found in the bytes by their key (the JSON is written with ``": "`` after each
-key; inside a JSON string a quote is always escaped, so the pattern cannot occur in another
-field), zeroed, and the bytes hashed again. A single flipped bit anywhere in the file
-changes the hash.
-
-Integrity, not authenticity: whoever can write the file can also recompute the digest. It
-catches damage (a bad copy, a flipped bit, a truncated download) and hand edits, and binds
-the siblings of a model to its step file (each names the step file's whole-file sha256).
-
-A file without one is refused as damaged or edited. A set's MANIFEST.json carries one the
-same way (``manifest_sha256``, over its own text), so that its
-figures and texts are covered as well as the files it lists.
+``file_sha256`` is the sha256 of the file's bytes with those 64 digits written as zeros;
+a MANIFEST.json carries ``manifest_sha256`` the same way. Integrity, not authenticity:
+docs/design.md, "Contract".
 """
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
 """The inputs and outputs a description promises, checked against the graph's own.
 
-The metadata says how big things are (the vocabulary, the state, the features, the
-horizon, the window of a fixed graph); the graph says what it computes. A reader holds the
-two together before using either: every size the runner allocates from must be one the
-graph itself declares, so an edited description can neither make the runner allocate more
-than the graph needs nor decode logits with the wrong vocabulary.
-
-The runtime passes the graph's inputs and outputs as ``{name: (type, shape)}``, with
-onnxruntime's type strings ("tensor(float)") and shapes (an int for a fixed size, a string or
-None for a free one).
+Every size the runner allocates from must be one the graph declares. The runtime passes the
+graph's inputs and outputs as ``{name: (type, shape)}`` in onnxruntime's terms.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""What the machine can hold: the memory budget every large setting is checked against.
+"""The memory budget every large setting is checked against, before the work starts.
 
-A setting that would need more memory than the machine has (a window of 65536 on a long
-text, a batch of a billion windows, a generation graph asked to keep 65536 states for 40
-prompts) must fail in one line before the work starts, never in an abort of the allocator
-or a machine swapping itself to a halt. Each stage estimates what its setting needs and asks
-``require_memory``; the budget is half of the physical memory (the rest is the operating
-system's, TensorFlow's own and the data's). Standard library only: the CLI checks before
-numpy or TensorFlow load.
+Each stage estimates what its setting needs and asks ``require_memory``: half of the
+physical memory, refused in one line rather than as an allocator abort.
 """
 from __future__ import annotations
 

@@ -1,17 +1,8 @@
-"""The description every exported file carries: written and read here only.
+"""The description every exported file carries in its metadata_props: written and read here only.
 
-Each edgeseq ONNX file holds, in its metadata_props under the key ``edgeseq``, one JSON
-document: a header (format, format version, the edgeseq version that wrote it), the task,
-and everything the runner needs (vocabulary and state layout, or features, scaler, window
-and horizon), plus what a person reading the file wants to know (what each input and
-output means, the op types, the training metrics and the parity measured at export), and
-the file's own digest (edgeseq.contract.digest).
-
-``CharMeta`` (edgeseq.contract.char_meta) and ``SeriesMeta`` (series_meta) are that
-document as records, every field checked by its kind (edgeseq.contract.schema).
-``metadata_text`` writes a record, checking it the way a reader will; ``parse_meta`` reads
-one back, refusing with one line a document that is too long or deep, not an object, of a
-newer format, or with any field out of its type or range.
+One versioned JSON document under the key ``edgeseq``: a header, the task's record
+(``CharMeta`` or ``SeriesMeta``) and the file's digest. ``metadata_text`` writes it, checked as
+a reader will check it; ``parse_meta`` reads it back, refusing in one line what is wrong.
 """
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
 """The metadata entries of an ONNX file, read from its bytes without parsing the graph.
 
-An ONNX file is a protobuf ``ModelProto``; its ``metadata_props`` (field 14) are key/value
-string pairs. onnxruntime hands every one of them over whole, so a file carrying a 1 GB
-entry would be copied into memory before edgeseq could refuse it. ``metadata_entries``
-walks only the top level of the message (each field's tag and length, skipping the graph
-unread) and returns the keys with their sizes, so every entry is held to the cap before
-onnxruntime sees the file; ``metadata_text`` gives one entry's text (a step file's
-description, without opening a session on it). Standard library only.
+So every entry is held to its cap before onnxruntime copies it out: docs/design.md, "Contract".
 """
 from __future__ import annotations
 

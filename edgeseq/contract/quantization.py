@@ -1,21 +1,7 @@
-"""What an int8 file records about itself: how it was quantized and what that cost.
+"""What an int8 file records about itself: how it was quantized and what that cost against fp32.
 
-``edgeseq export --quantize int8`` writes NAME.int8.onnx (and for a char model its
-generation graph) beside the fp32 NAME.onnx, and measures the int8 model against the fp32
-one on the model's own training data before writing it. The figures travel in the int8
-file's description as one ``Quantization`` record, so ``edgeseq info`` and anyone reading
-the file see the price of the smaller, faster model, measured, not guessed:
-
-* char models: next-character accuracy over the training sequences, all positions and the
-  last position of each, fp32 and int8, and how many characters of greedy text from the
-  start of the training text int8 reproduces exactly (fp32's text is the reference);
-* series models: the test-part RMSE of fp32 and int8 and their ratio;
-* both: the largest difference of any output over that data, and the file-size ratio.
-
-Dynamic quantization computes each activation's int8 scale from the whole tensor of one
-call, so an int8 result depends on what shares the call (other rows of a batch, the length
-of the call). The figures are measured with the calls the runner itself makes, the same
-calls for fp32 and int8; ``measured_on`` says which.
+The figures are measured on the model's training data at export (edgeseq.export.int8.cost)
+and travel in the int8 file's description, so ``edgeseq info`` shows them.
 """
 from __future__ import annotations
 

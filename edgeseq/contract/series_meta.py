@@ -1,9 +1,7 @@
 """A forecaster's description: x [batch, time, features] in, the next ``horizon`` values out.
 
-Each field is declared once with the kind that checks it (edgeseq.contract.schema). The
-scaler's parameters and the walk-forward evaluation table are checked here too, as the
-runner and ``edgeseq info`` read them: one finite min and one positive range per feature,
-and rows of numbers or nulls.
+Each field is declared once with the kind that checks it (edgeseq.contract.schema), the
+scaler and the evaluation table included.
 """
 from __future__ import annotations
 

@@ -1,21 +1,8 @@
 """Where a model's sibling files live, and how a file is named by its content.
 
-An export writes a set of files beside each other, all named after the step graph::
-
-    NAME.onnx            the step graph (dynamic time axis, state in/out): the model
-    NAME.fixed.onnx      the same model with time fixed to the training window
-    NAME.gen.onnx        the generation graph (char models): the character loop in ONNX
-    NAME.int8.onnx       the step graph in int8 (``edgeseq export --quantize int8``)
-    NAME.int8.gen.onnx   its generation graph (char models)
-    NAME.json            what a JavaScript runner reads of a char model (contract.sidecar)
-
-The int8 files are a model of their own made from NAME.onnx: NAME.int8.onnx names
-NAME.onnx's sha256, and its generation graph is found beside it by the same rule as any
-step file's (``ModelFiles("NAME.int8.onnx").generation`` is NAME.int8.gen.onnx).
-
-The runtime finds the siblings of the NAME.onnx it is given by these same rules, and a
-sibling made from a step file names that file by its sha256, so a stale sibling beside a
-re-exported model is never paired with it.
+NAME.onnx is the step graph; NAME.fixed.onnx, NAME.gen.onnx, NAME.int8.onnx,
+NAME.int8.gen.onnx and NAME.json sit beside it. A sibling names its step file by sha256,
+so a stale one beside a re-exported model is never paired with it.
 """
 from __future__ import annotations
 

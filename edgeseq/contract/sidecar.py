@@ -1,11 +1,7 @@
 """NAME.json: what a JavaScript runner reads of a char model, in a file beside it.
 
-onnxruntime's JavaScript API does not give a model's metadata_props, so export writes the
-fields a runner needs (vocabulary, window, context, line end, state shape, how the
-generation graph runs the window) into NAME.json beside NAME.onnx, and names the files it
-describes by sha256 and size, as a sibling names its step file. A runner refuses a file
-whose bytes are not the ones named (js/edgeseq.js); ``edgeseq verify`` makes the document
-again from the model files and reports any field that differs.
+onnxruntime's JavaScript API does not give metadata_props, so export writes the runner's
+fields here and names the model files by sha256 and size; ``edgeseq verify`` remakes it.
 """
 from __future__ import annotations
 

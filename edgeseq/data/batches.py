@@ -1,20 +1,8 @@
-"""Training batches cut one at a time from the data's own arrays (numpy only).
+"""Training batches cut one at a time from the data's own arrays.
 
-A text of N characters cut into windows of W (stride 1) holds N x W ids once the windows
-are materialised, and N x W x V floats once they are one-hot. Here a source keeps the
-text's ids (1 to 4 bytes a character) and cuts each batch when it is asked for:
-x = ids[start + arange(W)], y = the same shifted by one. Memory grows with the text, not
-with text x window.
-
-Every source gives an epoch's batches in an order that is a pure function of (seed,
-epoch), so a run resumed at epoch e sees exactly the batches an uninterrupted run would
-have, and every worker of a multi-worker run cuts the same global batches and keeps its
-own rows (an equal slice per replica: ``training.loop.Steps.inputs``). One batch covering everything keeps the data's own order (the
-lab's full batch, row for row).
-
-Every batch has exactly the rows asked for: a short last batch is padded with rows of
-weight 0, which add nothing to any sum. The shapes stay fixed (one trace of the training
-step) and every batch splits evenly over the replicas.
+Memory grows with the text, not with text x window; an epoch's order is a function of
+(seed, epoch), and every batch has the rows asked for, padded with weight 0.
+See docs/design.md, "Data".
 """
 from __future__ import annotations
 

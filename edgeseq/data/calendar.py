@@ -1,11 +1,7 @@
 """A series' calendar step, found from its dates, and the dates after its last row.
 
-A monthly file's next date is the first of the next month, not the last date plus 31 days;
-a Friday's next business day is Monday. The step is one of pandas' offset aliases: ``B``
-(business day), ``D``, ``W-FRI`` (weekly on Fridays), ``MS``/``ME`` (month start or end),
-``QS``/``QE``, ``YS``/``YE``, ``M15`` (monthly on the 15th), ``7D`` or ``2MS`` for multiples,
-and ``3600s`` for a fixed step of timestamps. ``regular`` says whether dates follow their step with at most short gaps: it
-settles a day/month order that the cells alone leave open. Standard library only.
+Steps are pandas' offset aliases (``B``, ``W-FRI``, ``MS``, ``QE``, ``3600s``, ...): a monthly
+file's next date is the next month's, not 31 days on. Standard library only.
 """
 from __future__ import annotations
 

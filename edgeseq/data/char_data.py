@@ -1,10 +1,7 @@
 """A text as training data: windows, lines or stateful streams, and a validation part.
 
-The text is turned into one array of ids (edgeseq.data.text) and handed to a batch source
-(edgeseq.data.batches) that cuts each batch when training asks for it. The validation part
-is the end of the text (or the last lines): the model is scored on text it never trained
-on, in the same shape it trains on (windows from a zero state, or streams with the state
-carried); validation windows do not overlap, so each of its characters counts once.
+The validation part is the end of the text, scored in the shape training uses; its windows
+do not overlap, so each character counts once.
 """
 from __future__ import annotations
 

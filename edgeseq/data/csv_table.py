@@ -1,12 +1,7 @@
 """A CSV file's cells: its layout, its numbers, its missing values and its time order.
 
-Three file layouts are read: a Yahoo Finance download, the lab's headerless file (five
-columns, newest row first) and any headered CSV with named columns. Numbers must fit the
-model's 32-bit floats; the usual marks of a missing value (an empty cell, ``.``, ``NA``,
-``null``, ...) become NaN when the caller allows missing values, for ``data.series`` to
-fill or drop. Dates are recognised from the whole column (``data.dates``) and the rows
-sorted oldest first. A bad file stops with one InputError line naming the file, its 1-based
-line number and the column, so the user can open the file and fix it.
+Reads a Yahoo Finance download, the lab's headerless file (newest row first) and any
+headered CSV. A bad file is one line naming the file, the line and the column.
 """
 from __future__ import annotations
 

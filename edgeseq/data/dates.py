@@ -1,17 +1,7 @@
-"""Dates as people's files write them, recognised from the whole column and turned into ISO text.
+"""Dates as people's files write them, recognised from the whole column, returned as ISO text.
 
-A spreadsheet in a US locale saves 4 January 1999 as ``1/4/1999``, a European one as
-``4/1/1999`` or ``4.1.1999``, statistics portals write ``19990104``. Reading one cell cannot
-tell ``1/4/1999`` apart, so the format is settled by the whole column: every cell must fit
-it, and a first number above 12 in any row rules out month-first (a second number above 12
-rules out day-first). A column that still fits both is settled by regular spacing when only
-one reading steps evenly (a monthly ``1/1/1957, 2/1/1957``), else refused with one line
-naming ``--date-format``, never guessed. Whatever the format, dates leave here as ISO text
-(``1999-01-04``, or ``1999-01-04T09:30:00`` with a time), so sorting, the dates after the
-last row and the model's training period all work on one form.
-
-ISO cells keep their own text (a time zone offset included): ``parse_moment`` reads them.
-Standard library only.
+A column that fits both day-first and month-first is settled by even spacing, else refused
+naming ``--date-format``, never guessed. Standard library only.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The built-in training texts, from the classic RNN lab: ``--sample NAME``.
 
-Plain Python (no numpy), so the CLI can list the names in its help and check ``--sample``
-before anything heavy loads; ``edgeseq.data.text`` turns a sample into training windows.
+Plain Python, so the CLI lists and checks the names before anything heavy loads.
 """
 from __future__ import annotations
 

@@ -1,27 +1,8 @@
-"""Scale-free windows: each window seen relative to its own last value, in typical changes.
+"""Scale-free windows for ``--target-mode change``: each window relative to its last value.
 
-A network fed min-max scaled levels cannot forecast a price above its training range (a
-tanh cell saturates). The ``change`` target mode feeds it what carries over instead: for
-each column, ``u = log x`` ("log" mode: the column's steps grow with its level),
-``u = log(1 + x)`` ("log1p": a count such as volume, which may be 0) or ``u = x`` ("diff"),
-and each window row as ``z_t = (u_t - u_last) / s``, where ``s`` is the column's
-mean absolute one-step change of ``u`` over the training rows. The target is the next
-``horizon`` changes of the target column, ``y_h = (u_(last+h) - u_last) / s``. The model
-(edgeseq.training.change_network) divides each window by its own scale on top, so neither the
-level nor the volatility of a window reaches the network.
-
-The mode is found on the training rows only and stored in the model with ``s``:
-
-* "diff" when a value is negative, or zero in the target (no logarithm);
-* "log1p" for a feature column of counts (whole numbers, or a zero, none negative): defined
-  at 0, so a day without trades in the test part or at forecast time reads fine;
-* else the training part is cut into 5 time blocks, and beta is the slope of log(mean
-  |change|) on log(mean level) over them: steps that grow with the level (beta > 0.5) are
-  multiplicative, "log"; steps that do not are additive, "diff". When the block levels span
-  less than a factor 1.25 the slope cannot be measured, and a positive column gets "log".
-
-numpy only: the runtime reads the same modes from the model file, and the graph does the
-transform itself.
+Each column is read in its mode (log, log1p or diff), divided by its typical change ``s``;
+modes and ``s`` come from the training rows and travel in the model. The rule for the modes
+is in docs/design.md, "Data".
 """
 from __future__ import annotations
 

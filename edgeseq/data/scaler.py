@@ -1,14 +1,6 @@
-"""Min-max scaling whose parameters come from the training rows alone and travel with the model.
+"""Min-max scaling fitted on the training rows alone, its parameters stored in the model.
 
-A forecaster that scales with statistics of the whole file has seen the test period before
-it is tested on it. The scaler is therefore fitted by the caller on the training rows only,
-and its parameters (one min and one range per column) are stored as plain JSON in the
-exported model, so the runtime can scale inputs and unscale forecasts without this package's
-training code or the original CSV.
-
-Scaling is exactly ``(x - min) / range``: no epsilon hides a constant column. A constant
-column carries no information for the model and would divide by zero, so fitting refuses it
-with a message that says which column to drop.
+Exactly ``(x - min) / range``: a constant column is refused, naming it, not hidden by an epsilon.
 """
 from __future__ import annotations
 

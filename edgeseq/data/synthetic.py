@@ -1,17 +1,7 @@
-"""Seeded, clearly labelled series: a stand-in for a stock price download, and test processes.
+"""Seeded, clearly labelled series: a stand-in for a price download, and processes for tests.
 
-The lab's own price file cannot ship with the project, and tests and examples must not
-depend on the network. This module writes a file in the Yahoo Finance layout from a
-seeded geometric random walk, so every reader and every example runs offline and gives
-the same numbers on every machine. The first line of the file says it is synthetic, so it
-is never mistaken for market data. A random walk is also an honest benchmark: on it, no
-model should beat the persistence forecast by much.
-
-The forecaster's own tests need processes with known structure (``SERIES``): a trend, a
-season, a random walk (with the volatility of its test part changed), a geometric trend,
-and a sensor with a trend and a daily and a weekly season. Each is float64 [n] from its
-seed. ``python -m edgeseq.data.synthetic sensor sensor.csv`` writes one as a CSV (Date,
-Value), its first line saying it is synthetic.
+The examples run offline and give the same numbers everywhere; each file's first line says it
+is synthetic. ``python -m edgeseq.data.synthetic sensor sensor.csv`` writes one.
 """
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """Characters to integer ids and back; reading a text and the built-in samples.
 
-The classic RNN lab this project grows out of (the hihello / ship exercises of a deep
-learning course) built its vocabulary with ``list(set(text))``, whose order changes from
-one Python process to the next, so a model trained in one run decodes garbage in another.
-Here the vocabulary is the sorted set of characters: the same text always gives the same
-ids, and the vocabulary travels inside the exported model. How a text is cut into training
-batches is edgeseq.data.char_data (over edgeseq.data.batches).
+The vocabulary is the sorted set of characters, so the same text always gives the same ids.
 """
 from __future__ import annotations
 

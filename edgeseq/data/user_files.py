@@ -1,10 +1,7 @@
 """Reading a user's UTF-8 file, with a one-line error for each way that fails.
 
-Text corpora and CSV histories fail the same ways (missing, a folder, a device or a pipe,
-unreadable, too large, not UTF-8), so both readers go through here and say it the same way.
-A byte-order mark, as Excel writes, is dropped. The caps bound what a file can make edgeseq
-hold: a text becomes about 6 bytes a character while it is cut, a CSV about 40 while it is
-parsed.
+Texts and CSVs share it; a byte-order mark is dropped, and the caps bound what a file can
+make edgeseq hold.
 """
 from __future__ import annotations
 

@@ -1,13 +1,8 @@
-"""The walk-forward backtest: forecasts in price units beside what happened and every naive forecast.
+"""The walk-forward backtest: forecasts in price units beside what happened and the naive forecasts.
 
-``backtest(predictor, series)`` scores any predictor (an exported ``SeriesModel``, or anything
-with a window, a horizon and ``predict_rows``) as darts' ``historical_forecasts`` and
-``backtest`` do: one forecast from every window, each reading only the rows before it.
-Training reports its test part through ``score_forecasts`` too, so both print the same table. Actual and last-observed values come
-straight from the series in price units, never from unscaled float32. The drift and MASE
-scale come from the training part (``Baselines``, stored in the model), so the runtime's
-table compares with the same baselines training did. For forecasts of several steps the
-figures are given pooled over every step and step by step.
+``backtest(predictor, series)`` scores any predictor with a window, a horizon and
+``predict_rows``, as darts' ``historical_forecasts`` does; training scores its test part
+through ``score_forecasts``, so both print the same table.
 """
 from __future__ import annotations
 

@@ -1,18 +1,7 @@
-"""The naive forecasts every model stands beside, and what they take from the training part.
+"""The naive forecasts every model stands beside: persistence, drift and seasonal naive.
 
-A forecaster is only worth running if it beats doing nothing clever. Three naive forecasts
-say what "nothing clever" scores on a series:
-
-* persistence: every future value equals the last observed one;
-* drift: the last value plus ``h`` times the mean change per row of the training part
-  (a straight line through the first and last training values, continued);
-* seasonal naive (with ``--season M``): the value one season before the forecast row,
-  ``y[t + h - M * ceil(h / M)]`` for step ``h`` after the last observed row ``t``.
-
-MASE scales the mean absolute error by the in-sample MAE of persistence over the training
-part, so 1 means "as good as persistence was in-sample". The drift and the MASE scale are
-fitted once, on the training part, and stored in the model (``contract.Baselines``), so a
-later backtest compares with the very baselines training did. numpy only.
+The drift and the MASE scale are fitted on the training part and stored in the model, so a
+later backtest compares with the very baselines training did.
 """
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
 """Forecast errors in price units, always beside the naive forecasts.
 
-On prices, "tomorrow = today" is hard to beat, and a model's RMSE means little on its own:
-a small error can simply be the size of a typical daily move. Every metric is therefore
-reported for the model and for each naive forecast (``evaluation.baselines``: persistence,
-drift, seasonal), with the ratio model / persistence and model / the best of them: below 1
-the model beats it, at 1 or above it does not. Direction accuracy stands beside its base
-rate, the share of the most common move, which "always up" (or down) would score.
-
-All functions take arrays in price units (the caller undoes the scaling), of equal shape
-([n] or [n, horizon]); ``last`` is the last observed value of each forecast, shape [n].
+Every metric is given for the model and each naive forecast, with the ratios to persistence
+and to the best of them; direction accuracy stands beside its base rate.
 """
 from __future__ import annotations
 

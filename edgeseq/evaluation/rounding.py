@@ -1,10 +1,7 @@
 """Does a model amplify float rounding? The growing-difference rule export and training share.
 
-Export compares ONNX with TensorFlow, training compares float32 with float64, on sequences
-of several lengths. Small differences that grow with the length, by GROWTH or more from
-the shortest to the longest, mean the model amplifies rounding step by step, as a chaotic
-or diverged model does: its outputs after many steps depend on float details, so another
-runtime or CPU gives another text.
+Differences that grow with the sequence length by GROWTH or more mean a chaotic model: its
+text after many steps depends on the runtime and the CPU.
 """
 from __future__ import annotations
 

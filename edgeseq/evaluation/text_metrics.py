@@ -1,7 +1,6 @@
 """Next-character scores: cross-entropy in nats, and accuracy over the valid steps.
 
-Padded steps (weight 0) count for nothing and the loss is divided by the number of valid
-steps, so how far rows are padded changes no figure.
+Padded steps count for nothing, so padding changes no figure.
 """
 from __future__ import annotations
 
