@@ -1,11 +1,8 @@
 """The ``edgeseq`` command: train, export, run, verify, info, serve.
 
-The entry point only: ``main`` adds to the app the module of the command asked for (every
-module for ``--help``), so ``edgeseq run`` loads neither the training specs nor TensorFlow;
-``program`` (the ``edgeseq`` script) then ends the process without the interpreter's
-teardown after ``run``, ``info`` and ``verify``. The commands live in ``train``, ``run``,
-``file_commands`` and ``serving``; the error policy in ``apps``; the stream policy in ``streams``. These
-modules have no ``from __future__ import annotations``: Typer would evaluate each string.
+The entry point only: ``main`` adds the module of the command asked for, so ``edgeseq run``
+loads no training code. These modules have no ``from __future__ import annotations``: Typer
+evaluates each annotation.
 """
 import importlib
 import logging

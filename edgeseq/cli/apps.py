@@ -1,14 +1,7 @@
 """The Typer apps and what every command shares: how a failure reaches the user.
 
-A known failure (an EdgeseqError) becomes one line on stderr and exit code 2; a missing
-optional extra, the pip command that installs it; Ctrl-C, "interrupted" and exit 130 (a
-training run says itself what it kept);
-output that cannot be written (a full disk, a closed stdout), one line and exit code 2; a
-reader that left (``| head``), a quiet exit 0; anything else is a bug: one line saying
-where its traceback was written, and exit code 1.
-Text that comes from a file (metadata, CSV cells) is printed through ``edgeseq.display``:
-control characters escaped. Diagnostics go through the "edgeseq" logger (``edgeseq.log``),
-set up once in ``main``.
+A known failure is one line and exit 2, Ctrl-C exit 130, anything else a bug with its
+traceback in a file and exit 1: docs/design.md, "CLI".
 """
 import functools
 import os

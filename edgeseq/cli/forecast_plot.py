@@ -1,11 +1,7 @@
 """Pictures of forecasts, for ``--plot FILE.png``: matplotlib is an optional extra.
 
-Outside ``runtime/`` on purpose: the runner's own imports stay onnxruntime and numpy.
-
-matplotlib is imported only when a plot is asked for, and only its Figure class: no pyplot,
-so no window opens, no global backend is switched under a notebook, and nothing needs
-closing. A missing matplotlib is a one-line error with the install command. The figure is
-rendered in memory and written atomically.
+Outside ``runtime/``, whose imports stay onnxruntime and numpy. Only matplotlib's Figure is
+used: no pyplot, no window, no global backend switched.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Help texts shared by several options, each explaining every choice of its list.
 
-``explain`` checks that a text covers exactly the choices the option is checked against
-(``edgeseq.choices``), so the help cannot list a choice the command refuses, or miss one.
+``explain`` checks that a text covers exactly the choices the option is checked against.
 """
 from edgeseq.choices import (CELLS, CONTEXTS, DATE_FORMATS, FILL_METHODS, HEADS, INPUTS, PRECISIONS, STRATEGIES, TARGET_MODES,
                              explain, metavar)

@@ -1,7 +1,7 @@
 """``edgeseq serve``: the exported models behind a local HTTP endpoint (docs/serve.md).
 
-Thin: the options are checked and handed to ``edgeseq.serve``, imported only when the
-command runs, so no other command loads the server."""
+The options are checked and handed to ``edgeseq.serve``, imported only when the command runs.
+"""
 from pathlib import Path
 from typing import Annotated, Optional
 

@@ -1,9 +1,7 @@
 """The standard streams of the ``edgeseq`` process: what happens when they are closed or fail.
 
-Diagnostics with nowhere to go (``2>&-``, ``2>/dev/full``) are dropped and the command's
-output and exit code stay what they would be; output that cannot be written (``>/dev/full``,
-``>&-``) is one line and exit code 2 (``OutputError``, turned into that line by
-``edgeseq.cli.apps``); a reader that left (``| head``) ends the command quietly.
+Diagnostics with nowhere to go are dropped; output that cannot be written is ``OutputError``;
+a reader that left ends the command quietly.
 """
 import errno
 import os

@@ -1,6 +1,8 @@
-"""``edgeseq train char`` and ``edgeseq train stock``: options to specs, checked before
-TensorFlow takes seconds to import, in the order a person makes mistakes (the options, the
-data, then the output folder), then one call to ``edgeseq.training``."""
+"""``edgeseq train char`` and ``edgeseq train stock``: options to specs, then one call to training.
+
+Checked before TensorFlow loads, in the order a person makes mistakes: the options, the data,
+then the output folder.
+"""
 import sys
 from pathlib import Path
 from typing import Annotated, Optional

@@ -1,17 +1,8 @@
 """Exporting a trained char model: what is its own in an export (see edgeseq.export.task).
 
-The dynamic graph (ids [batch, time], state in/out, an optional lengths input) serves prompt
-prefill and streaming alike. The fixed graph pins time to the training window for runtimes
-that want static shapes. Both are compared with TensorFlow on random ids and states (batch 1
-and 3, several lengths); the dynamic graph is also checked streaming step by step against
-one whole-sequence call, and on a ragged batch (rows of different lengths) against
-TensorFlow's masked layers.
-
-Beside them goes NAME.gen.onnx, the generation graph (edgeseq.export.generation.build): the
-character loop and the sampling inside one graph, built from the dynamic graph and checked
-token for token against the runtime's per-step path. A separate file, so that the step
-graph stays exactly the verified contract other tools read, and a model without one (or a
-cell the builder does not know) simply runs per step.
+The dynamic and fixed graphs are compared with TensorFlow, the dynamic one also streaming and
+on a ragged batch. Beside them goes NAME.gen.onnx, the generation graph, checked token for
+token against the per-step path.
 """
 from __future__ import annotations
 

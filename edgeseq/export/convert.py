@@ -1,11 +1,7 @@
 """Converting a tf.function to ONNX with tf2onnx, every recurrent layer as a fused op.
 
-One of the few modules that load TensorFlow (with the exporter and the two export tasks):
-``edgeseq.training`` is imported first so that TensorFlow loads quietly (see its
-docstring) before tf2onnx imports it. The graph work after the conversion (fusing Loops,
-the ``lengths`` input, the canonical form, counting ops) is pure ONNX and lives in its own
-modules. The canonical form comes last, before any check, metadata or digest: tf2onnx
-orders and names nodes differently from one process to the next (edgeseq.export.graph.canonical).
+TensorFlow is imported quietly first, through edgeseq.training.tf_setup. After conversion
+come the fused ops, the ``lengths`` input and, last, the canonical form.
 """
 from __future__ import annotations
 

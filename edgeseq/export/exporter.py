@@ -1,24 +1,7 @@
 """``export_run``: a run folder to NAME.onnx and its siblings, each checked against TensorFlow.
 
-Every export is the same few steps, whatever the task:
-
-1. read the run's task and refuse files that exist (unless --force), before TensorFlow
-   loads; then load the run and its task (``task_class``);
-2. for the dynamic graph (time axis free) and the fixed graph (time = the training window):
-   convert with tf2onnx, every recurrent layer a fused op, the graph in its canonical form
-   (edgeseq.export.convert: the same bytes from every export of the run), then compare
-   ONNX with TensorFlow on the task's sample inputs, every output, plus the task's own
-   checks;
-3. the task's work on both graphs together (a char model's generation graph); with
-   ``--quantize int8``, the int8 step graph and its generation graph, measured against fp32
-   on the training data (edgeseq.export.int8.int8_files);
-4. log the checklist and refuse on any failure (unless --allow-failed-checks: then a warning);
-5. make every file's bytes (its metadata checked and sealed with its digest; siblings name
-   the step file's sha256), open each as the runner will, and write them as one set
-   (edgeseq.atomic.sets: all or nothing, the step file last).
-
-What differs between tasks (references, inputs, tolerances, metadata, extra checks and
-files) is in edgeseq.export.char_task and edgeseq.export.series_task.
+Every export is the same steps, whatever the task: docs/design.md, "Export". What differs
+between tasks is in edgeseq.export.char_task and edgeseq.export.series_task.
 """
 from __future__ import annotations
 

@@ -1,20 +1,8 @@
 """Exporting a trained forecaster: what is its own in an export (see edgeseq.export.task).
 
-The dynamic graph takes x [batch, time, features] for any number of rows; the fixed graph
-pins time to the training window for runtimes that want static shapes. Both keep the batch
-axis dynamic (tf2onnx fuses LSTM only then) and output y [batch, horizon], the next target
-values in scaled units. They are compared with TensorFlow on scaled windows that also reach
-beyond the training range (batch 1 and 64), and the file's metadata receives everything the
-runner needs: features, target, window, horizon, target mode, the scaler, and the
-walk-forward evaluation table from training.
-
-A ``change`` model's graphs take the rows as they are (the transform, the model and the
-inverse are in the graph) and output y, lower, upper in the target's units and ``change``
-in its typical changes. ``change`` is held to the usual 1e-5; y, lower and upper to 1e-5 of
-a typical change in the target's units plus 4 float32 ulps of the largest value compared (a
-float32 output near 1000 cannot be closer than 6e-5). They are compared on random walks from
-levels of 1 to 1000, with the window and twice the window of rows (the graph reads the last
-``window``; a flat window is among them).
+Both graphs keep the batch axis dynamic and are compared with TensorFlow beyond the training
+range. A ``change`` graph takes the rows as they are and gives y, lower, upper and change,
+each held to its own tolerance (docs/export.md).
 """
 from __future__ import annotations
 

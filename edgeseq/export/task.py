@@ -1,15 +1,7 @@
 """What the exporter asks of a task: the part of an export that differs between char and series.
 
-``export_run`` (edgeseq.export.exporter) does what every export does: convert the dynamic
-and the fixed graph, compare each with TensorFlow on the task's sample inputs (every output,
-one checklist line each), log the checklist, refuse on a failure, write the files with their
-metadata. An ``ExportTask`` says only what is the task's own: the TensorFlow function that
-is converted and is the reference, the sample inputs, batches, lengths and tolerance, the
-metadata record, and any checks or files of its own (the char model's streaming and ragged
-checks and its generation graph).
-
-This base holds no TensorFlow; the tasks (char_task, series_task) build their references
-with ``edgeseq.training``.
+The TensorFlow reference, the sample inputs and tolerance, the metadata record, and any
+checks or files of the task's own. No TensorFlow here.
 """
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""Export = convert + verify: compare every output of ONNX against TensorFlow.
+"""Export = convert + verify: compare every output of ONNX against a reference, one checklist line each.
 
-Each case runs both on the same inputs and records the largest absolute difference per
-output; the result is a checklist logged line by line. All failures are collected before
-anything is refused, so the user sees the whole picture at once.
-
-Pure ONNX side: nothing here imports TensorFlow. The reference a parity check compares
-against is any callable returning its outputs by name (the exporter passes a tf.function).
+All failures are collected before anything is refused. The reference is any callable
+returning its outputs by name; no TensorFlow here.
 """
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""The runner: onnxruntime and numpy only, nothing from training.
+"""The runner: onnxruntime and numpy only, nothing from training or export.
 
-An edgeseq model file describes itself (its metadata), so this package needs nothing but
-the file. It never imports TensorFlow, tf2onnx or onnx; a test holds it to that.
-
-Its names are loaded on first use (PEP 562), so ``edgeseq run char`` does not import the
-series model (and the CSV reading, scaling and backtesting behind it), nor ``run stock`` the
-char generator.
+Names load on first use, so ``edgeseq run char`` does not import the series model, nor
+``run stock`` the char generator.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """Which forecasts of a file a backtest may honestly score: those after the model's training data.
 
-Replaying the file a model was trained on mixes forecasts of rows it was fitted to with
-forecasts of rows it never saw, and the in-sample ones flatter the table. The model stores
-where its training data ends (the last training date, and a fingerprint of the training
-rows' values for files without dates), so a backtest can start after it: by date when the
-file has dates, by recognising the training rows at the file's start when it has none. A
-file that starts after the training data is scored whole; one that lies wholly inside it is
-refused, unless ``--from`` asks for a part anyway (the in-sample forecasts are then counted).
+Found by the last training date, or by the training rows' fingerprint for files without
+dates; ``--from`` asks for another part.
 """
 from __future__ import annotations
 

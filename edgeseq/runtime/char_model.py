@@ -1,20 +1,7 @@
 """A char model loaded once: its description, its sessions, and the two things it computes.
 
-A char model is a step file ``NAME.onnx`` (ids and a state in, logits and a state out),
-usually with a generation graph ``NAME.gen.onnx`` beside it that runs the character loop
-inside onnxruntime. Loading pairs the two: the generation graph is used only if its
-metadata names this very step file by sha256; a missing, stale, foreign or broken one
-leaves the model to run per step, and ``why_per_step`` says why.
-
-Sessions cost tens of milliseconds to open, so the step session opens on first use. With a
-usable generation graph, plain generation never needs it (the graph carries the step
-file's description whole); scoring (``logits``, ``char_losses``), ragged batches and the
-per-step path do.
-
-``precision="int8"`` loads NAME.int8.onnx (and its generation graph NAME.int8.gen.onnx)
-instead, after checking that it was made from the NAME.onnx given (model_file.int8_beside).
-
-What is generated, and how, is the business of ``decoding`` and ``generator``.
+The generation graph beside NAME.onnx is used only when it names that very step file; else
+the model runs per step and ``why_per_step`` says why. The step session opens on first use.
 """
 from __future__ import annotations
 

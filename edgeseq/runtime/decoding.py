@@ -1,26 +1,8 @@
 """Decoding: from a char model's logits to generated ids, three ways with one result.
 
-* ``reference_decode``: the plain loop (the one nanoGPT's ``generate`` is): run the model
-  over what it may read, take the last logits, choose, append. It re-reads the whole
-  context for every character: slow and plainly right, so the tests hold the others to it.
-* the per-step path (``per_step_chunks``): one step-graph call per character. The
-  stateful loop binds its buffers once (IOBinding) and alternates two state buffers, so no
-  step allocates; the window loop binds a rolling [batch, W] window the same way.
-* the generation graph (``graph_chunks``): the character loop inside onnxruntime, sampling
-  included; one call returns a chunk. Chunks start small (the first character comes after
-  one call) and grow, so the per-call cost is spread over up to ``CHUNKS[-1]`` characters.
-  In the window context the graph keeps W staggered states instead of re-reading the
-  window (see ``edgeseq.export.generation.build``); an int8 graph re-reads it, as the per-step
-  path does, and is given the last W ids on every call.
-
-All three draw one uniform per character per row, row 0 first, from the request's Sampler
-and choose by the same inverse-CDF rule, so a seed gives the same ids on every path.
-``decode`` picks the model's engine and first brings rows of different lengths to one.
-
-The engines yield ``(tokens [batch, n], state)``. Stateful, ``state`` [batch, S, H] has read
-every id so far except each row's last token: feed that token with it to go on. In the
-window context the last W ids are all there is to carry, and ``state`` is None. The
-per-step path yields a view of its own buffer, valid while the engine is paused there.
+``reference_decode`` re-reads everything, ``per_step_chunks`` calls the step graph once a
+character, ``graph_chunks`` runs the generation graph; all draw the same uniforms, so a seed
+gives the same ids. ``decode`` picks the model's engine.
 """
 from __future__ import annotations
 

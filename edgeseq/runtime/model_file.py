@@ -1,19 +1,7 @@
 """Opening an edgeseq ONNX file: checked, then its session, its description and the defaults.
 
-Nothing in a model file is trusted until it is checked, in this order, before anything runs:
-
-1. the bytes are read once (onnxruntime is given those very bytes, never the path again);
-2. the file's own digest (edgeseq.contract.digest): a damaged or edited file is refused;
-3. onnxruntime parses the graph; the description in its metadata_props (key ``edgeseq``,
-   which onnxruntime exposes without the onnx package) is read through the contract, every
-   field checked against its type and range;
-4. the description is held to the graph (edgeseq.contract.graph_io): vocabulary = logits
-   width, state = the state input, features and window and horizon = the graph's shapes; a
-   forecaster whose horizon the graph leaves free is probed once on zeros.
-
-``--precision int8`` runs NAME.int8.onnx instead of NAME.onnx (``int8_beside``): the same
-checks, and it must name NAME.onnx's very bytes as the file it was made from. A file named
-NAME.int8.onnx runs as int8 (and ``--precision fp32`` with it is refused in one line).
+Bytes read once, digest, description, then the description held to the graph, before
+anything runs. ``int8_beside`` finds NAME.int8.onnx for ``precision="int8"``.
 """
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """Choosing the next character from logits: greedy, temperature, top-k.
 
-Each draw uses exactly one uniform number from a seeded stream, and the choice is an
-inverse-CDF lookup, so the same seed gives the same text on any path that consumes the same
-uniforms in the same order (the per-step loop here, or a graph that is handed the uniforms
-as an input). The stream is SplitMix64, a few lines in any language: js/edgeseq.js draws
-the very same uniforms, so a seed gives the same text in Python and JavaScript.
+One uniform per draw from a seeded SplitMix64 stream and an inverse-CDF choice, so a seed
+gives the same text on every path, in Python and in js/edgeseq.js.
 """
 from __future__ import annotations
 

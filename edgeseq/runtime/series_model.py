@@ -1,10 +1,7 @@
 """An exported series model: load it, check a frame of rows against it, predict the next values.
 
-The model file carries everything: the feature names (matched to a CSV's columns by name,
-never by position), the window, the horizon, and how it reads rows (a scaler fitted on the
-training rows, or the scale-free modes of a ``change`` graph, which gives an interval too).
-Scoring many forecasts against the naive baselines is ``edgeseq.evaluation.backtest``'s: a
-``SeriesModel`` is one of the predictors it takes.
+Columns are matched by name, never by position; the graph itself is ``SeriesGraph``'s. A
+``SeriesModel`` is one of the predictors edgeseq.evaluation.backtest scores.
 """
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
-"""``edgeseq verify``: every check a model file, a model's set of files, or a folder of shipped
-models must pass, one line each.
+"""``edgeseq verify``: every check a model file, a model's set, or a folder of models must pass.
 
-For each file: the ONNX checker (when the onnx package is there; the runner does not need
-it), its own digest (edgeseq.contract.digest), its metadata read through the contract, the
-metadata held to the graph's inputs and outputs, and for a sibling (fixed, generation, ...)
-that it names the very step file beside it; for a char model's NAME.json, that it says what
-the model files say (edgeseq.contract.sidecar). For a folder with a MANIFEST.json, also every
-listed file's sha256 and size, the manifest's own digest over its figures and texts, and no
-.onnx file left out of it. Leftovers of an
-interrupted write beside the files fail too (the next write finishes or removes them).
+The ONNX checker when onnx is installed, the digest, the metadata, the graph's shapes, the
+sibling bindings, NAME.json, a MANIFEST.json's entries and digest, and leftovers.
 """
 from __future__ import annotations
 

@@ -1,27 +1,9 @@
-"""The scale-free forecaster (``--target-mode change``): windows relative to their last value.
+"""The scale-free forecaster of ``--target-mode change``, and the graph export converts.
 
-Keras model, trained on the windows of ``edgeseq.data.scale_free`` (z [batch, window,
-features]: each column relative to its last value, in its typical changes ``s``):
-
-    S_c    = max(mean_t |z_t,c - z_(t-1),c|, 1e-3)   the window's own scale, per column
-    f      = head(LSTM(z / S)) + skip(flatten(z / S))  both kernels start at 0, no bias
-    change = b + S_target * f                          b: a drift per horizon step (units of s)
-
-so the network sees windows bounded by window - 1 whatever the level or volatility, and
-``change`` is the next ``horizon`` changes of the target in its typical changes. With b, head
-and skip all zero the model is exactly persistence (``persistence_weights``), which is what
-training falls back to when the trained weights do not clearly beat it.
-
-``forecast_function`` is what export converts and what training scores: raw rows x [batch,
-time, features] in, the transform, the model, and the inverse in the graph:
-
-    y = x_last * exp(s * change)  (log mode)  |  x_last + s * change  (diff mode)
-
-(a "log1p" feature is read as log((1 + x) / (1 + x_last)); the target is never log1p)
-
-written so that a zero change returns x_last exactly, plus ``lower``/``upper`` (the change -+
-q_h * S_target, turned back the same way) and ``change`` itself. The graph reads the last
-``window`` rows of x (the skip layer is fixed to the window).
+The network sees each window divided by its own scale and forecasts the next changes in
+typical changes; with its drift, head and skip at zero it is exactly persistence.
+``forecast_function`` adds the transform and its inverse, with an interval, around it.
+The formulas are in docs/design.md, "Training".
 """
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
-"""The character model: ids -> (one-hot | embedding) -> N recurrent layers -> logits.
+"""The character model: ids -> one-hot or embedding -> N recurrent layers -> logits.
 
-One set of layers, two ways to call them. ``build_training_model`` starts every sequence
-from a zero state, as the classic RNN lab (the course exercises edgeseq grows out of) does.
-``step_forward`` takes the state in and gives it back: stateful training carries it from
-batch to batch, and ``step_function`` is the graph the runner needs to consume a prompt in
-one call and then stream.
+One set of layers, two ways to call them: ``build_training_model`` starts every sequence from
+a zero state; ``step_forward`` takes the state in and gives it back, for stateful training
+and for the step graph the runner streams with.
 """
 from __future__ import annotations
 

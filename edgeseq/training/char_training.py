@@ -1,25 +1,8 @@
 """Training a character model, and saving the run with how it must be run.
 
-Three ways to present a text (edgeseq.data.char_data), one loss (sequence cross-entropy,
-Adam), one loop (edgeseq.training.loop):
-
-* ``windows``: the classic RNN lab's programs (the course exercises edgeseq grows out of).
-  hihello and the Korean string are one sequence each; the ship sentence is cut into
-  sliding windows of 10. Every window starts from a zero state, so the model must be run
-  the same way: ``context: window``.
-* ``lines``: one sequence per line, of any length, padded at the end. Padded steps have
-  weight 0 in the loss and the metrics (the lab's sequence_loss weights) and the loss is
-  divided by the number of valid steps, so how far rows are padded changes nothing: a
-  recurrent layer's output at a valid step never depends on later (padded) steps.
-* ``stateful``: a long text cut into consecutive chunks; the state is carried from batch
-  to batch (truncated backpropagation through time) and reset at each epoch. Such a model
-  streams with its state carried, for as long as asked: ``context: stateful``. The state
-  goes in and out of the model's step form explicitly (no Keras ``stateful`` layers), so
-  it works under every strategy and the exported model is the ordinary one.
-
-Every figure (the epoch's loss and accuracy, validation, the final metrics) is summed batch
-by batch; no logits for the whole text are ever held. After training, export's chaos test
-runs early (edgeseq.training.rounding_check) and its verdict is printed.
+A text is presented as windows from a zero state, as lines of any length, or as stateful
+streams (edgeseq.data.char_data); one loss and one loop serve all three. The run records
+the context it must be run in, and export's chaos test runs once training ends.
 """
 from __future__ import annotations
 

@@ -1,23 +1,7 @@
-"""A checkpoint after every epoch, and resuming from the last one.
+"""A checkpoint after every epoch in .RUN.training/, and resuming from the last one.
 
-Where: a hidden folder beside the run folder, ``.RUN.training/``. Not inside RUN, because
-RUN is written whole or not at all (``edgeseq.atomic.new_folder``) and is what export
-reads: at every moment RUN is either absent or a usable model, and the checkpoints
-are a separate, disposable thing that disappears once the run folder is written.
-
-    .RUN.training/epoch-000012/state.json      epoch, history, best epoch, optimizer steps,
-                                               the options the run was started with
-    .RUN.training/epoch-000012/weights.npz     the model's weights after epoch 12
-    .RUN.training/epoch-000012/optimizer.npz   Adam's variables (step count, moments)
-    .RUN.training/epoch-000012/best.npz        the best epoch's weights (when not epoch 12's)
-    .RUN.training/epoch-000012/good.npz        the good epoch a spike goes back to: its weights,
-    .RUN.training/epoch-000012/good-optimizer.npz  and Adam's variables then (the learning
-                                               rate, halved by each rollback, is one of them)
-
-Each epoch's folder is written under a temporary name and renamed into place; only then is
-the previous one removed. A SIGKILL at any moment leaves at least one complete epoch folder;
-temporary entries it leaves (names starting with a dot) are removed by the next run. The
-data order needs no saving: an epoch's order is a function of (seed, epoch).
+Each epoch's folder is written under a temporary name and renamed into place before the
+previous one goes. Its layout and reading are edgeseq.contract.run_layout's.
 """
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """Keras 3 building blocks shared by the char and series models.
 
-The recurrent layers keep the settings under which Keras runs them on cuDNN when a GPU is
-present (tanh / sigmoid activations, no recurrent dropout, no unrolling, GRU with
-``reset_after=True``) and always return their sequence and state, so the very same layer
-objects serve training (zero initial state) and the exported step graph (state in, state
-out).
+The recurrent layers keep cuDNN's settings and always return their sequence and state, so
+the same layers serve training and the exported step graph.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""Training progress on stderr (stdout stays free for results): where a run is, and how long.
+"""Training progress on stderr: where a run is, and how long it has left.
 
-On a terminal one line is redrawn at most REFRESH times a second: within an epoch the
-batches done, the characters (or windows) a second and the time left for the epoch and
-the run; at each epoch's end its figures. Elsewhere (a log, CI) exactly one plain line per
-epoch, every epoch, so a log and the Ctrl-C message always name the same epochs. The last
-line gives the wall time. Our own few lines rather than tqdm or rich: one line with two
-ETAs and a plain mode of one line per epoch is all that is needed, and a dependency for it
-would be a second way to write to stderr beside edgeseq.log.
+On a terminal one line redrawn at most REFRESH times a second; elsewhere one plain line per
+epoch, so a log and the Ctrl-C message name the same epochs.
 """
 from __future__ import annotations
 

@@ -1,18 +1,8 @@
 """The series model: x [batch, time, features] -> N recurrent layers -> dense on the last step.
 
-This is the classic RNN lab's many-to-one stock forecaster (an LSTM and a linear layer on
-its last output), generalised to any cell, depth and horizon. Its output ``y`` is always the
-next ``horizon`` values of the target in scaled units, whatever the target mode, so the
-runner only has to undo the scaling:
-
-* ``level``: the dense layer predicts the scaled values themselves.
-* ``delta``: the dense layer predicts the change from the last observed target, and the
-  model adds that last value back (``AddLastObserved``). The dense layer starts at zero, so
-  an untrained delta model *is* the persistence forecast and training can only move it
-  away where the data says so. A level model must first learn to copy its input, and it
-  cannot copy a price it never saw in training: a tanh cell saturates outside [0, 1].
-
-``forecast_function`` wraps the trained model as the tf.function that export converts.
+The lab's many-to-one forecaster for any cell, depth and horizon; ``y`` is always the next
+``horizon`` target values in scaled units. A ``delta`` model adds the last observed value back,
+so untrained it is the persistence forecast. ``forecast_function`` is what export converts.
 """
 from __future__ import annotations
 

@@ -1,16 +1,8 @@
 """Training a forecaster on a price or sensor series and scoring it the honest way.
 
-The series is split once, in time order: the scaler and the training windows see only the
-rows before the split (``data.windows.train_test_windows``), so a different future cannot
-change the trained weights. The test part is then scored walk-forward: each forecast reads
-only the rows before it, and every figure is in price units beside persistence.
-
-For ``delta`` and ``level`` models windows are cut in ``level`` mode: the delta model adds
-the last observed value back inside the graph (see ``series_model``), so both are fitted to,
-and output, the scaled levels. A ``change`` model is fitted to scale-free windows and their
-next changes (``data.scale_free``), then judged against persistence on the validation
-windows and given its interval quantiles (``change_training``); its test part is forecast
-by the very graph export converts, from the raw rows.
+The series is split once in time order (edgeseq.data.windows); the test part is forecast
+walk-forward, in price units beside persistence. A ``change`` model is then gated against
+persistence and given its interval quantiles (edgeseq.training.change_training).
 """
 from __future__ import annotations
 

@@ -1,20 +1,7 @@
 """One training run around the loop: where it writes, resuming, Ctrl-C, the final save.
 
-The char and series trainers build their model, data and ``Steps``; ``Session`` does what
-every run does around ``epochs.fit``:
-
-* the place: the run folder and its checkpoints (``.RUN.training/``, see
-  edgeseq.training.checkpoint). In a multi-worker cluster only the chief writes there; the
-  other workers write the same files to a temporary folder that is removed at the end (they
-  compute the very same weights, so nothing is lost);
-* a fresh start (an old checkpoint is refused without --force) or ``resume``: the weights,
-  the optimizer state, the history and the best epoch of the last complete epoch;
-* a diverged training removes its checkpoints and saves nothing;
-* Ctrl-C / SIGTERM: the run folder is written from the best weights so far (its metrics are
-  those the history recorded for that epoch), the checkpoint stays, and the user is told
-  in one line how to go on; then ``Interrupted`` (exit 130 in the CLI, nothing added);
-* a finished run, or one stopped early after its rollbacks were spent (its run folder says
-  so): the run folder, then the checkpoints are removed.
+The trainers build the model, data and ``Steps``; ``Session`` does what every run does around
+``epochs.fit``. See docs/design.md, "The run folder and its checkpoints".
 """
 from __future__ import annotations
 

@@ -1,13 +1,8 @@
 """Importing TensorFlow quietly, and choosing where training runs.
 
-The one module that imports TensorFlow: its native runtime writes log lines straight to file
-descriptor 2 while it loads and first probes for GPUs, before any log level applies, so both
-happen here with the descriptor pointed at /dev/null. The strategy helper keeps GPU use automatic: Keras uses
-a visible GPU by itself, and ``mirrored`` spreads a batch over every GPU, or over the
-logical CPU devices when there is no GPU (which is how the tests exercise it).
-``multi-worker`` is TensorFlow's MultiWorkerMirroredStrategy over the cluster that the
-standard TF_CONFIG variable describes (the CLI writes it from --workers / --worker-index):
-one replica per worker (or per GPU of a worker), gradients summed across all of them.
+The one module that imports TensorFlow, with file descriptor 2 pointed at /dev/null while
+it loads. ``mirrored`` spreads a batch over the GPUs or logical CPUs; ``multi-worker`` is
+MultiWorkerMirroredStrategy over the cluster TF_CONFIG describes.
 """
 from __future__ import annotations
 

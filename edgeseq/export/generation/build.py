@@ -1,74 +1,9 @@
 """The generation graph: many characters per onnxruntime call, sampling inside the graph.
 
-The step graph (``ids, state -> logits, new_state``) costs one onnxruntime call per
-character, and from Python a call costs more than the recurrent kernels do. The generation
-graph moves the character loop into ONNX: a ``Loop`` whose body is one step of the model
-followed by the choice of the next character, so one call yields a chunk of characters.
-It is built from the exported step graph itself (its fused recurrent ops with their
-weights, the input table and the head), not from TensorFlow, so it runs the kernels the
-step graph runs; the exporter checks it against the per-step path before writing it.
-
-Inputs and outputs (batch may be > 1: one row per prompt)::
-
-    ids          int32   [batch, time]     characters to consume first: the prompt (window
-                                           context: its last W characters), or, to continue,
-                                           the last character of the previous chunk
-    state        float32 [batch, slots, S, H]
-                                           stateful: slots = 1, the step graph's state;
-                                           window: slots = W, one state per window slot
-                                           (zeros to start)
-    window       int64   []                0: stateful; W > 0: each character from the last
-                                           W characters from a zero state (slots must be W)
-    position     int64   []                window context: characters consumed since the
-                                           slots were zero (0 to start); ignored when stateful
-    uniforms     float32 [steps, batch]    one uniform in [0, 1) per character to generate;
-                                           their count is the chunk length (values are
-                                           ignored when greedy)
-    temperature  float32 []                0: greedy (ArgMax); > 0: sample at this temperature
-    top_k        int64   []                sample among the k largest logits (0 or >= V: all)
-    ->
-    tokens       int32   [batch, steps]    the generated character ids
-    new_state    float32 [batch, slots, S, H]
-                                           the state after ``ids`` and every token but the
-                                           last: to continue, feed the last token as ``ids``
-                                           (window: with position + time + steps - 1)
-
-Choosing a character is the runtime's ``sampling.pick`` in ONNX ops: z = logits / T, keep
-the k largest (``z >= `` the k-th largest), weights exp(z - max(z)) (0 where dropped),
-CumSum, and the index is how many cumulative weights are ``<= u * total`` (numpy's
-``searchsorted(side="right")``), capped at V - 1. The uniforms come from the caller's
-seeded numpy generator, one per character in order, so a seed gives the same text here and
-on the per-step path.
-
-Stateful: the Loop body is one step at time 1 for the whole batch, unrolled ``unroll``
-times per Loop iteration (a second, single-step Loop does the remainder) to save the
-per-iteration cost of the Loop.
-
-Window ("each character from the last W characters, from a zero state"): instead of
-re-reading the window for every character, the graph keeps W staggered states. Slot j is
-zeroed after character k whenever k = j (mod W), so after character k, slot k mod W has
-read exactly the last min(k + 1, W) characters: its output is the prediction, then it is
-zeroed and starts over. Each character is one batched step over batch x W rows instead of
-W dependent steps (the same arithmetic, better matrix shapes, measured in bench/).
-
-Rows share ``ids``' time axis and ``position``. The runtime brings prompts of different
-lengths to that shape first (CharGenerator.generate_batch): stateful, one step-graph call
-with ``lengths`` consumes every prompt and the graph continues from the states it left;
-window, rows shorter than W step through the step graph with ``lengths`` until every row
-holds a full window, and the graph takes over from there.
-
-The graph has no ``If``: each mode (stateful or window, greedy or sampled) is its own chain
-of top-level Loops, and the modes not asked for run zero iterations (see ``_Generation``).
-
-An int8 step graph (edgeseq.export.int8.quantize) gives an int8 generation graph: the same
-Loops around the step graph's int8 kernels, except where int8 needs the per-step path's own
-calls to round the same way (the prompt's head over the whole prompt; the window re-read
-for every character instead of the slots): ``generation_int8`` says why and how.
-
-Built in four modules: this one assembles the graph (modes, sampling settings, uniforms,
-the first character, outputs); ``generation_contexts`` holds the stateful and the window
-Loops (``generation_int8`` their int8 variants); ``generation_step`` the nodes of one step
-and of the choice of a character.
+Built from the verified step graph, not from TensorFlow: a chain of Loops whose body is one
+step and the choice of the next character. This module assembles it; the contexts are in
+``contexts``, one step in ``step_nodes``. Inputs, outputs and the window slots are in
+docs/design.md, "The generation graph".
 """
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """Checking a generation graph against the runtime's per-step path, and describing it.
 
-The generation graph is an optional speed-up, so the exporter writes it only when it
-chooses the very same characters as the per-step path (greedy and seeded sampling, both
-contexts, several batch sizes and prompt lengths); otherwise the model simply runs per
-step. Its metadata names the step file it was made from, so the runtime never pairs it
-with another.
+The graph is written only when it chooses the very characters the per-step path does; its
+metadata names the step file it was made from.
 """
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
 """The two contexts of the generation graph, each a chain of top-level Loops.
 
-Stateful: a one-iteration Loop reads the prompt from the given state (one call of time T),
-then Loops of ``unroll`` steps per iteration and a single-step Loop for the remainder
-generate the characters. Window: W staggered states (the "slots"), all advanced by one
-batched step per character, one Loop for the prompt and one for the characters. See
-edgeseq.export.generation.build for the graph's inputs and outputs and why the slots work.
-
-Every Loop runs only in its own mode: its iteration count is multiplied by the mode's 0/1
-flags, so the Loops of the modes not asked for run zero times and pass their carried values
-through.
+Stateful: the prompt in one call, then unrolled Loops. Window: W staggered states advanced
+by one batched step per character. A Loop of the mode not asked for runs zero times.
 """
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """One step of the model and the choice of the next character, as ONNX nodes.
 
-The generation graph (edgeseq.export.generation.build) repeats these inside its Loops: the fused
-recurrent ops with the step graph's own weights, the head, and the choice of a character
-(the runtime's ``sampling.pick`` in ONNX ops, as that module's docstring describes).
+The fused recurrent ops with the step graph's own weights, the head, and the runtime's
+``sampling.pick`` in ONNX ops.
 """
 from __future__ import annotations
 

@@ -1,37 +1,7 @@
-"""One canonical form of a converted graph, so that the same run exported twice gives the same bytes.
+"""One canonical form of a converted graph, so the same run exported twice gives the same bytes.
 
-tf2onnx is not deterministic across processes (PYTHONHASHSEED does not fix it): the same
-function converts to nodes in another order (several ``Slice`` nodes permuted), under
-other generated names (``strided_slice_2`` / ``strided_slice_3__91``, initializers
-``const_axes__96`` / ``const_axes__85``), even with another of two equal constants read. The
-bytes would change on every export, and with them each file's sha256: the digest sealed in
-its metadata, the one by which int8 and generation siblings name the step file they were
-made from (an unchanged run re-exported would make its int8 set "stale"), and the shipped
-MANIFEST.
-
-``canonicalize`` rewrites a graph (after conversion, fusion and the ``lengths`` input; before
-any check, metadata or digest: edgeseq.export.convert) into a form that depends only on
-what it computes and on the names of its inputs and outputs, which stay as they are:
-
-* equal constant initializers of the main graph become one (the converter shares them in
-  some runs only; a subgraph's own initializers are kept as they are: the converted graphs
-  have none);
-* nodes in depth-first order from the graph's outputs, in output order: each node after the
-  producers of its inputs, in input order, then of the outer-scope values its subgraphs
-  read. A topological order fixed by the wiring alone: no name, no incoming order and no
-  tie to break (two equal nodes are met through different paths). Nodes no output needs
-  are dropped;
-* every node, internal value and initializer named by its place in that order: node
-  ``LSTM_7``, its outputs ``LSTM_7:0``, ``LSTM_7:1``, ..., initializers ``const_0``, ... in
-  the order first read. A subgraph (an ``If`` branch, a ``Loop`` body) is ordered and named
-  the same way inside, under its node and attribute (``If_1/then_branch/Constant_0:0``, its
-  inputs ``.../input:0``), its outer-scope references following the outer names;
-* attributes in name order, the converter's ``unk__N`` dimension names numbered in order of
-  appearance, value_info renamed and in value order (value_info of a graph input or output,
-  or of an outer-scope name, keeps the order it came in: the exported graphs carry none).
-
-Nothing the graph computes changes: the same ops, attributes, constants and wiring (the
-exporter's parity checks run on the canonical graph). Pure ONNX: no TensorFlow here.
+The form depends only on what the graph computes and on its input and output names; what
+it changes and why is in docs/design.md, "Export". Pure ONNX.
 """
 from __future__ import annotations
 

@@ -1,28 +1,8 @@
 """Post-conversion graph surgery: fused recurrent ops, and per-row sequence lengths.
 
-tf2onnx 1.17 recognises a Keras 3 LSTM (with a dynamic batch axis) and emits the fused
-ONNX ``LSTM`` op, but turns every Keras 3 GRU and SimpleRNN into a generic ``Loop`` that
-runs the cell's small ops one step at a time (5x slower here, and not quantizable). It
-also has no way to express the lab's dynamic_rnn (tf2onnx issue 1871: masking gives a
-Loop for every cell).
-
-So after conversion:
-
-* ``fuse_recurrent_loops`` finds each Loop that runs a Keras recurrent layer (the Loop
-  carries that layer's kernel among its constants), and replaces it with the fused op,
-  built from the layer's weights. Only three things are read from the Loop: the
-  time-major input it steps over, the state it carries in and out, and its output
-  sequence; the cell's body is discarded, so its exact shape does not matter.
-* ``add_lengths_input`` gives the graph a ``lengths [batch]`` input wired to the
-  ``sequence_lens`` of every fused op: onnxruntime then returns zeros at steps >= n and
-  the state after step n-1, exactly the lab's dynamic_rnn. Logits at padded steps are
-  zeroed too. The input is optional (type ``optional(tensor(int32))``): callers that never
-  pad omit it (or pass None) and an ``If`` on ``OptionalHasElement`` picks "no padding".
-  An initializer standing in as the default would also do, but onnxruntime warns on
-  every load of a graph that lists an initializer among its inputs, and tools that hide
-  such inputs (Netron) would not show ``lengths`` at all.
-
-The result is verified against TensorFlow by the exporter like any other graph.
+``fuse_recurrent_loops`` replaces each Loop tf2onnx made of a recurrent layer with the fused
+op built from its weights; ``add_lengths_input`` wires an optional ``lengths [batch]`` into
+every fused op's ``sequence_lens``, the lab's dynamic_rnn. Pure ONNX.
 """
 from __future__ import annotations
 

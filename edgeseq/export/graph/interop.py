@@ -1,26 +1,7 @@
 """What other tools show of an exported file: dimension names, producer, version, descriptions.
 
-edgeseq's runner reads the JSON description under the metadata key ``edgeseq``; every other
-tool (Netron's model properties, onnxruntime's ``get_modelmeta()`` and ``get_inputs()``, a
-converter) reads the ONNX proto's own fields instead. So each written file also gets:
-
-* a name on every dynamic axis of every input and output (``batch``, ``time``, ``slots``,
-  ``steps``), the same name wherever it is the same axis, and the fixed sizes as values
-  (``features`` = 5 is a value: an ONNX dimension holds a value or a name, not both);
-  tf2onnx's ``unk__N`` names are replaced everywhere they occur (value_info, subgraphs);
-  each named axis also carries its standard denotation (DATA_BATCH, DATA_TIME);
-* ``producer_name`` edgeseq and its version, ``domain`` ``ai.edgeseq``, and
-  ``model_version`` = the contract's FORMAT_VERSION: the version of what the file promises
-  (inputs, outputs, metadata layout). It is a property of the file, not of the moment, so
-  the same run exported twice gives the same bytes (the shipped MANIFEST relies on it; the
-  graph itself is in its canonical form, edgeseq.export.graph.canonical);
-* ``doc_string`` on the model (the model card, from the contract record), on the graph
-  (its first line) and on each input and output (the texts the record derives);
-* with ``--author`` / ``--license``, the metadata keys ``author`` and ``license``: Netron
-  lists exactly these names first in a model's properties, and onnxruntime returns them
-  in ``custom_metadata_map``. The license is an SPDX identifier or expression.
-
-Pure ONNX: no TensorFlow here.
+Netron and onnxruntime read the proto's own fields, not edgeseq's metadata, so every file
+gets them too. Pure ONNX.
 """
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """Writing an ONNX graph by hand: unique names, one pool of constants, Loops from a body method.
 
-The generation graph (edgeseq.export.generation.build) is assembled node by node. A
-``GraphBuilder`` collects the nodes of the main graph or of one Loop body. Every name it
-makes is unique across the whole model (one counter shared by the main graph and all its
-bodies), and every constant goes to one pool that becomes the main graph's initializers (a
-body reads them from the outer scope, as ONNX allows).
+Names are unique across the whole model, and every constant is a main-graph initializer that
+Loop bodies read from the outer scope.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """What came out of a conversion, and writing it: op types, the metadata, the files.
 
-tf2onnx decides by itself whether a recurrent layer becomes a fused ONNX op (LSTM, GRU,
-RNN) or a generic ``Loop`` that runs the cell step by step. Both are correct; the Loop is
-several times slower and cannot be quantized, so every export reports its op types and
-refuses a Loop where a fused op is expected (edgeseq.export.convert).
-
-Pure ONNX: this module and every graph module it serves import no TensorFlow, so the
-graph code (fuse, step_graph, generation, verify) can be used and tested without it.
+Every export reports its op types and refuses a Loop where a fused op is expected. Pure
+ONNX, like every graph module.
 """
 from __future__ import annotations
 

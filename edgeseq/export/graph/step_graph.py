@@ -1,16 +1,7 @@
 """Reading an exported step graph back: its input table, fused recurrent ops, head and state.
 
-The generation graph is built from the step graph the exporter verified, not from
-TensorFlow, so that it runs exactly the kernels and weights the step graph runs. This
-module finds those parts in the step graph (following data-moving ops such as Squeeze
-and Transpose) and says plainly when the graph is not one it recognises.
-
-An int8 step graph (edgeseq.export.int8.quantize) reads the same way: a DynamicQuantizeLSTM is
-an LSTM whose inputs 0-7 are laid out as ONNX's (X, W, R, B, sequence_lens, initial_h,
-initial_c, P), followed by its weights' scales and zero points; a GRU or RNN weight stored
-int8 is the output of a DequantizeLinear of constants, which travels with the parts; and an
-int8 head is the pattern ``quantize_dynamic`` writes for a MatMul by a constant
-(DynamicQuantizeLinear, MatMulInteger, Cast, the two scale Muls, then the bias Add).
+The generation graph is built from these parts, so it runs the step graph's kernels and
+weights. An int8 step graph reads the same way; a graph of another shape is said plainly.
 """
 from __future__ import annotations
 

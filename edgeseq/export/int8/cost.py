@@ -1,23 +1,8 @@
 """What int8 costs against fp32, measured on the model's training data, and the export's limits.
 
-An int8 file is written only when it is measured to say (nearly) what the fp32 file says on
-the data the model was trained on (unless ``--force``):
-
-* a char model: next-character accuracy over its training sequences may drop by at most
-  ``MAX_ACCURACY_DROP`` points (half a point: one more wrong prediction in 200), and greedy
-  text from the start of its training text must be fp32's exactly, for as far as the text
-  goes (at most ``GREEDY_CHARS`` characters; a line model: each of its first lines). The
-  accuracy is the model's own score on what it learnt; the greedy text is what a user sees
-  first: a change in it is a different model, whatever the accuracy says.
-* a forecaster: its RMSE over the training run's test part may be at most
-  ``MAX_RMSE_RATIO`` times fp32's (2% worse).
-
-Dynamic quantization computes each activation's scale from the whole tensor of one call,
-so an int8 result depends on what shares the call. Every figure here compares like with
-like: fp32 and int8 get exactly the same calls, the ones the runner makes (a char model:
-one sequence per call from a zero state, or a stream with its state carried; greedy text
-through the runtime's per-step path, one prompt; a forecaster: the windows of
-``edgeseq run stock --backtest``, up to 1024 per call).
+A char model may lose at most MAX_ACCURACY_DROP of next-character accuracy and must keep
+fp32's greedy text; a forecaster's test RMSE may grow by MAX_RMSE_RATIO. fp32 and int8 get
+the very calls the runner makes.
 """
 from __future__ import annotations
 

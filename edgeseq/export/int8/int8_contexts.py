@@ -1,26 +1,8 @@
 """The two contexts of an int8 generation graph: the calls of the per-step path, inside a Loop.
 
-Dynamic quantization computes each activation's int8 scale from the whole tensor one kernel
-call sees, so in int8 a row's result depends on what shares the call. The fp32 generation
-graph groups values differently from the per-step path in two places, which is exact in fp32
-and not in int8 (a direct port differed from the per-step path on 1 in 60 stateful and 7 in
-60 window rows). Here both are done the per-step path's way, so the int8 graph chooses the
-very characters the int8 step graph does, which the exporter checks token for token:
-
-* **stateful prefill**: the step graph applies the head to every step of the prompt (one
-  quantization over [batch x time, H]) and the runner takes the last step's logits; the fp32
-  graph applies it to the last h only. Here the prefill applies the head to the whole
-  sequence and takes the last row. The steps after it are one step of time 1 each, as on
-  the per-step path, and keep the fp32 graph's unrolled Loops.
-* **window**: the fp32 graph advances W staggered states together (batch x W rows per
-  step); the per-step path re-reads the last W characters from a zero state for every
-  character ([batch, W] per call). Here every character re-reads them too: a history of the
-  last W ids is carried in the Loop (``Slice(-W)`` of it: growing windows for a shorter
-  prompt, as on the per-step path), and the head runs over the whole window. The caller
-  passes the last W ids as ``ids`` on every call; ``state`` and ``position`` are not read
-  (the file's metadata says ``window: reread``: runtime.decoding.graph_chunks).
-
-See edgeseq.export.generation.build for the graph's inputs and outputs.
+int8 rounds by what shares a call, so prefill and the window are done as the per-step path
+does them, and the graph chooses the int8 step graph's very characters. Why: docs/design.md,
+"int8".
 """
 from __future__ import annotations
 

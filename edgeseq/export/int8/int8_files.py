@@ -1,23 +1,8 @@
 """NAME.int8.onnx and its generation graph: built from the fp32 step graph, measured, bound, written.
 
-Two ways in, one path:
-
-* ``edgeseq export RUN --quantize int8``: the exporter converts and checks the fp32 graphs,
-  then ``build_int8`` makes the int8 step graph from the dynamic graph, checks it (fused
-  ops, no Loop), measures its cost on the training data (edgeseq.export.int8.cost: one
-  checklist line per limit, so a model int8 changes too much is refused unless --allow-failed-checks),
-  and builds its generation graph, checked token for token against the int8 per-step path
-  (char models). ``int8_entries`` makes their bytes, and they are written in the same
-  all-or-nothing set as the fp32 files.
-* ``quantize_exported``: the same for an fp32 set already exported (``edgeseq export
-  NAME.onnx --quantize int8``; the shipped models, rebuilt without retraining: ``python -m
-  tools.rebuild_exported --int8-only``); the fp32 files are not touched.
-
-Each int8 file carries its own digest and names the fp32 step file it was made from by
-sha256 (``made_from``); the int8 generation graph also names the int8 step file it belongs
-to (``generation``), and records that it re-reads the window (runtime.decoding). The int8
-step file's description holds the measured cost (contract.quantization), its size ratio
-included: the ratio of the very bytes written, found by writing them until it holds.
+From a run folder (``--quantize int8`` with the fp32 export) or from exported files
+(``quantize_exported``). Each int8 file carries its digest and names the fp32 step file it
+was made from; the step file's description holds the measured cost.
 """
 from __future__ import annotations
 

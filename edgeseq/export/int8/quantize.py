@@ -1,33 +1,7 @@
 """The int8 step graph: onnxruntime's dynamic quantization, and int8 storage where it has no kernel.
 
-``quantize_step`` turns an exported fp32 step graph into its int8 twin, layer by layer:
-
-* **LSTM** -> ``com.microsoft.DynamicQuantizeLSTM`` (onnxruntime's ``quantize_dynamic``):
-  W and R int8, symmetric, one scale per gate row (per channel, QInt8, the full 8 bits:
-  ``reduce_range`` only helps machines without VNNI and cost accuracy here); the layer's
-  input and its h are quantized to uint8 on every call, from that call's own range. Still
-  one fused op per layer: no Loop. Per gate row, not one scale per matrix, although that
-  streams faster (19.1 against 21.9 us a character, the bench's 2x128 model, one run): on a
-  2x128 LSTM trained on 165 KB of English prose, greedy text from 30 prompts left fp32's
-  after a median of 26 characters with one scale per matrix, and stayed fp32's for all 200
-  characters from 21 of the 30 prompts per gate row (the LSTM's scales decide it; the
-  head's do not). Next-character accuracy moved by 0.01 points either way.
-* **the dense head** (a MatMul by a constant) -> ``DynamicQuantizeLinear`` + ``MatMulInteger``
-  (int8 weights per output column; onnxruntime fuses the pattern into DynamicQuantizeMatMul
-  when it loads the file). A MatMul of fewer than ``MIN_MATMUL_WEIGHTS`` weights (a
-  forecaster's 32 x 1 head) stays fp32: its nodes and scales would outweigh the bytes saved.
-* **GRU and RNN**: onnxruntime has no int8 kernel for either, and ``quantize_dynamic``
-  leaves them fp32 (a GRU file stayed at 99.9% of its size). So their W and R are only
-  *stored* int8, symmetric, one scale per gate row, behind a ``DequantizeLinear``; the
-  runtime opens every session with ``session.disable_quant_qdq`` so onnxruntime folds them
-  back into fp32 constants once, at load, and the fused GRU / RNN kernel runs in fp32
-  exactly as before (runtime.model_file). Smaller file, same speed, rounded weights.
-* **kept fp32**: the input (a one-hot, or an embedding table: quantizing the ``Gather``
-  saved 0.6% of a 2x128 model's file and doubled its logit error), every bias, the state.
-
-The quantizer's own marks (shape hints with fresh ``unk__N`` names, its producer name,
-its metadata key) go when the file is described (edgeseq.export.graph.onnx_graph.attach_metadata).
-Pure ONNX: no TensorFlow here.
+LSTM layers become DynamicQuantizeLSTM and the head a MatMulInteger; GRU and RNN weights are
+stored int8 behind a DequantizeLinear. The choices are in docs/design.md, "int8". Pure ONNX.
 """
 from __future__ import annotations
 

@@ -1,17 +1,7 @@
 """The data an int8 model is measured on: the fp32 model's own training data, read again.
 
-A run folder (and the exported fp32 file, which carries the same fields) records where its
-data came from, not the data: a char model its text (``training.source``: ``sample:NAME``
-or the path given to ``edgeseq train``) and how it was cut (window, context, lines, the
-streams of a stateful run); a forecaster its CSV (``data.source``), the split and the
-sha256 of its training rows. So ``edgeseq export --quantize int8`` reads the data again,
-from where training read it, and makes sure it is the same: a text of other characters, or
-a CSV whose training rows have another fingerprint, is refused in one line rather than
-measured.
-
-Relative paths are taken from ``root`` (the current folder, where ``edgeseq train`` was
-run, unless the caller says otherwise). Numpy and edgeseq.data only: the char sequences
-are cut by the functions training cut them with.
+A run records where its data came from, so it is read again from there and refused when it
+changed. Relative paths are taken from ``root``.
 """
 from __future__ import annotations
 

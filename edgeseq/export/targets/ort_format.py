@@ -1,14 +1,7 @@
-"""``edgeseq export NAME.onnx --ort``: NAME.ort (and NAME.gen.ort) in onnxruntime's compact format.
+"""``edgeseq export NAME.onnx --ort``: NAME.ort and NAME.gen.ort in onnxruntime's compact format.
 
-onnxruntime's own converter (onnxruntime.tools.convert_onnx_models_to_ort, which needs the
-onnx package: used only here, at export time) writes each graph optimized into a
-FlatBuffer that a reduced onnxruntime build for phones and small boards loads;
-NAME.required_operators.config lists the operators such a build must include. The edgeseq
-metadata travels inside, so the Python runner reads NAME.ort as it reads NAME.onnx. Each
-.ort file is sealed with its own digest, and NAME.gen.ort names NAME.ort's sha256 as the
-step file it belongs to. The ORT format has no optional-typed inputs, so NAME.ort leaves out
-the step graph's optional ``lengths`` (it runs unpadded rows; a batch of prompts of different
-lengths needs NAME.onnx).
+Made with onnxruntime's own converter, for reduced builds on phones and small boards; each
+file is sealed with its digest. NAME.ort has no ``lengths`` input: the format has no optional inputs.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """``edgeseq export NAME.onnx --web DIR``: a static folder that generates text in the browser.
 
-The folder holds the page (index.html, page.js), the JavaScript runner (edgeseq.js), the
-model's files and its NAME.json under model/, and onnxruntime-web's WebAssembly build under
-ort/, copied from the npm package pinned in js/package.json. Nothing is fetched when the
-page runs, so a plain file server on the folder is all it needs (``python -m http.server``).
-
-The JavaScript is not part of the Python package: the folder is built from an edgeseq
-checkout whose js/ has its npm packages (``npm ci`` there).
+The page, edgeseq.js, the model files and onnxruntime-web, so a plain file server is all it
+needs; it is built from a checkout whose js/ has its npm packages.
 """
 from __future__ import annotations
 
