@@ -128,11 +128,9 @@ def step_description(step_path: Path) -> CharMeta | None:
 class CharModel:
     """A char step model and, when there is a matching one, its generation graph.
 
-    ``model``: a path to NAME.onnx, None for the shipped model, or an already opened
-    ModelFile. ``generation=False`` ignores the generation graph (the per-step path is the
-    reference; both give the same text). ``precision``: None (the file itself, NAME.int8.onnx
-    in int8), "fp32" (the file itself, not an int8 one) or "int8" (NAME.int8.onnx beside it):
-    model_file.int8_beside.
+    ``model``: a path to NAME.onnx, None for the shipped model, or an opened ModelFile.
+    ``generation=False`` ignores the generation graph: the same text, per step. ``precision``:
+    None, "fp32" or "int8", as model_file.int8_beside reads it.
     """
 
     def __init__(self, model: str | Path | ModelFile | None = None, *, threads: int = 1,

@@ -21,8 +21,8 @@ from edgeseq.runtime.sampling import Sampler
 
 #: How many characters a request generates when not told (``edgeseq run char --length``'s default too).
 DEFAULT_LENGTH = 100
-#: copies of a generation graph's window of states a request holds at its peak (given, returned
-#: and the graph's own), measured on window-context requests
+#: copies of a generation graph's window of states a request holds at its peak: given,
+#: returned and the graph's own
 STATE_COPIES = 9
 
 
@@ -33,13 +33,9 @@ class CharGenerator:
     ``model``: a path, None for the shipped model, a ModelFile, or a CharModel to share
     (then ``threads``, ``generation`` and ``precision`` are the CharModel's). ``generation=False``
     runs the per-step path even when the model has a generation graph (the same text).
-    ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
-    int8``): a smaller file (faster only for LSTM models, mainly in batches), its measured cost
-    in its metadata; its activations are quantized per call, so a prompt's int8 text (greedy
-    too) may depend on the other prompts of its batch. None (the default) runs the file given,
-    NAME.int8.onnx in int8; "fp32" refuses a file named so. ``temperature``, ``top_k`` and
-    ``seed`` are the defaults of every request. ``stop_at_line_end=False`` lets a line model
-    go on past the end of a line.
+    ``precision="int8"`` runs NAME.int8.onnx beside the model (docs/int8.md); None runs the
+    file given. ``temperature``, ``top_k`` and ``seed`` are the defaults of every request.
+    ``stop_at_line_end=False`` lets a line model go on past the end of a line.
     """
 
     def __init__(self, model: str | Path | ModelFile | CharModel | None = None, *, context: str | None = None,

@@ -67,15 +67,10 @@ def check_threads(threads: int) -> int:
 
 
 def session_options(threads: int, optimize: bool = True) -> ort.SessionOptions:
-    """One session's options. ``session.disable_quant_qdq``: an int8 GRU or RNN file stores its
-    weights int8 behind DequantizeLinear (onnxruntime has no int8 GRU); with QDQ handling off,
-    onnxruntime folds them into fp32 constants once at load instead of dequantizing on every
-    call. It changes nothing else: fp32 and int8 LSTM files optimize to the same graph.
-
-    ``optimize=False`` skips onnxruntime's graph optimizations, for a graph that runs as fast
-    without them: an fp32 generation graph then opens in about 12 ms instead of 26 ms (part of
-    every ``edgeseq run char``) at the same time per character. An int8 graph needs them (the
-    folding above; its LSTM's quantized ops)."""
+    """One session's options. ``session.disable_quant_qdq`` folds an int8 GRU or RNN file's
+    DequantizeLinear weights into fp32 constants once, at load; fp32 and int8 LSTM files
+    optimize to the same graph either way. ``optimize=False`` skips the graph optimizations,
+    for a graph that runs as fast without them and so opens sooner; an int8 graph needs them."""
     check_threads(threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -69,12 +69,9 @@ class Forecast:
 class SeriesModel:
     """An exported series model: ``frame(rows)`` checks rows against it, ``predict(rows)`` forecasts.
 
-    ``precision="int8"`` runs NAME.int8.onnx beside the model (``edgeseq export --quantize
-    int8``); None (the default) runs the file given, NAME.int8.onnx in int8, and "fp32"
-    refuses one named so (model_file.int8_beside). Its activations are quantized per call, so
-    an int8 forecast depends a little on the windows that share its call: ``predict`` (one
-    window) and a backtest (up to 1024 windows per call) may differ in the last digits for
-    the same window."""
+    ``precision="int8"`` runs NAME.int8.onnx beside the model; None runs the file given
+    (model_file.int8_beside). An int8 forecast depends a little on the windows that share its
+    call, so ``predict`` and a backtest may differ in the last digits (docs/int8.md)."""
 
     def __init__(self, path: str | Path | ModelFile | None = None, threads: int = 1, precision: str | None = None):
         self.model = path if isinstance(path, ModelFile) else open_model(path, "series", threads, precision)

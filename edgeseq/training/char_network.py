@@ -107,13 +107,11 @@ def step_function(model: keras.Model, config: CharModelConfig, time: int | None 
     ``time=None`` gives the dynamic graph; an int fixes the time axis (the batch axis stays
     dynamic: tf2onnx 1.17 fuses LSTM only when the batch is not a static 1).
 
-    ``lengths=True`` adds lengths [batch] with the lab's dynamic_rnn semantics (TF1's
-    ``tf.nn.dynamic_rnn(sequence_length=...)``): outputs
-    (and logits) are zero at steps >= length, and the state is the one after the last
-    valid step. Keras masking carries the state over masked steps but repeats the last
-    output, hence the multiplications by the mask. This masked function is the reference
-    the exported graph is checked against; it is not the one converted, because tf2onnx
-    turns masked recurrent layers into Loops (see edgeseq.export.graph.fuse).
+    ``lengths=True`` adds lengths [batch] with the lab's dynamic_rnn semantics: logits are zero
+    at steps >= length and the state is the one after the last valid step. Keras masking
+    repeats the last output over masked steps, hence the multiplications by the mask. This is
+    the reference the exported graph is checked against, never converted: tf2onnx turns masked
+    layers into Loops (edgeseq.export.graph.fuse).
     """
     signature = [
         tf.TensorSpec((None, time), tf.int32, name="ids"),

@@ -35,7 +35,7 @@ TEXT_BATCH = 64
 #: given and the text has at least VALIDATE_FROM characters.
 TEXT_VAL_FRACTION, VALIDATE_FROM = 0.1, 20_000
 #: Adam's learning rate: the lab's for its samples (tiny models, one full batch an epoch),
-#: and for a --text file (minibatches), measured (README, "Defaults, measured").
+#: and for a --text file (minibatches), measured (docs/training.md).
 SAMPLE_LR, TEXT_LR = 0.1, 0.01
 #: A sample's rate for a stack of two or more RNN or GRU layers: at SAMPLE_LR the ship sentence
 #: does not converge in 100 epochs (2 and 3 RNN layers, 3 GRU layers) and a 2-layer RNN turns
@@ -249,15 +249,13 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class SeriesTrainSettings(TrainSettings):
-    """The char settings plus early stopping on the latest training windows, and the split.
+    """The char settings plus the split, early stopping and the interval.
 
-    The first ``train_fraction`` of the rows (in time order) train, the rest is the
-    walk-forward test; the fraction is checked against the row count when the series is
-    split; ``season`` adds the seasonal naive forecast beside the model. The last
-    ``validation`` fraction of the training windows (still before the test split) is held out; training stops after ``patience`` epochs without a lower validation
-    loss and keeps the best epoch's weights. On a series with nothing to learn, such as a
-    random walk, that stops a delta model before it fits noise (a change model is also gated
-    against persistence). ``interval``: the level of a change model's prediction interval.
+    The first ``train_fraction`` of the rows in time order train, the rest is the walk-forward
+    test. The last ``validation`` fraction of the training windows is held out; training stops
+    after ``patience`` epochs without a lower validation loss and keeps the best epoch's
+    weights. ``season`` adds the seasonal naive forecast; ``interval`` is the level of a change
+    model's prediction interval.
     """
 
     epochs: int = 100

@@ -26,14 +26,8 @@ MS_DOMAIN, MS_OPSET = "com.microsoft", 1
 
 
 class _Generation:
-    """The generation graph of one step graph's parts.
-
-    onnxruntime pre-packs the recurrent weights of kernels in a subgraph directly under the
-    main graph, but not in deeper ones (a Loop inside an If branch ran 30% slower), so the
-    graph has no If: every mode (stateful / window, greedy / sample) is a chain of Loops at
-    the top level, and the modes not asked for run zero iterations (a Loop of zero
-    iterations passes its carried values through). The tokens of all Loops are
-    concatenated: only the active ones have any.
+    """The generation graph of one step graph's parts: every mode a chain of top-level Loops,
+    no If (docs/design.md). The tokens of all Loops are concatenated: only the active ones have any.
     """
 
     def __init__(self, parts: StepParts, unroll: int, contexts: tuple):
