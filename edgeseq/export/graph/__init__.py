@@ -1,0 +1,3 @@
+"""ONNX graph tools: fusing recurrent ops, the canonical form, a graph builder, reading a step graph.
+
+Pure ONNX: no TensorFlow."""
