@@ -64,12 +64,16 @@ def flipped(source: Path, name: str, at: float = 0.5):
     return make
 
 
-def with_gen(gen_edit):
-    """m.onnx (ship's step graph) and an m.gen.onnx beside it that names it, edited by gen_edit."""
+def with_gen(gen_edit, step_edit=None):
+    """m.onnx (ship's step graph, edited by ``step_edit`` when given, digest recomputed) and an
+    m.gen.onnx beside it that names it, edited by ``gen_edit``."""
     def make(folder):
         from edgeseq.contract.digest import bytes_sha256
 
-        shutil.copy(SHIP, folder / "m.onnx")
+        if step_edit is None:
+            shutil.copy(SHIP, folder / "m.onnx")
+        else:
+            edited_copy(SHIP, folder / "m.onnx", step_edit)
         sha = bytes_sha256((folder / "m.onnx").read_bytes())
 
         def edit(doc):
@@ -177,17 +181,7 @@ def long_csv(rows: int):
 
 def with_step_and_gen(edit):
     """m.onnx and m.gen.onnx, both edited by ``edit`` (digests recomputed, the pairing kept)."""
-    def make(folder):
-        from edgeseq.contract.digest import bytes_sha256
-
-        edited_copy(SHIP, folder / "m.onnx", edit)
-        sha = bytes_sha256((folder / "m.onnx").read_bytes())
-
-        def paired(doc):
-            doc["generation"].update(of="m.onnx", of_sha256=sha)
-            edit(doc)
-        edited_copy(EXPORTED / "ship.gen.onnx", folder / "m.gen.onnx", paired)
-    return make
+    return with_gen(edit, step_edit=edit)
 
 
 def extra_metadata(size: int):
