@@ -187,7 +187,7 @@ def test_a_module_that_imports_its_own_parent_package_back_is_a_cycle(tmp_path):
 
 
 def test_only_tf_setup_imports_tensorflow_in_training():
-    """Importing edgeseq.training (the package, its specs, launch and run folder) loads no
+    """Importing edgeseq.training (the package, its specs, cluster and run folder) loads no
     TensorFlow: every other training module takes tf and keras from training.tf_setup."""
     for path in sorted(PACKAGE.glob("training/*.py")):
         heavy = {n.split(".")[0] for n in imports_of(path)} & {"tensorflow", "keras"}
