@@ -1,8 +1,8 @@
 """The model-file contract: what an exported file and a run folder promise their readers.
 
 Export writes through it, the runtime and the CLI read through it; standard library only, so
-each side shares it without the other's dependencies. Imports nothing else of edgeseq but
-errors and display.
+each side shares it without the other's dependencies. Of edgeseq it may import only errors
+and display.
 """
 from edgeseq.contract.cells import CELL_OPS, CELLS, FUSED_OPS, INT8_OPS, RECURRENT_OPS, STATES_PER_OP, states_per_layer
 from edgeseq.contract.siblings import ModelFiles, file_sha256
