@@ -10,10 +10,10 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 
 from edgeseq.contract.cells import CELLS
-from edgeseq.contract.run_layout import MAX_EPOCHS
-from edgeseq.contract.schema import MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_WINDOW
 # --context, --head, --input, --target-mode, --date-format: what a model file records, so the contract lists them
 from edgeseq.contract.meta import CONTEXTS, DATE_FORMATS, HEADS, INPUTS, MISSING_VALUES, PRECISIONS, TARGET_MODES
+from edgeseq.contract.run_layout import MAX_EPOCHS
+from edgeseq.contract.schema import MAX_HIDDEN, MAX_HORIZON, MAX_LAYERS, MAX_WINDOW
 from edgeseq.errors import InputError, ParameterError
 
 #: --strategy: where training runs.
@@ -73,9 +73,9 @@ def check_positive_number(option: str, value: float, zero: str | None = None) ->
         raise ParameterError(option, f" must be {allowed}, got {value}")
 
 
+MAX_BATCH = 2**31 - 1
 #: the most of a count an option takes: the model file's limits (edgeseq.contract.schema), so
 #: anything trained can be exported and run
-MAX_BATCH = 2**31 - 1
 COUNT_LIMITS = {"--window": MAX_WINDOW, "--horizon": MAX_HORIZON, "--layers": MAX_LAYERS, "--hidden": MAX_HIDDEN,
                 "--epochs": MAX_EPOCHS, "--batch-size": MAX_BATCH, "--streams": MAX_BATCH}
 

@@ -2,7 +2,7 @@
 filled cells left out of the scores (issue 19). Every file is written here, by code."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
