@@ -1,18 +1,12 @@
 """``edgeseq serve`` under load: the batching server beside the same server with batching off.
 
-    PYTHONPATH=. python -m bench.serve            # full: writes bench/SERVING.md (about 25 minutes)
+    PYTHONPATH=. python -m bench.serve            # full: writes bench/SERVING.md (about 15 minutes)
     PYTHONPATH=. python -m bench.serve --smoke    # about a minute: a tiny model, one request per client
 
-Each model (the bench's 2x128 LSTM from bench/models.py, and the shipped ship model) is
-served by two ``edgeseq serve`` processes in turn, batching on and off, on 127.0.0.1 with
-one onnxruntime thread. A bounded asyncio client of our own opens 1, 4, 16, 64 and 256
-concurrent connections; each streams ``ROUNDS`` requests of 200 characters, one after the
-other. Measured per level: aggregate characters/s (all characters over the wall time), time
-to first character (request sent to first text line) p50/p99, per-stream characters/s p50
-(200 over request-to-end), and the server's RSS and CPU (from /proc). Then forecasts/s of
-the shipped stock model at 1 and 64 clients (kept-alive connections), and a soak: 16
-streams for ``SOAK`` seconds against the batching server, its RSS sampled throughout.
-The client runs on the same machine: on 2 cores it competes with the server for the CPU.
+Each model and context is served by two ``edgeseq serve`` processes, batching on and off, on
+127.0.0.1 with one onnxruntime thread; a bounded asyncio client opens 1 to 256 connections,
+each streaming ``ROUNDS`` requests of 200 characters. Then: one 10 bytes/s reader beside 16
+streams, forecasts/s at 1 and 64 clients, and a soak. docs/serve.md says what each column means.
 """
 from __future__ import annotations
 
@@ -92,8 +86,13 @@ async def one_stream(port: int, request: bytes) -> tuple[float, float, int]:
         writer.close()
 
 
-async def streams(server: ServerProcess, clients: int, rounds: int, prompt: str) -> dict:
-    request = post("/v1/generate", json.dumps({"prompt": prompt, "length": CHARS, "stream": True}).encode())
+def generate_request(prompt: str, context: str, length: int = CHARS) -> bytes:
+    return post("/v1/generate", json.dumps({"prompt": prompt, "length": length, "stream": True,
+                                            "context": context}).encode())
+
+
+async def streams(server: ServerProcess, clients: int, rounds: int, prompt: str, context: str) -> dict:
+    request = generate_request(prompt, context)
 
     async def client() -> list:
         return [await one_stream(server.port, request) for _ in range(rounds)]
@@ -127,9 +126,54 @@ async def forecasts(port: int, clients: int, count: int, csv_text: str) -> float
     return clients * count / (time.perf_counter() - started)
 
 
-async def soak(server: ServerProcess, seconds: float, prompt: str) -> list[tuple[float, float]]:
+def read_slowly(port: int, request: bytes, stop) -> int:
+    """A client reading 10 bytes a second, request after request, until ``stop`` is set; how
+    many of its streams the server ended early (dropped) before their last line."""
+    import socket
+
+    dropped = 0
+    while not stop.is_set():
+        with socket.socket() as slow:
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.connect(("127.0.0.1", port))
+            slow.sendall(request)
+            seen = b""
+            try:
+                while not stop.is_set() and (data := slow.recv(10)):
+                    seen = (seen + data)[-64:]
+                    stop.wait(1.0)
+            except OSError:
+                pass
+            dropped += not stop.is_set() and b'"done"' not in seen
+    return dropped
+
+
+async def with_slow_reader(server: ServerProcess, seconds: float, prompt: str, context: str, slow: bool) -> float:
+    """Aggregate chars/s of 16 streams looping for ``seconds``, beside a 10 bytes/s reader or not."""
+    import threading
+
+    request, end, chars = generate_request(prompt, context), time.monotonic() + seconds, []
+    stop = threading.Event()
+    reader = threading.Thread(target=read_slowly, args=(server.port, generate_request(prompt, context, 1000), stop))
+    if slow:
+        reader.start()
+
+    async def client() -> None:
+        while time.monotonic() < end:
+            chars.append((await one_stream(server.port, request))[2])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(16)))
+    rate = sum(chars) / (time.perf_counter() - started)
+    stop.set()
+    if slow:
+        reader.join()
+    return rate
+
+
+async def soak(server: ServerProcess, seconds: float, prompt: str, context: str) -> list[tuple[float, float]]:
     """16 streams looping for ``seconds``; (elapsed, RSS MB) sampled 60 times."""
-    request = post("/v1/generate", json.dumps({"prompt": prompt, "length": CHARS, "stream": True}).encode())
+    request = generate_request(prompt, context)
     end = time.monotonic() + seconds
 
     async def client() -> None:
@@ -147,19 +191,30 @@ async def soak(server: ServerProcess, seconds: float, prompt: str) -> list[tuple
     return samples
 
 
-def measure(models: dict[str, tuple[Path, str]], smoke: bool, log) -> dict:
-    rounds, soak_seconds = (1, 6.0) if smoke else (3, 600.0)
+def measure(models: list[tuple[str, Path, str, str]], smoke: bool, log) -> dict:
+    """``models``: (name, file, prompt, context); the first is the one the targets are about."""
+    rounds, soak_seconds, slow_seconds = (1, 6.0, 2.0) if smoke else (3, 600.0, 10.0)
     rows = []
-    for name, (model, prompt) in models.items():
+    for name, model, prompt, context in models:
         for batching in (True, False):
             server = ServerProcess(model, *([] if batching else ["--no-batching"]))
             try:
                 for clients in LEVELS:
-                    log(f"{name}, batching {'on' if batching else 'off'}, {clients} streams ...")
-                    rows.append({"model": name, "batching": batching,
-                                 **asyncio.run(streams(server, clients, rounds, prompt))})
+                    log(f"{name}, {context}, batching {'on' if batching else 'off'}, {clients} streams ...")
+                    rows.append({"model": name, "context": context, "batching": batching,
+                                 **asyncio.run(streams(server, clients, rounds, prompt, context))})
             finally:
                 server.stop()
+    name, model, prompt, context = models[0]
+    server = ServerProcess(model)
+    try:
+        log("16 streams with and without a 10 bytes/s reader, three times each ...")
+        slow = {False: [], True: []}
+        for _ in range(3):
+            for with_slow in (False, True):
+                slow[with_slow].append(asyncio.run(with_slow_reader(server, slow_seconds, prompt, context, with_slow)))
+    finally:
+        server.stop()
     csv_lines = (REPO / "exported" / "sample_prices.csv").read_text().splitlines()
     csv_text = "\n".join(csv_lines[1:2] + csv_lines[-60:]) + "\n"
     server = ServerProcess(REPO / "exported" / "stock.onnx")
@@ -169,22 +224,25 @@ def measure(models: dict[str, tuple[Path, str]], smoke: bool, log) -> dict:
         forecast_rates = {c: asyncio.run(forecasts(server.port, c, max(count // c, 2), csv_text)) for c in (1, 64)}
     finally:
         server.stop()
-    name, (model, prompt) = next(iter(models.items()))
     server = ServerProcess(model)
     try:
         log(f"soak: 16 streams for {soak_seconds:.0f} s ...")
-        samples = asyncio.run(soak(server, soak_seconds, prompt))
+        samples = asyncio.run(soak(server, soak_seconds, prompt, context))
     finally:
         server.stop()
-    return {"rows": rows, "forecasts": forecast_rates, "soak": samples, "soak_model": name}
+    return {"rows": rows, "forecasts": forecast_rates, "soak": samples, "soak_model": f"{name}, {context}",
+            "slow": slow}
 
 
 def report(info: dict, results: dict, smoke: bool, seconds: float) -> str:
     rows = results["rows"]
-    by = {(r["model"], r["batching"], r["streams"]): r for r in rows}
-    main_model = rows[0]["model"]
-    ratio = by[(main_model, True, 64)]["aggregate"] / by[(main_model, False, 64)]["aggregate"]
-    p99 = by[(main_model, True, 64)]["ttfc_p99"] * 1e3
+    by = {(r["model"], r["context"], r["batching"], r["streams"]): r for r in rows}
+    main_model, main_context = rows[0]["model"], rows[0]["context"]
+    main = f"{main_model}, {main_context}"
+    ratio = by[(main_model, main_context, True, 64)]["aggregate"] / by[(main_model, main_context, False, 64)]["aggregate"]
+    p99 = by[(main_model, main_context, True, 64)]["ttfc_p99"] * 1e3
+    alone, beside = (float(np.median(results["slow"][k])) for k in (False, True))
+    slowdown = 1 - beside / alone
     samples = results["soak"]
     minute = max(1, len(samples) // 10)  # the first minute of a 10-minute soak: its first tenth
     reference = float(np.mean([rss for _, rss in samples[:minute]]))
@@ -195,19 +253,25 @@ def report(info: dict, results: dict, smoke: bool, seconds: float) -> str:
              "## Machine", ""] + [f"- **{k}**: {v}" for k, v in info.items()]
     verdict = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
     lines += ["", "## Targets (issue 18)", "", "| target | measured | goal | verdict |", "|---|---|---|---|",
-              f"| 64 streams, {main_model}: batching ÷ no batching, aggregate chars/s | {ratio:.2f} | ≥ 4 | "
+              f"| 64 streams, {main}: batching ÷ no batching, aggregate chars/s | {ratio:.2f} | ≥ 4 | "
               f"{verdict(ratio >= 4)} |",
-              f"| 64 streams, {main_model}, batching: time to first char p99 | {p99:.1f} ms | ≤ 50 ms | "
+              f"| 64 streams, {main}, batching: time to first char p99 | {p99:.1f} ms | ≤ 50 ms | "
               f"{verdict(p99 <= 50)} |",
+              f"| 16 streams, {main}: chars/s lost beside one 10 bytes/s reader, median of 3 | "
+              f"{100 * slowdown:.1f}% | ≤ 10% | {verdict(slowdown <= 0.10)} |",
               f"| soak, 16 streams, {len(samples)} samples: largest RSS change from the first tenth | "
               f"{100 * swing:.1f}% | ≤ 10% | {verdict(swing <= 0.10)} |"]
     lines += ["", f"## Streams of {CHARS} characters", "",
-              "| model | batching | streams | aggregate chars/s | first char p50 | first char p99 | per-stream chars/s "
-              "p50 | server RSS | server CPU |", "|---|---|---|---|---|---|---|---|---|"]
+              "| model | context | batching | streams | aggregate chars/s | first char p50 | first char p99 | "
+              "per-stream chars/s p50 | server RSS | server CPU |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {'on' if r['batching'] else 'off'} | {r['streams']} | {r['aggregate']:,.0f} | "
-                     f"{r['ttfc_p50'] * 1e3:.1f} ms | {r['ttfc_p99'] * 1e3:.1f} ms | {r['per_stream']:,.0f} | "
-                     f"{r['rss']:.0f} MB | {r['cpu']:.0f}% |")
+        lines.append(f"| {r['model']} | {r['context']} | {'on' if r['batching'] else 'off'} | {r['streams']} | "
+                     f"{r['aggregate']:,.0f} | {r['ttfc_p50'] * 1e3:.1f} ms | {r['ttfc_p99'] * 1e3:.1f} ms | "
+                     f"{r['per_stream']:,.0f} | {r['rss']:.0f} MB | {r['cpu']:.0f}% |")
+    lines += ["", f"## A slow reader: 16 streams on {main}, batching on", "",
+              "| run | 16 streams alone, chars/s | beside a 10 bytes/s reader, chars/s |", "|---|---|---|"]
+    lines += [f"| {i + 1} | {a:,.0f} | {b:,.0f} |" for i, (a, b) in
+              enumerate(zip(results["slow"][False], results["slow"][True]))]
     lines += ["", "## Forecasts (shipped stock model, 60-row CSV bodies, kept-alive connections)", "",
               "| clients | forecasts/s |", "|---|---|"]
     lines += [f"| {c} | {rate:,.0f} |" for c, rate in results["forecasts"].items()]
@@ -236,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         log("building the 2x128 char model with edgeseq (train + export) ...")
         char = models.build_char(Path(work), args.smoke)
         label = "2×16 LSTM (smoke)" if args.smoke else "2×128 LSTM"
-        served = {label: (char.onnx, models.ALPHABET[:12]), "ship (shipped)": (REPO / "exported" / "ship.onnx", "the sea")}
+        ship = REPO / "exported" / "ship.onnx"
+        served = [(label, char.onnx, models.ALPHABET[:12], "stateful"), (label, char.onnx, models.ALPHABET[:12], "window"),
+                  ("ship (shipped)", ship, "the sea", "window")]
         results = measure(served, args.smoke, log)
     text = report(info, results, args.smoke, time.perf_counter() - started)
     print(text)
