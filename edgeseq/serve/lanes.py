@@ -1,18 +1,10 @@
 """Rows and lanes: how many requests share one generation-graph call.
 
-A ``Row`` is one request's generation: its prompt, length, context, sampling settings and
-its own random stream. A ``Lane`` is the rows that advance together in one call. The
-graph takes one temperature and one top-k per call, so rows share a lane only when their
-context, temperature and top-k agree (every greedy row shares one); each row's column of
-uniforms comes from its own stream, so a seeded row draws what it would draw alone.
-
-A new row's prompt is read in a call of its own (``first_calls``: its first character),
-exactly as ``CharGenerator`` starts a request alone, or together with the new rows whose
-key and prompt length it shares; then it joins a lane. Window context
-keeps W staggered slots whose phase is the graph's ``position``: a row that joins a lane
-at another position has its slots rolled to the lane's phase, which changes nothing it
-computes. An int8 window graph re-reads each row's last W ids instead (``rereads_window``),
-so its rows never share a lane.
+A ``Row`` is one request: prompt, length, context, sampling settings and its own random
+stream. A ``Lane`` is the rows that advance together; they share the graph's scalar inputs
+(context, temperature, top-k). A new row reads its prompt in its own call (``first_calls``),
+as ``CharGenerator`` does, then joins a lane; window slots are rolled to the lane's phase.
+An int8 window graph re-reads each row's last W ids, so its rows never share a lane.
 """
 from __future__ import annotations
 

@@ -1,16 +1,10 @@
 """One scheduler per char model: every live request is a row, and each round advances every
 lane by one chunk in one generation-graph call.
 
-The rounds run on one worker thread (onnxruntime releases the interpreter lock, so the event
-loop keeps serving connections meanwhile); between two rounds, on the event loop, the text
-of the round is handed to each row's sink, new requests are admitted and the rows that
-ended or were cancelled are marked. The rows that join are read first (their first
-characters go out at once), then every lane advances. Nothing the worker touches changes
-while it runs: the loop hands it the rows that join as an argument.
-
-With ``batching=False`` every row keeps a lane of its own (one call per request per
-round): the bench's baseline, and how int8 is served (its activations are quantized per
-call, so a row's text would depend on its neighbours).
+The calls run on one worker thread; between rounds, on the event loop, each row's text goes
+to its sink, new requests are admitted and ended rows marked. Nothing the worker touches
+changes while it runs. ``batching=False`` gives each row a lane of its own: the bench's
+baseline, and how int8 is served. docs/serve.md says why.
 """
 from __future__ import annotations
 

@@ -1,14 +1,9 @@
 """The server: its limits, its connections, and how it starts and stops.
 
-``serve`` loads and checks the models, binds (a port in use is one line), says on stderr
-where it listens, and serves until SIGTERM or Ctrl-C. Then it stops accepting, closes idle
-connections, lets the live streams run for up to ``grace`` seconds, ends those still
-running with a last line saying why, and returns. A second signal ends the grace at once.
-
-Each connection reads one request at a time (keep-alive between answers): its head within
-``timeout`` (``idle`` between requests), its body only when Content-Length is within
-``max_body``. A body too large is answered 413 and then read and thrown away, up to
-``DISCARD`` bytes, so that the client, still sending, is not reset before it reads the answer.
+``serve`` checks the models, binds, serves until SIGTERM or Ctrl-C, then lets live streams
+run for up to ``grace`` seconds and ends the rest with a last line. A connection reads one
+request at a time; a body over ``max_body`` is answered 413 and read away up to ``DISCARD``
+bytes, so the client sees the answer. docs/serve.md has the limits and the lifecycle.
 """
 from __future__ import annotations
 
