@@ -228,6 +228,7 @@ def report(info, size, char, stock, p, stateful, windowed, batched, first, laten
         *(f"| {name} | {nbytes / 1024:,.0f} |" for name, nbytes in sizes.items()),
         "",
         *int8_section(char, stock, sizes, stateful, windowed, batched, latency, throughput, size),
+        *serve_section(),
     ]
     return "\n".join(lines)
 
@@ -271,3 +272,10 @@ def int8_section(char, stock, sizes, stateful, windowed, batched, latency, throu
         "keeps per gate row.",
         "",
     ]
+
+
+def serve_section() -> list[str]:
+    """Section 9: the serving bench's targets, from bench/SERVING.md (``python -m bench.serve``)."""
+    from bench.serve import results_section
+
+    return ["", results_section()]

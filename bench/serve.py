@@ -282,6 +282,31 @@ def report(info: dict, results: dict, smoke: bool, seconds: float) -> str:
     return "\n".join(lines)
 
 
+SECTION = "## 9. edgeseq serve"
+
+
+def results_section() -> str:
+    """RESULTS.md's serving section: the targets table of bench/SERVING.md, or how to make it."""
+    serving = HERE / "SERVING.md"
+    intro = f"{SECTION}\n\nMeasured apart; the whole report is [SERVING.md](SERVING.md)."
+    if not serving.exists():
+        return intro + " It has not been run on this checkout.\n"
+    text = serving.read_text(encoding="utf-8")
+    made = next(line for line in text.splitlines() if line.startswith("Made by"))
+    targets = text[text.index("| target |"):text.index("\n## ", text.index("| target |"))].strip()
+    return f"{intro} {made}\n\n{targets}\n"
+
+
+def update_results() -> None:
+    """Put the serving section into bench/RESULTS.md, in place of the one it has."""
+    from edgeseq.atomic import write_text
+
+    path = HERE / "RESULTS.md"
+    text = path.read_text(encoding="utf-8")
+    head = text[:text.index(SECTION)] if SECTION in text else text.rstrip("\n") + "\n\n"
+    write_text(path, head + results_section(), force=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny model, one request per client, a short soak")
@@ -310,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     if out is not None:
         write_text(out, text, force=True)
         print(f"wrote {out}", file=sys.stderr)
+        if out == HERE / "SERVING.md":
+            update_results()
+            print(f"wrote its targets into {HERE / 'RESULTS.md'}", file=sys.stderr)
     return 0
 
 
