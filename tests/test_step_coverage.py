@@ -2,20 +2,28 @@
 (``bench.forecast_tables.SERIES``), seeds 0, 1 and 2, the 90% interval covers 85-95% of the
 test part's actual values at each step. Horizon 1 is held in tests/test_change_model.py.
 
-Each model is trained once, as the bench trains it, and serves its three steps. One class per
-seed: pytest-xdist (``--dist loadscope``) hands whole classes to workers, so the seeds spread.
+Each model is trained as the bench trains its per-step table (``steps_run``): on the 1,200-row
+series' training part, scored on a test part long enough to measure a step's coverage
+(``STEPS_TEST_ROWS``). One class per seed: pytest-xdist (``--dist loadscope``) hands whole
+classes to workers, so the seeds spread.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from bench.forecast_tables import SERIES, STEPS_HORIZON, train
+from bench.forecast_tables import SERIES, STEPS_HORIZON, STEPS_TEST_ROWS, TRAIN_ROWS, steps_run
+from edgeseq.data import synthetic
 
 COVERAGE = (0.85, 0.95)
-#: (series, seed, step) cells below 0.85 by their test part's own chance, not by calibration:
-#: even the walk's true 90% quantile covers 0.844 of seed 0's third steps (docs/forecast-files.md).
-#: Strict: should such a cell come within bounds, the test fails and the entry goes.
-CHANCE_MISSES = {("random_walk", 0, 3)}
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_the_longer_series_starts_with_the_tables_series(name):
+    """The per-step table's model is the forecast table's: the same training rows."""
+    make, _ = SERIES[name]
+    longer = make(0, n=TRAIN_ROWS + STEPS_TEST_ROWS)
+    assert np.array_equal(longer[:synthetic.N_ROWS], make(0))
 
 
 @pytest.fixture(scope="class")
@@ -25,8 +33,7 @@ def trained(request):
 
     def get(name: str):
         if name not in runs:
-            make, season = SERIES[name]
-            runs[name] = train(make(seed), f"{name} {seed}", season, seed, horizon=STEPS_HORIZON)
+            runs[name] = steps_run(name, seed)
         return runs[name]
 
     return get
@@ -38,10 +45,11 @@ class StepCoverage:
     @pytest.mark.slow
     @pytest.mark.parametrize("step", range(1, STEPS_HORIZON + 1))
     @pytest.mark.parametrize("name", SERIES)
-    def test_the_interval_covers_85_to_95_percent_at_each_step(self, trained, name, step, request):
-        if (name, self.seed, step) in CHANCE_MISSES:
-            request.applymarker(pytest.mark.xfail(strict=True, reason="below 0.85 by the test part's chance"))
-        interval = trained(name).backtest.interval
+    def test_the_interval_covers_85_to_95_percent_at_each_step(self, trained, name, step):
+        run = trained(name)
+        interval = run.backtest.interval
+        assert run.config["data"]["train_rows"] == TRAIN_ROWS
+        assert len(run.backtest.target_row) == STEPS_TEST_ROWS - STEPS_HORIZON + 1
         assert [s["step"] for s in interval["steps"]] == list(range(1, STEPS_HORIZON + 1))
         assert COVERAGE[0] <= interval["steps"][step - 1]["coverage"] <= COVERAGE[1], interval
 
