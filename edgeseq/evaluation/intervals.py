@@ -1,18 +1,8 @@
 """Prediction intervals that follow the window they forecast from: split conformal, window-scaled.
 
-An interval fixed from past residuals does not follow a series whose volatility changes: on
-a calmer test part it covers nearly everything, on a wilder one far too little. Dividing each
-residual by the window's own scale (its mean absolute change, the same scale the change
-model divides its inputs by) makes the residuals comparable across calm and wild windows;
-one quantile per horizon step of their absolute values is then the half-width, in window
-scales, that covered ``level`` of the training windows:
-
-    q_h = the ceil((n + 1) * level)-th smallest |r_i,h|,  r_i,h = (y_i,h - yhat_i,h) / S_i
-
-and a forecast's interval is ``yhat_h -+ q_h * S`` before the change is turned back into
-price units. The quantiles come from every training window (fit and validation): measured
-on synthetic series, that halved the spread of the test coverage against validation windows
-alone, at the cost of a slight in-sample optimism (about 0.89 for a 0.9 level). numpy only.
+Each residual is divided by its window's scale, so calm and wild windows compare; one
+quantile per horizon step of their absolute values is the half-width in window scales.
+docs/design.md, "The interval", has the formula and why every training window is used. numpy only.
 """
 from __future__ import annotations
 

@@ -1,18 +1,8 @@
 """What training a ``change`` model adds after the fit: the persistence gate and the interval.
 
-**The gate.** Early stopping picks the best of many epochs on the validation windows, and on
-a series with nothing to learn (a random walk) that best epoch "beats" persistence by a few
-percent by chance alone, which then costs on the test part. So the trained weights are kept
-only if, on the validation windows, their squared errors are lower than those of
-persistence (b, head and skip all zero) by a paired t statistic of at least 2. With several
-horizon steps the targets of neighbouring windows overlap, so only every ``horizon``-th
-window enters the test, and fewer than ``GATE_MIN_WINDOWS`` such windows cannot judge at all.
-Otherwise the model ships as exact persistence, and says so.
-
-**The interval.** Split conformal on every training window's residual divided by its window
-scale (edgeseq.evaluation.intervals), per horizon step, the held-back validation windows among
-them; the quantiles go into the graph. Taking the validation windows' own quantile where it is
-wider was tried: it only widened intervals that already covered enough.
+The trained weights are kept only if they beat persistence on the validation windows by a
+paired t statistic of at least 2; otherwise the model ships as exact persistence and says so.
+The interval's quantiles, per horizon step, go into the graph. docs/design.md says why.
 """
 from __future__ import annotations
 
