@@ -37,7 +37,7 @@ from edgeseq.training.specs import CharModelSpec, TrainSettings
 from edgeseq.training.char_network import CharModelConfig, build_training_model, step_forward
 from edgeseq.training.epochs import Plan
 from edgeseq.training.loop import Steps, Task, check_batch
-from edgeseq.training.rounding_check import rounding_verdict
+from edgeseq.training.rounding_check import RoundingCheck
 from edgeseq.training.session import Session, run_history, spike_record
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
@@ -96,10 +96,11 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     with strategy.scope():
         model = build_training_model(config)
     steps = Steps(char_task(model, config, data.context == "stateful"), strategy, settings.lr, settings.clip)
+    rounding = RoundingCheck(config, data.window, (data.validation or data.train).arrays[0])
     session = Session(steps, out, resume_options(data, config, settings, source), force, resume)
     plan = Plan(settings.epochs, None if data.context == "stateful" else settings.batch_size, settings.seed,
                 uniform_loss=math.log(len(data.vocab)) if len(data.vocab) > 1 else None, lr=settings.lr,
-                model_label=f"{config.layers}x{config.hidden} units", unit="chars")
+                model_label=f"{config.layers}x{config.hidden} units", unit="chars", rounding=rounding.refusal)
     outcome = session.fit(data.train, data.validation, plan)
     progress = outcome.progress
     kept = progress.best_epoch
@@ -111,9 +112,8 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     if kept:
         logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
                     + (f"  (the weights of epoch {kept}, the lowest validation loss)" if data.validation else ""))
-    if kept and outcome.stopped_by is None:  # export's chaos test, before the user exports
-        ids = (data.validation or data.train).arrays[0]
-        logger.info(rounding_verdict(model, config, data.window, ids, progress.lr)[1])
+    if kept and outcome.stopped_by is None:  # export's chaos test, its verdict for the user
+        logger.info(rounding.verdict(model.get_weights(), progress.lr)[1])
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,

@@ -4,9 +4,10 @@ After each epoch ``fit`` asks ``spike`` whether the training loss went wrong: no
 (at once, within the epoch), several times the lowest so far, or above a uniform guess for
 a few epochs (a char model's divergence test). If the run has a good epoch to return to, its
 weights and Adam's state come back (``Snapshot``, kept in memory and in each checkpoint),
-the history is cut back to it, the learning rate is halved and training goes on. After
-``ROLLBACKS`` rollbacks a further spike stops the run with the good epoch's weights,
-marked as stopped early. With no good epoch at all, the training diverged (exit 2).
+the history is cut back to it, the learning rate is halved and training goes on. A model
+that ends chaotic goes back the same way to its initial weights. After ``ROLLBACKS``
+rollbacks a further spike stops the run with the good epoch's weights, marked as stopped
+early. With no good epoch at all, the training diverged (exit 2).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from edgeseq.errors import InputError
 #: gives back at least SPIKE_SHARE of the ground gained since the first epoch (a loss of
 #: 0.003 after 0.001, on a model that started at 1.4, is noise, not a spike).
 SPIKE_FACTOR, SPIKE_SHARE = 3.0, 0.1
-#: Rollbacks allowed in one run; each halves the learning rate.
+#: Rollbacks allowed in one run, after spikes or a chaotic model; each halves the learning rate.
 ROLLBACKS = 3
 #: A loss still above ln V (a uniform guess over V characters) after this many epochs, and
 #: at least DIVERGENCE_STEPS optimizer steps, in each of the last DIVERGENCE_EPOCHS epochs,
