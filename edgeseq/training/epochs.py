@@ -27,7 +27,8 @@ from edgeseq.data.batches import Source
 from edgeseq.log import logger
 from edgeseq.training.loop import Steps, add_to, round_up
 from edgeseq.training.progress import ProgressBar
-from edgeseq.training.spikes import ROLLBACKS, GradientSpikes, Snapshot, Spike, TrainingDiverged, is_good, spike
+from edgeseq.training.spikes import (ROLLBACKS, GradientSpikes, Snapshot, Spike, TrainingDiverged, forced_chaos,
+                                     is_good, spike)
 
 __all__ = ["Outcome", "Plan", "Progress", "StopRequest", "TrainingDiverged", "fit"]
 
@@ -218,7 +219,9 @@ def _start_again(steps: Steps, epoch: int, loss: float, progress: Progress, plan
     """When the weights the run keeps fail export's chaos test and rollbacks are left: back to
     the initial weights at half the learning rate (True). The chaos comes from the path the
     training took early on, so a later epoch at a lower rate mostly stays chaotic."""
-    why = None if plan.rounding is None or progress.start is None else plan.rounding(progress.best_weights)
+    if plan.rounding is None or progress.start is None:
+        return False
+    why = plan.rounding(progress.best_weights) or forced_chaos(len(progress.rollbacks))
     if not steps.any_worker(why is not None) or len(progress.rollbacks) >= plan.rollbacks:
         return False  # nothing to do, or the chaotic model is kept: the line after training says so
     why = why or "another worker's model amplifies float rounding"

@@ -32,6 +32,9 @@ DIVERGENCE_EPOCHS, DIVERGENCE_STEPS = 3, 30
 #: Test hook, not a user option: "EPOCH:FACTOR[:TIMES]" multiplies the gradients of the first
 #: batch of epoch EPOCH (counted from 1) by FACTOR, the first TIMES times that epoch runs.
 SPIKE_HOOK = "EDGESEQ_TEST_SPIKE"
+#: Test hook, not a user option: "N" judges the weights a char run keeps chaotic, whatever
+#: export's chaos test says, until the run has recorded N rollbacks.
+CHAOS_HOOK = "EDGESEQ_TEST_CHAOS"
 
 
 class TrainingDiverged(InputError):
@@ -93,6 +96,12 @@ def spike(losses: list[float], loss: float, epoch: int, steps: int, uniform_loss
         if loss > SPIKE_FACTOR * lowest and loss - lowest > SPIKE_SHARE * (losses[0] - lowest):
             return Spike(f"loss {loss:.2f} spiked")
     return None
+
+
+def forced_chaos(rollbacks: int) -> str | None:
+    """The rollback's reason when CHAOS_HOOK asks for one after ``rollbacks`` rollbacks."""
+    wanted = int(os.environ.get(CHAOS_HOOK) or 0)
+    return f"the model amplifies float rounding (forced by {CHAOS_HOOK})" if rollbacks < wanted else None
 
 
 class GradientSpikes:
