@@ -18,8 +18,9 @@ Adam), one loop (edgeseq.training.loop):
   it works under every strategy and the exported model is the ordinary one.
 
 Every figure (the epoch's loss and accuracy, validation, the final metrics) is summed batch
-by batch; no logits for the whole text are ever held. After training, export's chaos test
-runs early (edgeseq.training.rounding_check) and its verdict is printed.
+by batch; no logits for the whole text are ever held. Export's chaos test
+(edgeseq.training.rounding_check) judges the weights a run keeps: a chaotic model starts
+again at half the lr (edgeseq.training.epochs), and the last verdict is printed and recorded.
 """
 from __future__ import annotations
 
@@ -112,8 +113,10 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     if kept:
         logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
                     + (f"  (the weights of epoch {kept}, the lowest validation loss)" if data.validation else ""))
+    chaos = {}
     if kept and outcome.stopped_by is None:  # export's chaos test, its verdict for the user
-        logger.info(rounding.verdict(model.get_weights(), progress.lr)[1])
+        chaos["rounding"], line = rounding.verdict(model.get_weights(), progress.lr)
+        logger.info(line)
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,
@@ -124,7 +127,7 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
         **({"line_end": data.line_end} if data.line_end else {}),
         "training": {**settings.__dict__, "batch_size": batch, "source": source, **fingerprint,
                      "data": data.summary, "epochs_run": progress.epoch, "epoch_kept": kept,
-                     **spike_record(progress), "tensorflow": tf.__version__},
+                     **spike_record(progress), **chaos, "tensorflow": tf.__version__},
     }
     if kept:
         session.write(run_config, run_history(progress), metrics)

@@ -45,7 +45,7 @@ class Plan:
     uniform_loss: float | None = None  # ln V for a char model: the loss of knowing nothing
     lr: float = 0.0  # for the divergence message
     model_label: str = "this model"  # "2x128 units", for the divergence message
-    rollbacks: int = ROLLBACKS  # spikes rolled back before the run stops early
+    rollbacks: int = ROLLBACKS  # rollbacks (spikes, a chaotic end) allowed before the run stops early
     unit: str = "windows"  # what a batch's weights count, for the progress line
     #: why export would refuse weights as chaotic, or None; None: no such check (edgeseq.training.rounding_check)
     rounding: Callable[[list[np.ndarray]], str | None] | None = None
@@ -122,6 +122,7 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
     bar = ProgressBar(plan.epochs, first=progress.epoch, unit=plan.unit)
     outcome = Outcome(progress)
     failed = False
+    ahead = None  # the weights and Adam's state as the last epoch left them, when they were taken
     bar.begin()
     try:
         while progress.epoch < plan.epochs:
@@ -130,7 +131,7 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             state = steps.zero_state(rows) if train.carries_state else None
             count = train.steps(rows)
             bar.epoch_begin(epoch + 1, count)
-            entering = Snapshot.take(epoch, progress.steps, math.inf, model, optimizer)
+            entering, ahead = ahead or Snapshot.take(epoch, progress.steps, math.inf, model, optimizer), None
             if epoch == 0:
                 progress.start = entering
             loss = None
@@ -165,7 +166,8 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             progress.epoch = epoch + 1
             if (validation is None or not plan.keep_best or progress.best_epoch == 0
                     or figures["val_loss"] < progress.best_loss()):
-                progress.best_epoch, progress.best_weights = progress.epoch, model.get_weights()
+                ahead = Snapshot.take(progress.epoch, progress.steps, math.inf, model, optimizer)  # the next epoch's
+                progress.best_epoch, progress.best_weights = progress.epoch, ahead.weights
             if epoch and is_good(loss, plan.uniform_loss) and (progress.good is None or loss < progress.good.loss):
                 entering.loss, progress.good = loss, entering  # a trained epoch's weights, as this one measured them
             bar.epoch_end(progress.epoch, figures)
@@ -173,6 +175,7 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
                 progress.epoch - progress.best_epoch >= plan.patience)
             if (progress.epoch == plan.epochs or patience_ran_out) and _start_again(steps, epoch + 1, loss, progress,
                                                                                      plan):
+                ahead = None
                 continue  # the same epochs again, from the initial weights
             if on_epoch_end is not None:
                 on_epoch_end(progress)

@@ -158,7 +158,7 @@ class Steps:
         if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return flag
         flags = self.strategy.run(lambda: tf.constant(float(flag)))
-        return bool(self.strategy.reduce(tf.distribute.ReduceOp.MAX, flags, axis=None) > 0)
+        return bool(self.strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None) > 0)
 
     def zero_state(self, rows: int) -> np.ndarray | None:
         shape = self.task.state_shape

@@ -53,18 +53,19 @@ class RoundingCheck:
             return None
         longest = max(by_time)
         return (f"the model amplifies float rounding ({by_time[longest]:.1e} after {longest} steps; "
-                "export would refuse it)")
+                "export may refuse it)")
 
-    def verdict(self, weights: list[np.ndarray], lr: float) -> tuple[bool, str]:
-        """(chaotic, the line to print after training, at learning rate ``lr``)."""
+    def verdict(self, weights: list[np.ndarray], lr: float) -> tuple[dict, str]:
+        """(what a run records, the line to print after training at learning rate ``lr``)."""
         by_time = self.differences(weights)
-        if is_chaotic(by_time):
-            return True, (f"warning: the model amplifies float rounding step by step (float32 vs float64 logits: "
-                          f"{by_length(by_time)}), as a chaotic model does: export will likely refuse it; train "
-                          f"again with a lower --lr (say {lr / 2:g})")
+        record = {"chaotic": is_chaotic(by_time), "differences": {str(t): d for t, d in by_time.items()}}
+        if record["chaotic"]:
+            return record, (f"warning: the model amplifies float rounding step by step (float32 vs float64 logits: "
+                            f"{by_length(by_time)}), as a chaotic model does: export may refuse it; train again "
+                            f"with a lower --lr (say {lr / 2:g})")
         growing = " and growing with the length" if grows(by_time) else ""
-        return False, (f"rounding check: float32 and float64 logits differ by at most {max(by_time.values()):.1e}"
-                       f"{growing} ({by_length(by_time)}; below {LIMIT:.0e}, half what export allows): not chaotic")
+        return record, (f"rounding check: float32 and float64 logits differ by at most {max(by_time.values()):.1e}"
+                        f"{growing} ({by_length(by_time)}; below {LIMIT:.0e}, half what export allows): not chaotic")
 
 
 def is_chaotic(by_time: dict[int, float]) -> bool:
