@@ -18,7 +18,7 @@ from conftest import REPO, cli
 
 TIMEOUT = 300
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-HOOK = "EDGESEQ_TEST_SPIKE"
+HOOK, CHAOS = "EDGESEQ_TEST_SPIKE", "EDGESEQ_TEST_CHAOS"
 TINY = ["--sample", "hihello", "--cell", "gru", "--layers", "1", "--hidden", "16"]
 
 
@@ -121,6 +121,121 @@ def test_a_run_resumed_after_a_rollback_is_the_uninterrupted_run(tmp_path, monke
     assert read(tmp_path / "cut", "history")["rollbacks"][0]["back_to"] == 5
     train_char_data(data, spec, settings, out=tmp_path / "cut", source=source.source, resume=True)
     assert read(tmp_path / "cut", "history") == read(tmp_path / "whole", "history")
+
+
+# ------------------------------------------------------------------ chaos
+
+
+def test_export_s_chaos_test_tells_a_chaotic_rnn_from_its_initial_weights():
+    from edgeseq.training.char_network import CharModelConfig, build_training_model
+    from edgeseq.training.rounding_check import RoundingCheck
+    from edgeseq.training.tf_setup import seed_everything
+
+    seed_everything(0)
+    config = CharModelConfig(vocab_size=5, cell="rnn", layers=1, hidden=16)
+    weights = build_training_model(config).get_weights()
+    check = RoundingCheck(config, 6, np.arange(20) % 5)
+    assert check.refusal(weights) is None
+    loud = [w * 6 if w.shape == (16, 16) else w for w in weights]  # the recurrent kernel: tanh's chaos
+    assert re.fullmatch(r"the model amplifies float rounding \(\d\.\de-0[34] after 13 steps; export may refuse it\)",
+                        check.refusal(loud))
+    assert check.verdict(loud, 0.1)[0]["chaotic"] and not check.verdict(weights, 0.1)[0]["chaotic"]
+
+
+def test_a_chaotic_model_starts_again_as_a_fresh_run_at_half_the_lr(tmp_path):
+    done = edgeseq("train", "char", *TINY, "--epochs", "12", "-o", str(tmp_path / "run"), env={**ENV, CHAOS: "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = ("epoch 12: the model amplifies float rounding (forced by EDGESEQ_TEST_CHAOS); back to the initial "
+            "weights, lr 0.1 -> 0.05")
+    assert re.findall(r"^epoch \d+: .*$", done.stderr, re.M) == [line]
+    assert epoch_lines(done.stderr, 12) == [*range(1, 13), *range(1, 13)]
+    history, config = read(tmp_path / "run", "history"), read(tmp_path / "run", "config")
+    record = {"epoch": 12, "why": line[10:line.index(";")], "back_to": 0, "lr": [0.1, 0.05]}
+    assert [{k: v for k, v in r.items() if k != "loss"} for r in history["rollbacks"]] == [record]
+    assert config["training"]["rollbacks"] == history["rollbacks"] and config["training"]["stopped_early"] is None
+    # the initial weights and Adam's initial state: the very run --lr 0.05 trains
+    fresh = edgeseq("train", "char", *TINY, "--epochs", "12", "--lr", "0.05", "-o", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert {k: v for k, v in history.items() if k != "rollbacks"} == read(tmp_path / "fresh", "history")
+    assert read(tmp_path / "run", "metrics") == read(tmp_path / "fresh", "metrics")
+
+
+def test_with_the_rollbacks_spent_a_chaotic_model_is_kept_with_the_warning_s_verdict(tmp_path):
+    done = edgeseq("train", "char", *TINY, "--epochs", "4", "-o", str(tmp_path / "run"), env={**ENV, CHAOS: "99"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [m[1] for m in re.finditer(r"^epoch 4: .*; back to the initial weights, lr (\S+ -> \S+)$", done.stderr,
+                                      re.M)] == ["0.1 -> 0.05", "0.05 -> 0.025", "0.025 -> 0.0125"]
+    history = read(tmp_path / "run", "history")
+    assert len(history["loss"]) == 4 and len(history["rollbacks"]) == 3 and "stopped_early" not in history
+    assert re.search(r"^rounding check: .*: not chaotic$", done.stderr, re.M)  # the real test, after the forced ones
+
+
+@pytest.mark.slow
+def test_workers_start_again_together_when_one_of_them_finds_the_model_chaotic(tmp_path):
+    from test_training_engine import free_port
+
+    workers = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    out = tmp_path / "run"
+    processes = [subprocess.Popen([sys.executable, "-m", "edgeseq.cli", "train", "char", "--sample", "ship", "--hidden",
+                                   "16", "--epochs", "3", "--strategy", "multi-worker", "--workers", workers,
+                                   "--worker-index", str(i), "-o", str(out)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**ENV, CHAOS: "1"} if i == 1 else ENV)  # worker 1 alone sees chaos
+                 for i in range(2)]
+    try:
+        logs = [p.communicate(timeout=TIMEOUT)[1] for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+    assert [p.returncode for p in processes] == [0, 0], logs
+    back = "; back to the initial weights, lr 0.1 -> 0.05"
+    assert [re.findall(r"^epoch 3: .*$", log, re.M) for log in logs] == [
+        [f"epoch 3: another worker's model amplifies float rounding{back}"],
+        [f"epoch 3: the model amplifies float rounding (forced by {CHAOS}){back}"]]
+    assert [epoch_lines(log, 3) for log in logs] == [[1, 2, 3, 1, 2, 3]] * 2
+    digests = [next(line for line in log.splitlines() if line.startswith("weights sha256 ")) for log in logs]
+    assert digests[0] == digests[1]
+    assert read(out, "history")["rollbacks"][0]["why"] == "another worker's model amplifies float rounding"
+
+
+def test_a_run_resumed_after_starting_again_is_the_uninterrupted_run(tmp_path, monkeypatch):
+    """Stopped (as by Ctrl-C) at epoch 3 of the second pass, and resumed."""
+    from edgeseq.errors import Interrupted
+    from edgeseq.training.specs import CharDataSpec, CharModelSpec
+    from edgeseq.training import checkpoint, session
+    from edgeseq.training.char_training import train_char_data
+
+    monkeypatch.setenv(CHAOS, "1")
+    source = CharDataSpec(sample="hihello")
+    data, spec = source.load(), CharModelSpec(cell="gru", layers=1, hidden=16)
+    spec = spec.for_vocabulary(len(data.vocab))
+    settings = source.settings(epochs=8)
+    train_char_data(data, spec, settings, out=tmp_path / "whole", source=source.source)
+
+    save, requests = checkpoint.Checkpoints.save, []
+
+    class StopLater(session.StopRequest):
+        def __init__(self):
+            super().__init__()
+            requests.append(self)
+
+    def saving(self, progress, model, optimizer):
+        written = save(self, progress, model, optimizer)
+        if progress.rollbacks and progress.epoch == 3:
+            requests[-1].signal = "SIGINT"
+        return written
+
+    monkeypatch.setattr(checkpoint.Checkpoints, "save", saving)
+    monkeypatch.setattr(session, "StopRequest", StopLater)
+    with pytest.raises(Interrupted):
+        train_char_data(data, spec, settings, out=tmp_path / "cut", source=source.source)
+    assert sorted(p.name for p in (tmp_path / ".cut.training/epoch-000003").iterdir()) == [
+        "good-optimizer.npz", "good.npz", "optimizer.npz", "start-optimizer.npz", "start.npz", "state.json",
+        "weights.npz"]
+    train_char_data(data, spec, settings, out=tmp_path / "cut", source=source.source, resume=True)
+    assert read(tmp_path / "cut", "history") == read(tmp_path / "whole", "history")
+    assert read(tmp_path / "cut", "metrics") == read(tmp_path / "whole", "metrics")
+
 
 
 # ------------------------------------------------------------------ progress
@@ -246,6 +361,8 @@ def greedy(model, vocab, prompt: str, length: int, window: int) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("sample,cell,layers", COMBINATIONS)
 def test_every_sample_converges_for_every_cell_and_depth_at_its_defaults(sample, cell, layers):
+    """Greedy generation recites the sample, and export's chaos test passes (some only after
+    starting again at half the lr)."""
     from edgeseq.data.samples import SAMPLES
     from edgeseq.training.specs import CharDataSpec, CharModelSpec
     from edgeseq.training.char_training import train_char_data
@@ -258,34 +375,22 @@ def test_every_sample_converges_for_every_cell_and_depth_at_its_defaults(sample,
     # windows); a one-sequence sample from its first character
     prompt = text[:config["window"]] if window else text[0]
     assert greedy(model, data.vocab, prompt, len(text), config["window"]) == text, (config["training"], metrics)
+    assert not config["training"]["rounding"]["chaotic"], config["training"]
 
 
 # ------------------------------------------------------------------ the issue's RNN example
 
 
 @pytest.mark.slow
-def test_the_rnn_example_converges_and_exports_and_at_lr_0_1_rolls_back_and_warns(tmp_path):
-    from edgeseq.errors import ExportCheckError
-    from edgeseq.export.exporter import export_run
-
-    example = ["train", "char", "--sample", "ship", "--cell", "rnn", "--layers", "2", "--head", "dense",
-               "--epochs", "300"]
-    done = edgeseq(*example, "-o", str(tmp_path / "default"))
+def test_the_rnn_example_rolls_back_ends_near_its_best_loss_and_exports(tmp_path):
+    """The issue's command as written (the sample's lr 0.1): a spike, then a chaotic end, each rolled back."""
+    run = tmp_path / "run"
+    done = edgeseq("train", "char", "--sample", "ship", "--cell", "rnn", "--layers", "2", "--head", "dense",
+                   "--epochs", "300", "-o", str(run))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "lr 0.05" in done.stderr and "rollbacks" not in read(tmp_path / "default", "history")
-    assert re.search(r"^rounding check: .*: not chaotic$", done.stderr, re.M)
-    final, best = read(tmp_path / "default", "metrics")["loss"], min(read(tmp_path / "default", "history")["loss"])
-    assert final <= 1.1 * best
-    export_run(tmp_path / "default", tmp_path / "default.onnx")
-
-    fast = edgeseq(*example, "--lr", "0.1", "-o", str(tmp_path / "fast"))  # the rate the issue met, once the default
-    assert fast.returncode == 0, fast.stderr[-2000:]
-    history = read(tmp_path / "fast", "history")
-    assert len(history["rollbacks"]) >= 1 and "stopped_early" not in history
-    assert re.search(r"^epoch \d+: loss \S+ spiked; back to epoch \d+'s weights, lr 0.1 -> 0.05$", fast.stderr, re.M)
-    assert read(tmp_path / "fast", "metrics")["loss"] <= 1.1 * min(history["loss"])
-    # a model that amplifies rounding: training says so, and export refuses it for that reason
-    assert re.search(r"^warning: the model amplifies float rounding step by step .* export will refuse it",
-                     fast.stderr, re.M)
-    with pytest.raises(ExportCheckError, match="the differences grow with the sequence length"):
-        export_run(tmp_path / "fast", tmp_path / "fast.onnx")
+    history = read(run, "history")
+    assert history["rollbacks"] and "stopped_early" not in history
+    assert len(re.findall(r"^epoch \d+: .*; back to .*, lr \S+ -> \S+$", done.stderr, re.M)) == len(history["rollbacks"])
+    assert read(run, "metrics")["loss"] <= 1.1 * min(history["loss"])
+    exported = edgeseq("export", str(run), "-o", str(tmp_path / "ship.onnx"))
+    assert exported.returncode == 0, exported.stderr[-2000:]

@@ -17,8 +17,8 @@ from edgeseq.cli.options import (CLUSTER_TIMEOUT_HELP, CONTEXT_HELP, DATE_FORMAT
 from edgeseq.data.samples import SAMPLES
 from edgeseq.training.cluster import CLUSTER_TIMEOUT
 from edgeseq.display import json_text, printable
-from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, ONEHOT_LIMIT, SAMPLE_DEEP_LR, SAMPLE_LR, STATEFUL_WINDOW,
-                                    STREAMS, TEXT_BATCH, TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM,
+from edgeseq.training.specs import (CHAR_HIDDEN, CLIP_NORM, DEEP_GRU, ONEHOT_LIMIT, SAMPLE_DEEP_LR, SAMPLE_LR,
+                                    STATEFUL_WINDOW, STREAMS, TEXT_BATCH, TEXT_LR, TEXT_VAL_FRACTION, TEXT_WINDOW, VALIDATE_FROM,
                                     CharDataSpec, CharModelSpec, SeriesModelSpec, SeriesTrainSettings, TrainSettings,
                                     default_window)
 from edgeseq.training.step_memory import check_char_memory, check_series_memory
@@ -41,7 +41,7 @@ def train_char(
     head: Annotated[str, typer.Option(help=f"{HEAD_HELP}.")] = CharModelSpec.head,
     input: Annotated[Optional[str], typer.Option("--input", help=f"{INPUT_HELP} (default: onehot; embedding above {ONEHOT_LIMIT} distinct characters).")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the data.")] = TrainSettings.epochs,
-    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {SAMPLE_LR:g} for a sample, {SAMPLE_DEEP_LR:g} for a sample and 2 or more rnn or gru layers; {TEXT_LR:g} for --text).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {SAMPLE_LR:g} for a sample, {SAMPLE_DEEP_LR:g} for a sample and {DEEP_GRU} or more gru layers; {TEXT_LR:g} for --text).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=f"Windows or lines per batch (default: the whole sample as one batch; {TEXT_BATCH} for --text).")] = None,
     clip: Annotated[float, typer.Option(help="Scale the gradients down to this global norm when theirs is larger (0: never).")] = CLIP_NORM,
     seed: Annotated[int, typer.Option(help="Seed for weights and batches: same seed, same model.")] = TrainSettings.seed,

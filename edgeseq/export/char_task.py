@@ -13,7 +13,7 @@ import onnx
 import onnxruntime as ort
 
 from edgeseq.contract import CharMeta, FileRef, GenerationInfo, ModelFiles, StateLayout
-from edgeseq.evaluation.rounding import LOGIT_TOLERANCE
+from edgeseq.evaluation.rounding import CHAR_BATCHES, LOGIT_TOLERANCE, char_lengths, random_char_inputs
 from edgeseq.export.generation.build import DEFAULT_UNROLL
 from edgeseq.export.generation.check import build_and_verify
 from edgeseq.export.task import ExportTask
@@ -25,7 +25,7 @@ TOLERANCE = LOGIT_TOLERANCE
 
 class CharExport(ExportTask):
     tolerance = TOLERANCE
-    batches = (1, 3)
+    batches = CHAR_BATCHES
     lengths_input = True
 
     def __init__(self, model, config: dict, metrics: dict):
@@ -36,14 +36,11 @@ class CharExport(ExportTask):
         return step_function(self.model, self.model_config, time, lengths=lengths)
 
     def times(self, time: int | None) -> list[int]:
-        return [1, self.window, self.window + 7] if time is None else [time]
+        return char_lengths(self.window) if time is None else [time]
 
     def sample(self, rng: np.random.Generator, batch: int, time: int) -> dict[str, np.ndarray]:
-        """Random ids and random states (not only zeros: a stream continues from any state)."""
         cfg = self.model_config
-        ids = rng.integers(0, cfg.vocab_size, (batch, time), dtype=np.int32)
-        state = (rng.standard_normal((batch, cfg.state_count, cfg.hidden)) * 0.5).astype(np.float32)
-        return {"ids": ids, "state": state}
+        return random_char_inputs(rng, cfg.vocab_size, (cfg.state_count, cfg.hidden), batch, time)
 
     def extra_checks(self, checklist: Checklist, graph: str, times: list[int], sess: ort.InferenceSession,
                      rng: np.random.Generator) -> None:

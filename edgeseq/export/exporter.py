@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import onnx
 
 from edgeseq.atomic import check_new_file, recover, write_set
@@ -20,6 +19,7 @@ from edgeseq.contract.meta import CharMeta
 from edgeseq.contract.sidecar import Described, sidecar_bytes, sidecar_document
 from edgeseq.contract.run_layout import read_run_config
 from edgeseq.errors import EdgeseqError
+from edgeseq.evaluation.rounding import parity_inputs
 from edgeseq.export.graph.interop import Provenance
 from edgeseq.export.graph.onnx_graph import model_bytes
 from edgeseq.export.task import ExportTask
@@ -180,9 +180,9 @@ def convert_and_check(task: ExportTask, checklist: Checklist, graph: str,
     model, ops = convert_recurrent(reference, signature, task.layers, task.cell, checklist, graph,
                                    lengths=task.lengths_input and time is None)
     sess = session(model.SerializeToString())
-    rng = np.random.default_rng(0)
     times = task.times(time)
-    cases = ((graph, f"batch {batch} time {t}", task.sample(rng, batch, t)) for batch in task.batches for t in times)
+    rng, drawn = parity_inputs(task.sample, task.batches, times)
+    cases = ((graph, f"batch {batch} time {t}", inputs) for batch, t, inputs in drawn)
     check_parity(checklist, reference, sess, cases, task.tolerance)
     task.extra_checks(checklist, graph, times, sess, rng)
     return model, ops

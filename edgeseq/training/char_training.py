@@ -2,7 +2,8 @@
 
 A text is presented as windows from a zero state, as lines of any length, or as stateful
 streams (edgeseq.data.char_data); one loss and one loop serve all three. The run records
-the context it must be run in, and export's chaos test runs once training ends.
+the context it must be run in, and export's chaos test judges the weights it keeps: a chaotic model starts again at half
+the lr (edgeseq.training.epochs).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from edgeseq.training.specs import CharModelSpec, TrainSettings
 from edgeseq.training.char_network import CharModelConfig, build_training_model, step_forward
 from edgeseq.training.epochs import Plan
 from edgeseq.training.loop import Steps, Task, check_batch
-from edgeseq.training.rounding_check import rounding_verdict
+from edgeseq.training.rounding_check import RoundingCheck
 from edgeseq.training.session import Session, run_history, spike_record
 from edgeseq.training.tf_setup import describe_devices, distribution_strategy, keras, seed_everything, tf
 
@@ -79,10 +80,11 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     with strategy.scope():
         model = build_training_model(config)
     steps = Steps(char_task(model, config, data.context == "stateful"), strategy, settings.lr, settings.clip)
+    rounding = RoundingCheck(config, data.window, (data.validation or data.train).arrays[0])
     session = Session(steps, out, resume_options(data, config, settings, source), force, resume)
     plan = Plan(settings.epochs, None if data.context == "stateful" else settings.batch_size, settings.seed,
                 uniform_loss=math.log(len(data.vocab)) if len(data.vocab) > 1 else None, lr=settings.lr,
-                model_label=f"{config.layers}x{config.hidden} units", unit="chars")
+                model_label=f"{config.layers}x{config.hidden} units", unit="chars", rounding=rounding.refusal)
     outcome = session.fit(data.train, data.validation, plan)
     progress = outcome.progress
     kept = progress.best_epoch
@@ -94,9 +96,10 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
     if kept:
         logger.info("final: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
                     + (f"  (the weights of epoch {kept}, the lowest validation loss)" if data.validation else ""))
-    if kept and outcome.stopped_by is None:  # export's chaos test, before the user exports
-        ids = (data.validation or data.train).arrays[0]
-        logger.info(rounding_verdict(model, config, data.window, ids, progress.lr)[1])
+    chaos = {}
+    if kept and outcome.stopped_by is None:  # export's chaos test, its verdict for the user
+        chaos["rounding"], line = rounding.verdict(model.get_weights(), progress.lr)
+        logger.info(line)
     run_config = {
         "task": "char",
         "edgeseq_version": edgeseq.__version__,
@@ -107,7 +110,7 @@ def train_char_data(data: CharData, spec: CharModelSpec, settings: TrainSettings
         **({"line_end": data.line_end} if data.line_end else {}),
         "training": {**settings.__dict__, "batch_size": batch, "source": source, **fingerprint,
                      "data": data.summary, "epochs_run": progress.epoch, "epoch_kept": kept,
-                     **spike_record(progress), "tensorflow": tf.__version__},
+                     **spike_record(progress), **chaos, "tensorflow": tf.__version__},
     }
     if kept:
         session.write(run_config, run_history(progress), metrics)

@@ -1,11 +1,11 @@
-"""Epoch by epoch: validation, the best weights, spikes, checkpoints, a requested stop.
+"""Epoch by epoch: validation, the best weights, spikes, chaos, checkpoints, a requested stop.
 
 ``fit`` runs the steps of ``edgeseq.training.loop`` over an epoch's batches and, after each
-complete epoch: checks the training loss for a spike (``edgeseq.training.spikes``: rolled
-back to the best epoch at half the learning rate, a few times at most), scores the
-validation part, keeps the weights of the lowest validation loss (or of the last epoch
-without one), writes a checkpoint, and stops early after ``patience`` epochs without
-improvement.
+complete epoch: checks the training loss for a spike, scores the validation part, keeps the
+weights of the lowest validation loss (or of the last epoch without one), writes a
+checkpoint, and stops early after ``patience`` epochs without improvement. A spike goes
+back to the good epoch, a chaotic model at the end to the initial weights, at half the
+learning rate, a few times at most (``edgeseq.training.spikes``).
 
 Ctrl-C or SIGTERM does not stop a step half-way: the first one is noted and the epoch in
 progress is abandoned at the next step boundary (its weights are not kept: they belong to
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ from edgeseq.data.batches import Source
 from edgeseq.log import logger
 from edgeseq.training.loop import Steps, add_to, round_up
 from edgeseq.training.progress import ProgressBar
-from edgeseq.training.spikes import ROLLBACKS, GradientSpikes, Snapshot, Spike, TrainingDiverged, is_good, spike
+from edgeseq.training.spikes import (ROLLBACKS, GradientSpikes, Snapshot, Spike, TrainingDiverged, forced_chaos,
+                                     is_good, spike)
 
 __all__ = ["Outcome", "Plan", "Progress", "StopRequest", "TrainingDiverged", "fit"]
 
@@ -43,8 +45,10 @@ class Plan:
     uniform_loss: float | None = None  # ln V for a char model: the loss of knowing nothing
     lr: float = 0.0  # for the divergence message
     model_label: str = "this model"  # "2x128 units", for the divergence message
-    rollbacks: int = ROLLBACKS  # spikes rolled back before the run stops early
+    rollbacks: int = ROLLBACKS  # rollbacks (spikes, a chaotic end) allowed before the run stops early
     unit: str = "windows"  # what a batch's weights count, for the progress line
+    #: why export would refuse weights as chaotic, or None; None: no such check (edgeseq.training.rounding_check)
+    rounding: Callable[[list[np.ndarray]], str | None] | None = None
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Progress:
     lr: float | None = None  # the learning rate now (halved by each rollback); None: the plan's
     rollbacks: list[dict] = field(default_factory=list)  # {"epoch", "loss", "back_to", "lr": [from, to]}
     good: Snapshot | None = None  # the good epoch of the lowest training loss: where a spike goes back to
+    start: Snapshot | None = None  # the initial weights: where a chaotic model goes back to
     stopped_early: str | None = None  # why the run stopped before its last epoch (rollbacks spent)
 
     def best_loss(self) -> float:
@@ -117,6 +122,7 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
     bar = ProgressBar(plan.epochs, first=progress.epoch, unit=plan.unit)
     outcome = Outcome(progress)
     failed = False
+    ahead = None  # the weights and Adam's state as the last epoch left them, when they were taken
     bar.begin()
     try:
         while progress.epoch < plan.epochs:
@@ -125,7 +131,9 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             state = steps.zero_state(rows) if train.carries_state else None
             count = train.steps(rows)
             bar.epoch_begin(epoch + 1, count)
-            entering = Snapshot.take(epoch, progress.steps, math.inf, model, optimizer)
+            entering, ahead = ahead or Snapshot.take(epoch, progress.steps, math.inf, model, optimizer), None
+            if epoch == 0:
+                progress.start = entering
             loss = None
             for k, batch in enumerate(train.batches(rows, epoch, plan.seed)):
                 sums, state = steps.run(batch, state, train=True, gradient_factor=hook.factor_for(epoch + 1, k))
@@ -158,13 +166,20 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             progress.epoch = epoch + 1
             if (validation is None or not plan.keep_best or progress.best_epoch == 0
                     or figures["val_loss"] < progress.best_loss()):
-                progress.best_epoch, progress.best_weights = progress.epoch, model.get_weights()
+                ahead = Snapshot.take(progress.epoch, progress.steps, math.inf, model, optimizer)  # the next epoch's
+                progress.best_epoch, progress.best_weights = progress.epoch, ahead.weights
             if epoch and is_good(loss, plan.uniform_loss) and (progress.good is None or loss < progress.good.loss):
                 entering.loss, progress.good = loss, entering  # a trained epoch's weights, as this one measured them
             bar.epoch_end(progress.epoch, figures)
+            patience_ran_out = plan.patience and validation is not None and (
+                progress.epoch - progress.best_epoch >= plan.patience)
+            if (progress.epoch == plan.epochs or patience_ran_out) and _start_again(steps, epoch + 1, loss, progress,
+                                                                                     plan):
+                ahead = None
+                continue  # the same epochs again, from the initial weights
             if on_epoch_end is not None:
                 on_epoch_end(progress)
-            if plan.patience and validation is not None and progress.epoch - progress.best_epoch >= plan.patience:
+            if patience_ran_out:
                 outcome.patience_ran_out = True
                 return outcome
             if stop.signal:
@@ -199,6 +214,28 @@ def _roll_back(found: Spike, epoch: int, loss: float, progress: Progress, plan: 
     progress.rollbacks.append({"epoch": epoch, "loss": loss if math.isfinite(loss) else None,
                                "why": found.why, "back_to": good.epoch, "lr": [progress.lr, lr]})
     logger.info(f"epoch {epoch}: {found.why}; back to epoch {good.epoch}'s weights, lr {progress.lr:g} -> {lr:g}")
+    progress.lr = lr
+    return True
+
+
+def _start_again(steps: Steps, epoch: int, loss: float, progress: Progress, plan: Plan) -> bool:
+    """When the weights the run keeps fail export's chaos test and rollbacks are left: back to
+    the initial weights at half the learning rate (True). The chaos comes from the path the
+    training took early on, so a later epoch at a lower rate mostly stays chaotic."""
+    if plan.rounding is None or progress.start is None:
+        return False
+    why = plan.rounding(progress.best_weights) or forced_chaos(len(progress.rollbacks))
+    if not steps.any_worker(why is not None) or len(progress.rollbacks) >= plan.rollbacks:
+        return False  # nothing to do, or the chaotic model is kept: the line after training says so
+    why = why or "another worker's model amplifies float rounding"
+    model, optimizer = steps.task.model, steps.optimizer
+    progress.start.restore(model, optimizer)
+    progress.history, progress.epoch, progress.steps = {}, 0, 0
+    progress.best_epoch, progress.best_weights, progress.good = 0, None, None
+    lr = progress.lr / 2
+    optimizer.learning_rate.assign(lr)
+    progress.rollbacks.append({"epoch": epoch, "loss": loss, "why": why, "back_to": 0, "lr": [progress.lr, lr]})
+    logger.info(f"epoch {epoch}: {why}; back to the initial weights, lr {progress.lr:g} -> {lr:g}")
     progress.lr = lr
     return True
 

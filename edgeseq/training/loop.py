@@ -153,6 +153,13 @@ class Steps:
                 state[first:first + size] = new.numpy()
         return {k: float(v) for k, v in sums.items()}, state
 
+    def any_worker(self, flag: bool) -> bool:
+        """``flag`` or'ed over the workers of a cluster, so that they decide alike."""
+        if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return flag
+        flags = self.strategy.run(lambda: tf.constant(float(flag)))
+        return bool(self.strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None) > 0)
+
     def zero_state(self, rows: int) -> np.ndarray | None:
         shape = self.task.state_shape
         return None if shape is None else np.zeros((rows, *shape), np.float32)

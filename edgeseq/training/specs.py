@@ -37,10 +37,10 @@ TEXT_VAL_FRACTION, VALIDATE_FROM = 0.1, 20_000
 #: Adam's learning rate: the lab's for its samples (tiny models, one full batch an epoch),
 #: and for a --text file (minibatches), measured (docs/training.md).
 SAMPLE_LR, TEXT_LR = 0.1, 0.01
-#: A sample's rate for a stack of two or more RNN or GRU layers: at SAMPLE_LR the ship sentence
-#: does not converge in 100 epochs (2 and 3 RNN layers, 3 GRU layers) and a 2-layer RNN turns
-#: chaotic, then spikes; at half of it every built-in sample converges for every cell and depth.
-SAMPLE_DEEP_LR = 0.05
+#: A sample's rate for a stack of DEEP_GRU or more GRU layers: at SAMPLE_LR such a stack stalls
+#: on hihello and ship within 100 epochs. Other stacks that end chaotic at SAMPLE_LR start again
+#: at half of it (edgeseq.training.spikes), and every sample converges for every cell and depth.
+SAMPLE_DEEP_LR, DEEP_GRU = 0.05, 3
 #: Gradients are scaled down to this global norm when it is larger (char-rnn clips at 5).
 CLIP_NORM = 5.0
 #: A vocabulary larger than this gets an embedding instead of one-hot inputs.
@@ -135,14 +135,14 @@ class CharDataSpec:
                  batch_size: int | None = None, seed: int = 0, strategy: str = "default",
                  clip: float | None = None, model: CharModelSpec | None = None) -> TrainSettings:
         """The training settings for this text, the defaults settled: a sample trains as the lab
-        does (lr SAMPLE_LR, or SAMPLE_DEEP_LR for ``model`` a deep RNN or GRU stack; the whole
+        does (lr SAMPLE_LR, or SAMPLE_DEEP_LR for ``model`` a deep GRU stack; the whole
         data as one batch); a text file in minibatches of TEXT_BATCH at TEXT_LR. With --context
         stateful each batch is a chunk of every stream."""
         refuse_no_effect("--batch-size", batch_size is not None and self.context == "stateful",
                    "with --context stateful (a batch is one chunk of every stream: set --streams)")
         sample = self.sample is not None
         if lr is None:
-            deep = model is not None and model.cell in ("rnn", "gru") and model.layers >= 2
+            deep = model is not None and model.cell == "gru" and model.layers >= DEEP_GRU
             lr = (SAMPLE_DEEP_LR if deep else SAMPLE_LR) if sample else TEXT_LR
         if batch_size is None and not sample and self.context != "stateful":
             batch_size = TEXT_BATCH

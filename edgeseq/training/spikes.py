@@ -4,9 +4,10 @@ After each epoch ``fit`` asks ``spike`` whether the training loss went wrong: no
 (at once, within the epoch), several times the lowest so far, or above a uniform guess for
 a few epochs (a char model's divergence test). If the run has a good epoch to return to, its
 weights and Adam's state come back (``Snapshot``, kept in memory and in each checkpoint),
-the history is cut back to it, the learning rate is halved and training goes on. After
-``ROLLBACKS`` rollbacks a further spike stops the run with the good epoch's weights,
-marked as stopped early. With no good epoch at all, the training diverged (exit 2).
+the history is cut back to it, the learning rate is halved and training goes on. A model
+that ends chaotic goes back the same way to its initial weights. After ``ROLLBACKS``
+rollbacks a further spike stops the run with the good epoch's weights, marked as stopped
+early. With no good epoch at all, the training diverged (exit 2).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from edgeseq.errors import InputError
 #: gives back at least SPIKE_SHARE of the ground gained since the first epoch (a loss of
 #: 0.003 after 0.001, on a model that started at 1.4, is noise, not a spike).
 SPIKE_FACTOR, SPIKE_SHARE = 3.0, 0.1
-#: Rollbacks allowed in one run; each halves the learning rate.
+#: Rollbacks allowed in one run, after spikes or a chaotic model; each halves the learning rate.
 ROLLBACKS = 3
 #: A loss still above ln V (a uniform guess over V characters) after this many epochs, and
 #: at least DIVERGENCE_STEPS optimizer steps, in each of the last DIVERGENCE_EPOCHS epochs,
@@ -31,6 +32,9 @@ DIVERGENCE_EPOCHS, DIVERGENCE_STEPS = 3, 30
 #: Test hook, not a user option: "EPOCH:FACTOR[:TIMES]" multiplies the gradients of the first
 #: batch of epoch EPOCH (counted from 1) by FACTOR, the first TIMES times that epoch runs.
 SPIKE_HOOK = "EDGESEQ_TEST_SPIKE"
+#: Test hook, not a user option: "N" judges the weights a char run keeps chaotic, whatever
+#: export's chaos test says, until the run has recorded N rollbacks.
+CHAOS_HOOK = "EDGESEQ_TEST_CHAOS"
 
 
 class TrainingDiverged(InputError):
@@ -92,6 +96,12 @@ def spike(losses: list[float], loss: float, epoch: int, steps: int, uniform_loss
         if loss > SPIKE_FACTOR * lowest and loss - lowest > SPIKE_SHARE * (losses[0] - lowest):
             return Spike(f"loss {loss:.2f} spiked")
     return None
+
+
+def forced_chaos(rollbacks: int) -> str | None:
+    """The rollback's reason when CHAOS_HOOK asks for one after ``rollbacks`` rollbacks."""
+    wanted = int(os.environ.get(CHAOS_HOOK) or 0)
+    return f"the model amplifies float rounding (forced by {CHAOS_HOOK})" if rollbacks < wanted else None
 
 
 class GradientSpikes:
