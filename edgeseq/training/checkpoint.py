@@ -13,8 +13,7 @@ are a separate, disposable thing that disappears once the run folder is written.
     .RUN.training/epoch-000012/good.npz        the good epoch a spike goes back to: its weights,
     .RUN.training/epoch-000012/good-optimizer.npz  and Adam's variables then (the learning
                                                rate, halved by each rollback, is one of them)
-    .RUN.training/epoch-000012/start.npz       the initial weights a chaotic model goes back to,
-    .RUN.training/epoch-000012/start-optimizer.npz and Adam's variables then
+    .RUN.training/epoch-000012/start.npz       the initial weights a chaotic model goes back to
 
 Each epoch's folder is written under a temporary name and renamed into place; only then is
 the previous one removed. A SIGKILL at any moment leaves at least one complete epoch folder;
@@ -24,7 +23,6 @@ data order needs no saving: an epoch's order is a function of (seed, epoch).
 from __future__ import annotations
 
 import json
-import math
 import zipfile
 from pathlib import Path
 
@@ -89,10 +87,11 @@ class Checkpoints:
                 np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
                 if not best_is_last:
                     np.savez(tmp / "best.npz", *progress.best_weights)
-                for name, snapshot in (("good", good), ("start", progress.start)):
-                    if snapshot is not None:
-                        np.savez(tmp / f"{name}.npz", *snapshot.weights)
-                        np.savez(tmp / f"{name}-optimizer.npz", *snapshot.optimizer)
+                if good is not None:
+                    np.savez(tmp / "good.npz", *good.weights)
+                    np.savez(tmp / "good-optimizer.npz", *good.optimizer)
+                if progress.start is not None:
+                    np.savez(tmp / "start.npz", *progress.start)
                 (tmp / "state.json").write_text(json.dumps(state) + "\n")
         except OSError as e:
             raise InputError(f"{dest}: cannot write the checkpoint: {e.strerror or e}") from None
@@ -122,8 +121,7 @@ class Checkpoints:
                             _arrays(latest / "good-optimizer.npz", moment_shapes, "the optimizer's variables"))
         start = None
         if (latest / "start.npz").exists():
-            start = Snapshot(0, 0, math.inf, _arrays(latest / "start.npz", weight_shapes, "the model's weights"),
-                             _arrays(latest / "start-optimizer.npz", moment_shapes, "the optimizer's variables"))
+            start = _arrays(latest / "start.npz", weight_shapes, "the model's weights")
         model.set_weights(weights)  # every file read and every shape checked: only now is anything restored
         for variable, value in zip(optimizer.variables, moments):
             variable.assign(value)
