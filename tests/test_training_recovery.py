@@ -230,8 +230,7 @@ def test_a_run_resumed_after_starting_again_is_the_uninterrupted_run(tmp_path, m
     with pytest.raises(Interrupted):
         train_char_data(data, spec, settings, out=tmp_path / "cut", source=source.source)
     assert sorted(p.name for p in (tmp_path / ".cut.training/epoch-000003").iterdir()) == [
-        "good-optimizer.npz", "good.npz", "optimizer.npz", "start-optimizer.npz", "start.npz", "state.json",
-        "weights.npz"]
+        "good-optimizer.npz", "good.npz", "optimizer.npz", "start.npz", "state.json", "weights.npz"]
     train_char_data(data, spec, settings, out=tmp_path / "cut", source=source.source, resume=True)
     assert read(tmp_path / "cut", "history") == read(tmp_path / "whole", "history")
     assert read(tmp_path / "cut", "metrics") == read(tmp_path / "whole", "metrics")

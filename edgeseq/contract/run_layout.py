@@ -144,8 +144,6 @@ def read_checkpoint_state(epoch_folder: Path) -> dict:
             for name in ("good.npz", "good-optimizer.npz"):
                 if not (epoch_folder / name).is_file():
                     raise InputError(f"{epoch_folder / name} is missing")
-        if (epoch_folder / "start.npz").is_file() and not (epoch_folder / "start-optimizer.npz").is_file():
-            raise InputError(f"{epoch_folder / 'start-optimizer.npz'} is missing")  # the initial weights' Adam state
     except InputError as e:
         raise InputError(f"{e}{advice}") from None
     return state

@@ -6,7 +6,6 @@ previous one goes. Its layout and reading are edgeseq.contract.run_layout's.
 from __future__ import annotations
 
 import json
-import math
 import zipfile
 from pathlib import Path
 
@@ -68,10 +67,11 @@ class Checkpoints:
                 np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
                 if not best_is_last:
                     np.savez(tmp / "best.npz", *progress.best_weights)
-                for name, snapshot in (("good", good), ("start", progress.start)):
-                    if snapshot is not None:
-                        np.savez(tmp / f"{name}.npz", *snapshot.weights)
-                        np.savez(tmp / f"{name}-optimizer.npz", *snapshot.optimizer)
+                if good is not None:
+                    np.savez(tmp / "good.npz", *good.weights)
+                    np.savez(tmp / "good-optimizer.npz", *good.optimizer)
+                if progress.start is not None:
+                    np.savez(tmp / "start.npz", *progress.start)
                 (tmp / "state.json").write_text(json.dumps(state) + "\n")
         except OSError as e:
             raise InputError(f"{dest}: cannot write the checkpoint: {e.strerror or e}") from None
@@ -101,8 +101,7 @@ class Checkpoints:
                             _arrays(latest / "good-optimizer.npz", moment_shapes, "the optimizer's variables"))
         start = None
         if (latest / "start.npz").exists():
-            start = Snapshot(0, 0, math.inf, _arrays(latest / "start.npz", weight_shapes, "the model's weights"),
-                             _arrays(latest / "start-optimizer.npz", moment_shapes, "the optimizer's variables"))
+            start = _arrays(latest / "start.npz", weight_shapes, "the model's weights")
         model.set_weights(weights)  # every file read and every shape checked: only now is anything restored
         for variable, value in zip(optimizer.variables, moments):
             variable.assign(value)

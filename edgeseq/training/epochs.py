@@ -63,7 +63,7 @@ class Progress:
     lr: float | None = None  # the learning rate now (halved by each rollback); None: the plan's
     rollbacks: list[dict] = field(default_factory=list)  # {"epoch", "loss", "back_to", "lr": [from, to]}
     good: Snapshot | None = None  # the good epoch of the lowest training loss: where a spike goes back to
-    start: Snapshot | None = None  # the initial weights: where a chaotic model goes back to
+    start: list[np.ndarray] | None = None  # the initial weights: where a chaotic model goes back to
     stopped_early: str | None = None  # why the run stopped before its last epoch (rollbacks spent)
 
     def best_loss(self) -> float:
@@ -133,7 +133,7 @@ def fit(steps: Steps, train: Source, validation: Source | None, plan: Plan, prog
             bar.epoch_begin(epoch + 1, count)
             entering, ahead = ahead or Snapshot.take(epoch, progress.steps, math.inf, model, optimizer), None
             if epoch == 0:
-                progress.start = entering
+                progress.start = entering.weights
             loss = None
             for k, batch in enumerate(train.batches(rows, epoch, plan.seed)):
                 sums, state = steps.run(batch, state, train=True, gradient_factor=hook.factor_for(epoch + 1, k))
@@ -229,7 +229,9 @@ def _start_again(steps: Steps, epoch: int, loss: float, progress: Progress, plan
         return False  # nothing to do, or the chaotic model is kept: the line after training says so
     why = why or "another worker's model amplifies float rounding"
     model, optimizer = steps.task.model, steps.optimizer
-    progress.start.restore(model, optimizer)
+    model.set_weights(progress.start)
+    for variable in optimizer.variables:  # Adam as built: no steps, no moments
+        variable.assign(np.zeros(variable.shape, variable.dtype))
     progress.history, progress.epoch, progress.steps = {}, 0, 0
     progress.best_epoch, progress.best_weights, progress.good = 0, None, None
     lr = progress.lr / 2
