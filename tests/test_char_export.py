@@ -76,11 +76,14 @@ def test_every_file_reads_cleanly_in_plain_onnxruntime(exported, capfd):
 
 
 def test_greedy_text_from_tensorflow_equals_onnx(ship_run, ship_export):
+    import tensorflow as tf
+
     _, model, config, _ = ship_run
     vocab, window = config["vocabulary"], config["window"]
+    graph = tf.function(model, input_signature=[tf.TensorSpec([1, None], tf.int32)])  # not eager step by step
     history = [vocab.index(c) for c in "if you"]
     for _ in range(60):  # the lab's way: predict from the last window, from a zero state
-        logits = model(np.asarray([history[-window:]], np.int32)).numpy()
+        logits = graph(np.asarray([history[-window:]], np.int32)).numpy()
         history.append(int(logits[0, -1].argmax()))
     tf_text = "".join(vocab[i] for i in history[6:])
     assert CharGenerator(ship_export[0]).text("if you", 60) == tf_text
