@@ -193,7 +193,7 @@ async def soak(server: ServerProcess, seconds: float, prompt: str, context: str)
 
 def measure(models: list[tuple[str, Path, str, str]], smoke: bool, log) -> dict:
     """``models``: (name, file, prompt, context); the first is the one the targets are about."""
-    rounds, soak_seconds, slow_seconds = (1, 6.0, 2.0) if smoke else (3, 600.0, 10.0)
+    rounds, soak_seconds, slow_seconds = (1, 2.0, 0.5) if smoke else (3, 600.0, 10.0)
     rows = []
     for name, model, prompt, context in models:
         for batching in (True, False):

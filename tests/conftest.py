@@ -63,55 +63,70 @@ def cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-@pytest.fixture(scope="session")
-def ship_run(tmp_path_factory):
-    """The lab's ship setup: 2-layer LSTM + dense head, windows of 10, full batch, 500 epochs.
-
-    Trained once per test session: with pytest-xdist the first worker to ask trains it (under
-    a lock in the session's shared temporary folder) and the others read its run folder."""
+def built_once(tmp_path_factory, name: str, build, load):
+    """``build(folder)``'s result, built once per test session. With pytest-xdist the first worker
+    to ask builds it in a folder of the session's shared temporary folder, under a lock; the
+    others wait for it and return ``load(folder)``. A build that failed half-way is built again."""
     import fcntl
-
-    from edgeseq.data.text import sample_text
-    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
-    from edgeseq.training.run_folder import load_run
 
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # this session's folder, above every worker's own
-    out = shared / "shared-ship-run" / "ship"
-    out.parent.mkdir(exist_ok=True)
-    with open(shared / "shared-ship-run.lock", "w") as lock:
+    folder, done = shared / f"shared-{name}", shared / f"shared-{name}.built"
+    with open(shared / f"shared-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if (out / "metrics.json").exists():
-            model, config, metrics = load_run(out)
-        else:
-            text, window = sample_text("ship")
-            model, config, metrics = train_char(
-                text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
-                TrainSettings(epochs=500, lr=0.1, seed=0), out=out, source="sample:ship")
-    return out, model, config, metrics
+        if done.exists():
+            return load(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        built = build(folder)
+        done.touch()
+        return built
+
+
+@pytest.fixture(scope="session")
+def ship_run(tmp_path_factory):
+    """(run folder, Keras model, config, metrics) of the lab's ship setup: 2-layer LSTM + dense
+    head, windows of 10, full batch, 500 epochs; trained once per test session (``built_once``)."""
+    from edgeseq.data.text import sample_text
+    from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
+    from edgeseq.training.run_folder import load_run
+
+    def build(folder):
+        text, window = sample_text("ship")
+        return folder / "ship", *train_char(text, window, CharModelSpec(cell="lstm", layers=2, hidden=64, head="dense"),
+                                            TrainSettings(epochs=500, lr=0.1, seed=0), out=folder / "ship",
+                                            source="sample:ship")
+
+    return built_once(tmp_path_factory, "ship", build, lambda folder: (folder / "ship", *load_run(folder / "ship")))
 
 
 @pytest.fixture(scope="session")
 def char_export(tmp_path_factory):
-    """``char_export(cell, layers, head)`` -> (Keras model, NAME.onnx, ExportResult): a small
-    model of the ship windows (3 epochs), trained and exported once per test session for every
+    """``char_export(cell, layers, head)`` -> (Keras model, model.onnx): a small model of the ship
+    windows (3 epochs), trained and exported once per test session (``built_once``) for every
     test that needs that cell, depth and head (export parity, ragged batches, ...)."""
     from edgeseq.data.text import sample_text
     from edgeseq.export.exporter import export_run
     from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
+    from edgeseq.training.run_folder import load_run
 
     built = {}
 
     def build(cell: str, layers: int, head: str):
-        if (cell, layers, head) not in built:
+        def train_and_export(folder):
             text, window = sample_text("ship")
-            run_dir = tmp_path_factory.mktemp(f"{cell}{layers}{head}") / "model"
             model, _, _ = train_char(text, window, CharModelSpec(cell=cell, layers=layers, head=head,
                                                                  hidden=25 if head == "none" else 16),
-                                     TrainSettings(epochs=3, seed=1), out=run_dir, source="sample:ship")
-            out = run_dir.parent / "model.onnx"
-            built[cell, layers, head] = model, out, export_run(run_dir, out)
+                                     TrainSettings(epochs=3, seed=1), out=folder / "model", source="sample:ship")
+            export_run(folder / "model", folder / "model.onnx")
+            return model, folder / "model.onnx"
+
+        def load(folder):
+            return load_run(folder / "model")[0], folder / "model.onnx"
+
+        if (cell, layers, head) not in built:
+            built[cell, layers, head] = built_once(tmp_path_factory, f"{cell}{layers}{head}", train_and_export, load)
         return built[cell, layers, head]
 
     return build
@@ -135,15 +150,23 @@ def stateful_export(tmp_path_factory):
     from edgeseq.data.text import sample_text
     from edgeseq.export.exporter import export_run
     from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char_data
+    from edgeseq.training.run_folder import load_run
 
     sentence, _ = sample_text("ship")
     text = ((sentence + " ") * 25)[:4000]
-    folder = tmp_path_factory.mktemp("stateful")
-    model, config, _ = train_char_data(stateful_data(text, chunk=50, streams=8),
-                                       CharModelSpec(cell="lstm", layers=2, hidden=64),
-                                       TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run")
-    export_run(folder / "run", folder / "long.onnx")
-    return text, model, config, folder / "long.onnx"
+
+    def build(folder):
+        model, config, _ = train_char_data(stateful_data(text, chunk=50, streams=8),
+                                           CharModelSpec(cell="lstm", layers=2, hidden=64),
+                                           TrainSettings(epochs=30, lr=0.01, seed=0), out=folder / "run")
+        export_run(folder / "run", folder / "long.onnx")
+        return text, model, config, folder / "long.onnx"
+
+    def load(folder):
+        model, config, _ = load_run(folder / "run")
+        return text, model, config, folder / "long.onnx"
+
+    return built_once(tmp_path_factory, "stateful", build, load)
 
 
 @pytest.fixture(scope="session")
@@ -152,11 +175,13 @@ def tiny_run(tmp_path_factory):
     from edgeseq.data.text import sample_text
     from edgeseq.training.char_training import CharModelSpec, TrainSettings, train_char
 
-    text, window = sample_text("ship")
-    out = tmp_path_factory.mktemp("tiny") / "run"
-    train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=8), TrainSettings(epochs=3, seed=0), out=out,
-               source="sample:ship")
-    return out
+    def build(folder):
+        text, window = sample_text("ship")
+        train_char(text, window, CharModelSpec(cell="lstm", layers=1, hidden=8), TrainSettings(epochs=3, seed=0),
+                   out=folder / "run", source="sample:ship")
+        return folder / "run"
+
+    return built_once(tmp_path_factory, "tiny", build, lambda folder: folder / "run")
 
 
 @pytest.fixture(scope="session")
@@ -164,9 +189,16 @@ def tiny_export(tiny_run, tmp_path_factory):
     """tiny.onnx, tiny.fixed.onnx and tiny.gen.onnx exported from ``tiny_run``: {name: bytes}."""
     from edgeseq.export.exporter import export_run
 
-    out = tmp_path_factory.mktemp("tiny_export") / "tiny.onnx"
-    result = export_run(tiny_run, out)
-    return {path.name: path.read_bytes() for path in result.paths}
+    def build(folder):
+        (folder / "set").mkdir()
+        paths = export_run(tiny_run, folder / "set" / "tiny.onnx").paths
+        (folder / "names.txt").write_text("\n".join(path.name for path in paths))
+        return load(folder)
+
+    def load(folder):
+        return {name: (folder / "set" / name).read_bytes() for name in (folder / "names.txt").read_text().split("\n")}
+
+    return built_once(tmp_path_factory, "tiny-export", build, load)
 
 
 def copy_set(name: str, folder, source=EXPORTED, int8: bool = False):

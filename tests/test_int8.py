@@ -260,7 +260,7 @@ def test_int8_results_depend_on_what_shares_the_call_and_fp32_results_do_not():
 @pytest.mark.parametrize("combo", [("gru", 1, "dense"), ("rnn", 2, "none"), ("lstm", 1, "none")])
 def test_gru_and_rnn_weights_are_stored_int8_and_folded_at_load(combo, char_export, tmp_path, capfd):
     cell, layers, head = combo
-    _, out, _ = char_export(*combo)
+    _, out = char_export(*combo)
     step = copy_set("model", tmp_path, out.parent)
     quantize_exported(step, force=True, allow_failed=True)  # 3 epochs: too weak to hold the greedy text in int8 (see the checklist)
     files = ModelFiles(step)
