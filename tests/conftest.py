@@ -16,6 +16,22 @@ REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
 
 
+def pytest_collection_modifyitems(items):
+    """Longest scopes first, for pytest-xdist's ``--dist loadscope`` (with ``--no-loadscope-reorder``):
+    the scopes (a module, or a class) holding a slow test, then the others, each group by its
+    number of tests. A worker that finishes early then takes only short scopes, so both end together."""
+    def scope(item) -> str:
+        return item.nodeid.rsplit("::", 1)[0]  # xdist's own split
+
+    first, tests, slow = {}, {}, set()
+    for index, item in enumerate(items):
+        first.setdefault(scope(item), index)
+        tests[scope(item)] = tests.get(scope(item), 0) + 1
+        if item.get_closest_marker("slow"):
+            slow.add(scope(item))
+    items.sort(key=lambda item: (scope(item) not in slow, -tests[scope(item)], first[scope(item)]))
+
+
 def edited_copy(source, target, edit=None, seal: bool = True):
     """A copy of the model file ``source`` at ``target`` with its metadata document passed
     through ``edit(doc)`` (which changes it in place, or returns the new document, or a str:
