@@ -1,16 +1,9 @@
 """Epoch by epoch: validation, the best weights, spikes, chaos, checkpoints, a requested stop.
 
-``fit`` runs the steps of ``edgeseq.training.loop`` over an epoch's batches and, after each
-complete epoch: checks the training loss for a spike, scores the validation part, keeps the
-weights of the lowest validation loss (or of the last epoch without one), writes a
-checkpoint, and stops early after ``patience`` epochs without improvement. A spike goes
-back to the good epoch, a chaotic model at the end to the initial weights, at half the
-learning rate, a few times at most (``edgeseq.training.spikes``).
-
-Ctrl-C or SIGTERM does not stop a step half-way: the first one is noted and the epoch in
-progress is abandoned at the next step boundary (its weights are not kept: they belong to
-no complete epoch); a second one stops at once. Either way the checkpoint of the last
-complete epoch is on disk untouched.
+``fit`` runs an epoch's steps, then checks for a spike, scores validation, keeps the best
+weights, writes a checkpoint and stops early after ``patience`` epochs without progress.
+Rollbacks are ``edgeseq.training.spikes``. Ctrl-C or SIGTERM abandons the epoch at the next
+step boundary (a second one stops at once); the last complete epoch's checkpoint stays.
 """
 from __future__ import annotations
 

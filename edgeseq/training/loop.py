@@ -1,24 +1,10 @@
 """The one training loop: every model, every way of presenting data, every strategy.
 
-A custom loop instead of ``Model.fit``: Keras 3.15's ``fit`` fails under
-MultiWorkerMirroredStrategy (keras issue 20585, tensorflow 72388), cannot carry a stateful
-model's state under any strategy, and computes its metrics from logits of the whole data
-at once. Here each step is a ``tf.function`` that runs ``strategy.run`` on the replicas'
-share of one batch (``edgeseq.data.batches``: cut when needed, padded rows of weight 0):
-
-* the loss is the weighted sum over the replica's rows divided by the weight of the whole
-  global batch (what ``tf.nn.compute_average_loss`` does with a global batch size), so the
-  gradients the optimizer sums over the replicas are those of the global mean, however
-  rows are padded or split. With one replica and no padding this is, operation for
-  operation, the loss Keras' ``fit`` minimises (the lab's figures reproduce exactly);
-* gradients are clipped by their global norm: the norm of the gradient summed over all
-  replicas (Keras' own ``global_clipnorm`` would clip each replica's share before summing);
-* a step returns sums (loss, weight, hits ...), summed over replicas, never logits; the
-  epoch's figures and the final metrics are sums of sums, batch by batch.
-
-What a task puts in (``Task``): the forward pass, what to sum, and how sums become
-metrics. Epoch bookkeeping (validation, best weights, divergence, checkpoints, a stop
-requested by Ctrl-C) is ``edgeseq.training.epochs``.
+A custom loop instead of ``Model.fit``, which fails under MultiWorkerMirroredStrategy and
+cannot carry a stateful model's state. Each step is a ``tf.function`` running
+``strategy.run`` on the replicas' share of one batch; it returns sums, never logits, and
+clips the gradient by its global norm. A task (``Task``) puts in the forward pass, the sums
+and the metrics; epochs are ``edgeseq.training.epochs``. docs/design.md says why each rule.
 """
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
 """A loss spike is rolled back instead of ending the run: back to the best epoch, half the lr.
 
-After each epoch ``fit`` asks ``spike`` whether the training loss went wrong: non-finite
-(at once, within the epoch), several times the lowest so far, or above a uniform guess for
-a few epochs (a char model's divergence test). If the run has a good epoch to return to, its
-weights and Adam's state come back (``Snapshot``, kept in memory and in each checkpoint),
-the history is cut back to it, the learning rate is halved and training goes on. A model
-that ends chaotic goes back the same way to its initial weights. After ``ROLLBACKS``
-rollbacks a further spike stops the run with the good epoch's weights, marked as stopped
-early. With no good epoch at all, the training diverged (exit 2).
+A spike is a non-finite loss, several times the lowest so far, or above a uniform guess for
+a few epochs. The good epoch's weights and Adam's state come back and the lr is halved; a
+model that ends chaotic goes back to its initial weights. After ``ROLLBACKS`` rollbacks a
+spike stops the run at the good epoch, marked stopped early; with no good epoch, exit 2.
 """
 from __future__ import annotations
 
