@@ -64,7 +64,7 @@ class Checkpoints:
             self.folder.mkdir(parents=True, exist_ok=True)
             with new_folder(dest, force=True) as tmp:
                 np.savez(tmp / "weights.npz", *model.get_weights())
-                np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
+                np.savez(tmp / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
                 if not best_is_last:
                     np.savez(tmp / "best.npz", *progress.best_weights)
                 if good is not None:

@@ -53,7 +53,7 @@ class Snapshot:
 
     @classmethod
     def take(cls, epoch: int, steps: int, loss: float, model, optimizer) -> "Snapshot":
-        return cls(epoch, steps, loss, model.get_weights(), [np.array(v) for v in optimizer.variables])
+        return cls(epoch, steps, loss, model.get_weights(), [v.numpy() for v in optimizer.variables])
 
     def restore(self, model, optimizer) -> None:
         model.set_weights(self.weights)
