@@ -711,6 +711,8 @@ def _one_process(case: Case, args: list[str], env: dict, folder: Path, limited):
         missed = (folder / "run").exists()  # the run folder was in place before the signal could be sent
         process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=600)
+    if case.signal == "save" and process.returncode in (0, -signal.SIGTERM):
+        missed = True  # the folder was renamed into place between the look and the signal: the run had ended
     return process.returncode, first + stdout, stderr, missed
 
 
