@@ -352,7 +352,7 @@ def greedy(model, vocab, text: str, start: int, window: int) -> str:
     """What greedy generation with the window context writes from ``text[:start]``, up to its first
     character that is not ``text``'s. Generation reproduces ``text`` so far exactly when every
     character so far was the model's argmax after the last ``window`` characters of ``text``, so
-    all of those windows go through the model in two calls instead of one call a character."""
+    all of those windows go through the model in at most two calls, not one call a character."""
     codes = vocab.encode(text)
     predicted = []
     # the first ``window`` positions see a prefix of the text from zero: one call over the first window
