@@ -63,12 +63,12 @@ def train(values: np.ndarray, name: str, season: int | None = None, seed: int = 
                         SeriesTrainSettings(season=season, seed=seed, train_fraction=fraction), out=out)
 
 
-def steps_run(name: str, seed: int):
+def steps_run(name: str, seed: int, test_rows: int = STEPS_TEST_ROWS):
     """The horizon-3 run of ``SERIES[name]`` for ``seed``: trained on the same 840 rows as the
     1,200-row tables (the generators extend a seed's series, so the model is the same), and
-    scored on the next ``STEPS_TEST_ROWS`` rows, the 1,200-row test part first."""
+    scored on the next ``test_rows`` rows, the 1,200-row test part first."""
     make, season = SERIES[name]
-    values = make(seed, n=TRAIN_ROWS + STEPS_TEST_ROWS)
+    values = make(seed, n=TRAIN_ROWS + test_rows)
     return train(values, f"{name} {seed}", season, seed, horizon=STEPS_HORIZON, train_rows=TRAIN_ROWS)
 
 

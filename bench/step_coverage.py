@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from bench.forecast_tables import SERIES, STEPS_HORIZON, STEPS_TEST_ROWS, TRAIN_ROWS, train
+from bench.forecast_tables import SERIES, STEPS_HORIZON, STEPS_TEST_ROWS, TRAIN_ROWS, steps_run
 from edgeseq.data import synthetic
 
 LONG_ROWS = 6000
@@ -24,10 +24,7 @@ LENGTHS = (synthetic.N_ROWS - TRAIN_ROWS, STEPS_TEST_ROWS, LONG_ROWS)  # test pa
 
 def inside(name: str, seed: int) -> np.ndarray:
     """bool [forecasts, horizon]: which actual values the intervals held, over LONG_ROWS rows."""
-    make, season = SERIES[name]
-    run = train(make(seed, n=TRAIN_ROWS + LONG_ROWS), f"{name} {seed}", season, seed, horizon=STEPS_HORIZON,
-                train_rows=TRAIN_ROWS)
-    b = run.backtest
+    b = steps_run(name, seed, LONG_ROWS).backtest
     return (b.actual >= b.lower) & (b.actual <= b.upper)
 
 

@@ -192,10 +192,10 @@ def test_onnx_matches_tensorflow_on_real_windows(exported, graph, batch):
 
     run, out, _, _, windows = exported
     path = out if graph == "dynamic" else ModelFiles(out).fixed
-    graph = SeriesGraph(SeriesModel(path).model)
+    runner = SeriesGraph(SeriesModel(path).model)
     x = windows.x[-batch:]  # the latest windows: test-part prices, beyond the training range
     want = run.model.predict(x, verbose=0)
-    got = graph.run(x)
+    got = runner.run(x)
     assert got.shape == (batch, run.config["horizon"])
     assert np.abs(got - want).max() <= PARITY
 

@@ -18,7 +18,7 @@ from edgeseq.errors import InputError
 from edgeseq.log import logger
 
 if TYPE_CHECKING:  # numpy stays unloaded until the data is made
-    from edgeseq.data.text import CharData
+    from edgeseq.data.char_data import CharData
 
 #: Units per recurrent layer of a char model when --hidden is not given (and --head dense).
 CHAR_HIDDEN = 64
@@ -78,9 +78,10 @@ class CharDataSpec:
         check_counts(("--window", self.window), ("--streams", self.streams), ("--stride", self.stride))
         check_fraction("--val-fraction", self.val_fraction)
         stateful = self.context == "stateful"
-        refuse_no_effect("--window", self.by_line and self.window is not None, "with --by-line (each line is one sequence)")
+        refuse_no_effect("--window", self.by_line and self.window is not None,
+                         "with --by-line (each line is one sequence)")
         refuse_no_effect("--stride", self.stride is not None and (stateful or self.by_line),
-                   "with --context stateful or --by-line (chunks follow each other; lines are whole)")
+                         "with --context stateful or --by-line (chunks follow each other; lines are whole)")
         refuse_no_effect("--streams", self.streams is not None and not stateful, "without --context stateful")
 
     def kept_for_validation(self, length: int) -> float:
@@ -139,7 +140,7 @@ class CharDataSpec:
         data as one batch); a text file in minibatches of TEXT_BATCH at TEXT_LR. With --context
         stateful each batch is a chunk of every stream."""
         refuse_no_effect("--batch-size", batch_size is not None and self.context == "stateful",
-                   "with --context stateful (a batch is one chunk of every stream: set --streams)")
+                         "with --context stateful (a batch is one chunk of every stream: set --streams)")
         sample = self.sample is not None
         if lr is None:
             deep = model is not None and model.cell == "gru" and model.layers >= DEEP_GRU
@@ -217,7 +218,7 @@ class SeriesModelSpec:
         check_choice("--cell", self.cell, CELLS)
         check_choice("--target-mode", self.target_mode, TARGET_MODES)
         check_counts(("--window", self.window), ("--horizon", self.horizon), ("--layers", self.layers),
-                      ("--hidden", self.hidden))
+                     ("--hidden", self.hidden))
 
 
 def default_window(season: int | None) -> int:

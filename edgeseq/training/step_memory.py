@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from edgeseq.contract.memory import require_memory
 
 if TYPE_CHECKING:
-    from edgeseq.data.text import CharData
+    from edgeseq.data.char_data import CharData
     from edgeseq.training.specs import CharModelSpec, SeriesModelSpec, TrainSettings
 
 #: floats a recurrent layer keeps per unit, row and step for backpropagation (its gates, its
